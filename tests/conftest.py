@@ -1,0 +1,32 @@
+"""Shared fixtures of the unit tests: tiny specs that train in well under a second."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vaebench.config import DataSpec, ModelSpec, TrainSpec
+
+
+@pytest.fixture
+def tiny_data():
+    return DataSpec(image_size=16, n_train=64, n_test=16)
+
+
+@pytest.fixture
+def tiny_vae():
+    return ModelSpec(kind="vae", z_dim=4, filters=(4, 8), batchnorm=True, fact=1e-2)
+
+
+@pytest.fixture
+def tiny_ae():
+    return ModelSpec(kind="ae", z_dim=4, filters=(4, 8), batchnorm=False, fact=0.0)
+
+
+@pytest.fixture
+def tiny_train():
+    return TrainSpec(epochs=2, batch_size=16, probe_size=16, seed=0)
+
+
+@pytest.fixture
+def tiny_images():
+    return (np.random.default_rng(0).random((64, 16, 16, 3)) * 255).astype(np.uint8)

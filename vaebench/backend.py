@@ -1,0 +1,106 @@
+"""The active Keras backend and device: which one, whether an accelerator is visible,
+and how to make runs reproducible. The only module that touches backend libraries
+directly (model code stays in ``keras.ops``)."""
+from __future__ import annotations
+
+import os
+import platform
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+
+
+def name() -> str:
+    """``'tensorflow'``, ``'jax'`` or ``'torch'``."""
+    return keras.backend.backend()
+
+
+def accelerator_visible() -> bool:
+    """Whether the active backend sees a GPU (or TPU)."""
+    backend = name()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return bool(tf.config.list_physical_devices("GPU"))
+        if backend == "jax":
+            import jax
+
+            return any(d.platform != "cpu" for d in jax.devices())
+        if backend == "torch":
+            import torch
+
+            return bool(torch.cuda.is_available())
+    except Exception:  # a broken driver means: no usable accelerator
+        return False
+    return False
+
+
+def device() -> str:
+    """A human-readable name of the device the backend computes on."""
+    backend = name()
+    try:
+        if backend == "jax":
+            import jax
+
+            d = jax.devices()[0]
+            return f"{d.platform}:{getattr(d, 'device_kind', d)}"
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"cuda:{torch.cuda.get_device_name(0)}"
+        if backend == "tensorflow" and accelerator_visible():
+            import tensorflow as tf
+
+            gpu = tf.config.list_physical_devices("GPU")[0]
+            details = tf.config.experimental.get_device_details(gpu)
+            return f"gpu:{details.get('device_name', gpu.name)}"
+    except Exception:
+        pass
+    return f"cpu:{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and the backend, and ask the backend for deterministic ops.
+
+    With the same seed the same spec trains to the same weights on CPU.
+    """
+    keras.utils.set_random_seed(int(seed))
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.experimental.enable_op_determinism()
+        except Exception:  # older TF without the switch
+            pass
+    elif name() == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def versions() -> dict[str, str]:
+    """Versions of the pieces that change numerical results."""
+    import numpy
+
+    out = {"keras": keras.__version__, "numpy": numpy.__version__, "python": platform.python_version(),
+           "backend": name()}
+    backend = name()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            out["tensorflow"] = tf.__version__
+        elif backend == "jax":
+            import jax
+
+            out["jax"] = jax.__version__
+        elif backend == "torch":
+            import torch
+
+            out["torch"] = torch.__version__
+    except Exception:
+        pass
+    return out

@@ -1,0 +1,244 @@
+"""Frozen specs for data, model and training, and the named scales that choose them.
+
+A spec is plain data: it can be hashed (its hash names the cached model in the store),
+written to JSON and read back. Scales (``smoke``, ``cpu``, ``full``) are the only place
+where sizes are chosen; tests and claims ask a scale for its specs instead of carrying
+flags of their own.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import SpecError, require
+
+DATA_SOURCES = ("synthetic", "celeba", "folder")
+MODEL_KINDS = ("ae", "vae")
+ACTIVATIONS = ("leaky_relu", "relu")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    require(isinstance(value, int) and not isinstance(value, bool) and value > 0,
+            f"{name}={value!r} must be a positive integer")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which images: the source, their square size and how many.
+
+    ``source='synthetic'`` is the embedded procedural face generator (no download);
+    ``'celeba'`` reads ``path`` in the official CelebA layout; ``'folder'`` reads any
+    folder of images. ``n_train``/``n_test`` of ``None`` mean "all there is" for the
+    readers; the synthetic source needs both.
+    """
+
+    source: str = "synthetic"
+    image_size: int = 96
+    n_train: int | None = 170_000
+    n_test: int | None = 2_000
+    seed: int = 0
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        require(self.source in DATA_SOURCES,
+                f"source={self.source!r} is not a data source; use one of {DATA_SOURCES}")
+        _positive_int("image_size", self.image_size)
+        require(self.image_size % 16 == 0,
+                f"image_size={self.image_size} must be divisible by 16 "
+                "(four stride-2 convolutions); try 32, 64 or 96")
+        for name in ("n_train", "n_test"):
+            value = getattr(self, name)
+            if value is not None:
+                _positive_int(name, value)
+        if self.source == "synthetic":
+            require(self.n_train is not None and self.n_test is not None,
+                    "the synthetic source needs n_train and n_test set")
+        else:
+            require(self.path is not None,
+                    f"source={self.source!r} needs path= (the folder holding the images)")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The posts' convolutional AE/VAE, parameterised.
+
+    ``dense`` is the width of the optional extra Dense layer between Flatten and
+    mu/logvar (post XII); ``fact`` the KL weight; ``eps_clip`` clips the sampling
+    epsilon to ``|eps| <= eps_clip`` (post XIII); both only for ``kind='vae'``.
+    """
+
+    kind: str = "vae"
+    z_dim: int = 256
+    filters: tuple[int, ...] = (32, 64, 128, 256)
+    kernel: int = 3
+    stride: int = 2
+    batchnorm: bool = True
+    dense: int | None = None
+    fact: float = 1e-5
+    eps_clip: float | None = None
+    activation: str = "leaky_relu"
+
+    def __post_init__(self) -> None:
+        require(self.kind in MODEL_KINDS,
+                f"kind={self.kind!r} is not a model kind; use one of {MODEL_KINDS}")
+        _positive_int("z_dim", self.z_dim)
+        require(len(self.filters) > 0, "filters=() needs at least one convolution")
+        for f in self.filters:
+            _positive_int("filters[i]", f)
+        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        _positive_int("kernel", self.kernel)
+        _positive_int("stride", self.stride)
+        if self.dense is not None:
+            _positive_int("dense", self.dense)
+        require(self.activation in ACTIVATIONS,
+                f"activation={self.activation!r}; use one of {ACTIVATIONS}")
+        if self.kind == "vae":
+            require(self.fact >= 0, f"fact={self.fact} must be >= 0 (the KL weight)")
+            require(self.eps_clip is None or self.eps_clip > 0,
+                    f"eps_clip={self.eps_clip} must be > 0 or None (no clipping)")
+        else:
+            require(self.eps_clip is None and self.fact == 0,
+                    f"an AE has no KL term: use fact=0 and eps_clip=None (got fact={self.fact}, "
+                    f"eps_clip={self.eps_clip})")
+
+    def downsampling(self) -> int:
+        """The factor by which the encoder shrinks each image side."""
+        return self.stride ** len(self.filters)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Adam with the posts' defaults; ``seed`` fixes initialisation, shuffling and epsilon."""
+
+    epochs: int = 24
+    batch_size: int = 128
+    learning_rate: float = 5e-4
+    seed: int = 0
+    probe_size: int = 512
+
+    def __post_init__(self) -> None:
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch_size", self.batch_size)
+        require(self.learning_rate > 0, f"learning_rate={self.learning_rate} must be > 0")
+        require(isinstance(self.seed, int) and self.seed >= 0, f"seed={self.seed!r} must be an int >= 0")
+        _positive_int("probe_size", self.probe_size)
+
+
+def spec_to_dict(spec: Any) -> dict:
+    """A spec (or a tuple/dict of specs) as plain JSON-able data."""
+    if dataclasses.is_dataclass(spec):
+        return {f.name: spec_to_dict(getattr(spec, f.name)) for f in dataclasses.fields(spec)}
+    if isinstance(spec, (list, tuple)):
+        return [spec_to_dict(s) for s in spec]
+    if isinstance(spec, dict):
+        return {str(k): spec_to_dict(v) for k, v in spec.items()}
+    return spec
+
+
+def spec_from_dict(cls: type, data: dict) -> Any:
+    """Inverse of :func:`spec_to_dict` for one spec class."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    require(not unknown, f"unknown fields {sorted(unknown)} for {cls.__name__}; known: {sorted(names)}")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(spec_to_dict(obj), sort_keys=True, separators=(",", ":"))
+
+
+def spec_hash(*parts: Any, length: int = 16) -> str:
+    """A stable hex digest of specs and extra strings (key of the model store)."""
+    return hashlib.sha256(canonical_json(list(parts)).encode()).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A named choice of every size the claims use.
+
+    ``seeds``: seeds per model in seed studies (C1); ``fact_sweep``: KL weights of the
+    logvar sweep (C2); ``zdim_sweep``: latent sizes of the radius-peak sweep (C3);
+    ``runaway_runs``: runs per arm of the epsilon-clipping study (C4).
+    """
+
+    name: str
+    data: DataSpec
+    train: TrainSpec
+    z_dim: int = 256
+    seeds: tuple[int, ...] = (0, 1, 2)
+    fact_sweep: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3)
+    zdim_sweep: tuple[int, ...] = (64, 128, 256, 512)
+    runaway_runs: int = 4
+    n_analysis: int = 10_000
+    description: str = ""
+
+    def ae(self, **changes: Any) -> ModelSpec:
+        """The posts' AE (no BatchNorm) at this scale."""
+        return replace(ModelSpec(kind="ae", z_dim=self.z_dim, batchnorm=False, fact=0.0), **changes)
+
+    def vae(self, **changes: Any) -> ModelSpec:
+        """The posts' VAE (BatchNorm, fact=1e-5) at this scale."""
+        return replace(ModelSpec(kind="vae", z_dim=self.z_dim, batchnorm=True, fact=1e-5), **changes)
+
+    def training(self, seed: int = 0, **changes: Any) -> TrainSpec:
+        return replace(self.train, seed=seed, **changes)
+
+
+SCALES: dict[str, Scale] = {
+    "smoke": Scale(
+        name="smoke",
+        data=DataSpec(image_size=32, n_train=512, n_test=128),
+        train=TrainSpec(epochs=2, batch_size=64, probe_size=128),
+        z_dim=32,
+        seeds=(0, 1),
+        fact_sweep=(1e-5, 1e-3),
+        zdim_sweep=(16, 32, 64),
+        runaway_runs=2,
+        n_analysis=512,
+        description="CI: every claim's machinery in seconds; numbers mean nothing",
+    ),
+    "cpu": Scale(
+        name="cpu",
+        data=DataSpec(image_size=32, n_train=16_000, n_test=2_000),
+        train=TrainSpec(epochs=8, batch_size=128),
+        z_dim=256,
+        seeds=(0, 1, 2),
+        fact_sweep=(1e-6, 1e-5, 1e-4, 1e-3),
+        zdim_sweep=(64, 128, 256),
+        runaway_runs=4,
+        n_analysis=10_000,
+        description="default without a GPU: the main job on a 2-core CPU in under 30 minutes",
+    ),
+    "full": Scale(
+        name="full",
+        data=DataSpec(image_size=96, n_train=170_000, n_test=2_000),
+        train=TrainSpec(epochs=24, batch_size=128, learning_rate=5e-4),
+        z_dim=256,
+        seeds=(0, 1, 2, 3),
+        fact_sweep=(1e-6, 1e-5, 1e-4, 1e-3),
+        zdim_sweep=(64, 128, 256, 512),
+        runaway_runs=8,
+        n_analysis=20_000,
+        description="the posts: 96x96, 170,000 images, z_dim 256, 24 epochs, batch 128, lr 5e-4",
+    ),
+}
+
+
+def get_scale(name: str | None = None) -> Scale:
+    """The scale called ``name``; ``None`` or ``'auto'`` picks ``full`` on a GPU, else ``cpu``.
+
+    ``VAEBENCH_SCALE`` in the environment is used when ``name`` is None.
+    """
+    if name is None:
+        name = os.environ.get("VAEBENCH_SCALE") or "auto"
+    if name == "auto":
+        from .backend import accelerator_visible
+
+        return SCALES["full" if accelerator_visible() else "cpu"]
+    require(name in SCALES, f"scale={name!r} is not a scale; use one of {sorted(SCALES)} or 'auto'")
+    return SCALES[name]

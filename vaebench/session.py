@@ -1,0 +1,87 @@
+"""What one run shares: the scale, the model store, the datasets and the loaded models.
+
+``Session(scale).model(spec, seed)`` trains a model through the store the first time
+and loads it afterwards; datasets are generated (or read) once and cached next to the
+store.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import backend
+from .config import DataSpec, ModelSpec, Scale, TrainSpec, get_scale
+from .store import Entry, ModelStore
+
+
+@dataclass
+class Trained:
+    """A trained model with its store entry."""
+
+    entry: Entry
+    model: object
+
+    @property
+    def history(self) -> dict:
+        return self.entry.history
+
+    @property
+    def stopped(self) -> str | None:
+        return self.entry.meta.get("stopped")
+
+
+class Session:
+    def __init__(self, scale: Scale | str | None = None, store: ModelStore | str | Path | None = None,
+                 progress: bool = True):
+        self.scale = scale if isinstance(scale, Scale) else get_scale(scale)
+        self.store = store if isinstance(store, ModelStore) else ModelStore(store, progress=progress)
+        self.progress = progress
+        self._data: dict[DataSpec, tuple] = {}
+        self._models: dict[tuple, Trained] = {}
+        self.timings: dict[str, float] = {}
+
+    @property
+    def data_spec(self) -> DataSpec:
+        return self.scale.data
+
+    def datasets(self, spec: DataSpec | None = None):
+        """(train, test) :class:`vaebench.data.ImageSet` of ``spec`` (default: the scale's)."""
+        from .data import load_dataset
+
+        spec = spec or self.data_spec
+        if spec not in self._data:
+            t0 = time.perf_counter()
+            self._data[spec] = load_dataset(spec, cache_dir=self.store.data_cache, progress=self.progress)
+            self.timings[f"data {spec.source} {spec.image_size}px"] = time.perf_counter() - t0
+        return self._data[spec]
+
+    def model(self, model_spec: ModelSpec, seed: int = 0, train_spec: TrainSpec | None = None,
+              data_spec: DataSpec | None = None) -> Trained:
+        """Train (first time) or load (afterwards) ``model_spec`` with ``seed``."""
+        from .training import train
+
+        data_spec = data_spec or self.data_spec
+        train_spec = train_spec or self.scale.training(seed)
+        key = (data_spec, model_spec, train_spec)
+        if key in self._models:
+            return self._models[key]
+
+        def trainer():
+            train_set, test_set = self.datasets(data_spec)
+            return train(data_spec, model_spec, train_spec, np.asarray(train_set.images),
+                         probe_images=np.asarray(test_set.images[: train_spec.probe_size]),
+                         progress=self.progress)
+
+        t0 = time.perf_counter()
+        entry = self.store.get_or_train(data_spec, model_spec, train_spec, trainer)
+        trained = Trained(entry=entry, model=entry.load_model())
+        self.timings[entry.name] = time.perf_counter() - t0
+        self._models[key] = trained
+        return trained
+
+    def environment(self) -> dict:
+        return {"scale": self.scale.name, "backend": backend.name(), "device": backend.device(),
+                "versions": backend.versions(), "store": str(self.store.root)}
