@@ -1,10 +1,13 @@
 """Shared fixtures of the unit tests: tiny specs that train in well under a second."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from vaebench.config import DataSpec, ModelSpec, TrainSpec
+
+pytest_plugins = ("pytester",)
 
 
 @pytest.fixture

@@ -1,37 +1,253 @@
 """The vaebench pytest plugin (registered through the ``pytest11`` entry point).
 
-Options (see ``pytest --help``, group "vaebench"):
-  --vaebench-scale   smoke | cpu | full | auto (default: $VAEBENCH_SCALE or auto)
-  --vaebench-store   model store folder (default: $VAEBENCH_STORE or ~/.cache/vaebench)
-Markers: ``gpu`` (trains models; at the full scale it wants a GPU), ``claim(id)``.
-Fixtures: ``vaebench_session`` (scale, store, datasets, trained models), ``scale``.
+Options (``pytest --help``, group "vaebench"):
+  --vaebench-scale   smoke | cpu | full | auto (default: $VAEBENCH_SCALE, else auto: full with a GPU, cpu without)
+  --vaebench-store   trained-model store folder (default: $VAEBENCH_STORE or ~/.cache/vaebench)
+  --vaebench-report  folder for HTML reports (default: <rootdir>/reports; "none" writes none)
+  --vaebench-seeds   seeds of the seed studies, e.g. 0,1,2,3 (default: the scale's)
+
+Markers: ``gpu`` (trains models; at the full scale it wants a GPU) and ``claim(id)``.
+
+Fixtures: ``vaebench_session`` (scale, store, datasets, models), ``scale``,
+``trained`` (``trained(model_spec, seed)`` -> a trained model through the store),
+``datasets`` (train and test :class:`vaebench.data.ImageSet`), and ``claim`` (a
+:class:`vaebench.record.ClaimRecorder` for the module's ``CLAIM``).
+
+Outcome of a claim test, decided from its recorded checks once the test body returns:
+supported -> passed; refuted -> failed, with every statistic, its CI and its tolerance in
+the message; inconclusive -> reported as ``INCONCLUSIVE`` (letter ``I``), counted apart
+from passes in the summary line ("1 inconclusive") and never as a pass; pytest treats it
+like a skip for the exit status. A test that raises is an error of the test, shown as
+``error`` in the report. The terminal summary ends with a verdict table and the path of
+the HTML report (``reports/<run>/index.html`` with ``results.json``; ``reports/latest``
+points at the newest run).
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime as _dt
+import json
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
+
+RECORD_KEY = "vaebench_record"
+VERDICT_KEY = "vaebench_verdict"
+ENV_KEY = "vaebench_environment"
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("vaebench", "vaebench claims")
     group.addoption("--vaebench-scale", default=None,
-                    help="scale of the claims: smoke, cpu, full or auto (default: $VAEBENCH_SCALE or auto, "
-                         "which is full with a GPU and cpu without)")
+                    help="scale of the claims: smoke, cpu, full or auto (default: $VAEBENCH_SCALE, else auto: "
+                         "full with a GPU, cpu without)")
     group.addoption("--vaebench-store", default=None,
                     help="trained-model store folder (default: $VAEBENCH_STORE or ~/.cache/vaebench)")
+    group.addoption("--vaebench-report", default=None,
+                    help="folder of HTML reports (default: <rootdir>/reports; 'none' writes no report)")
+    group.addoption("--vaebench-seeds", default=None,
+                    help="comma-separated seeds for the seed studies (default: the scale's)")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: trains models; at the full scale this wants a GPU")
     config.addinivalue_line("markers", "claim(id): the claim (C1..C7) a test checks")
+    config.pluginmanager.register(Collector(config), "vaebench-collector")
+
+
+def _seeds(text: str | None):
+    if not text:
+        return None
+    from .errors import SpecError
+
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise SpecError(f"--vaebench-seeds={text!r} must be comma-separated integers, e.g. 0,1,2") from None
+    if not seeds:
+        raise SpecError(f"--vaebench-seeds={text!r} names no seed")
+    return seeds
 
 
 @pytest.fixture(scope="session")
 def vaebench_session(request):
+    from .config import get_scale
     from .session import Session
 
-    return Session(request.config.getoption("--vaebench-scale"), request.config.getoption("--vaebench-store"))
+    scale = get_scale(request.config.getoption("--vaebench-scale"))
+    seeds = _seeds(request.config.getoption("--vaebench-seeds"))
+    if seeds:
+        scale = dataclasses.replace(scale, seeds=seeds)
+    return Session(scale, request.config.getoption("--vaebench-store"))
 
 
 @pytest.fixture(scope="session")
 def scale(vaebench_session):
     return vaebench_session.scale
+
+
+@pytest.fixture(scope="session")
+def trained(vaebench_session):
+    """``trained(model_spec, seed=0, train_spec=None, data_spec=None)`` -> :class:`vaebench.session.Trained`."""
+    return vaebench_session.model
+
+
+@pytest.fixture(scope="session")
+def datasets(vaebench_session):
+    return vaebench_session.datasets()
+
+
+@pytest.fixture
+def claim(request):
+    from .errors import SpecError
+    from .record import Claim, ClaimRecorder
+
+    module_claim = getattr(request.module, "CLAIM", None)
+    if not isinstance(module_claim, Claim):
+        raise SpecError(f"{request.module.__name__} has no CLAIM = vaebench.record.Claim(...); "
+                        "a claim module declares the claim it tests")
+    recorder = ClaimRecorder(module_claim, test=request.node.name)
+    request.node._vaebench_record = recorder
+    return recorder
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    recorder = getattr(item, "_vaebench_record", None)
+    if recorder is None or report.when != "call":
+        return
+    verdict = recorder.verdict().value
+    if report.passed:
+        if verdict == "refuted":
+            report.outcome = "failed"
+            report.longrepr = recorder.failure_message()
+        elif verdict == "inconclusive":
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, "INCONCLUSIVE: " + recorder.failure_message())
+    elif report.failed:
+        verdict = "error"
+    elif report.skipped:
+        verdict = "skipped"
+    record = recorder.to_dict()
+    record["verdict"] = verdict
+    record["outcome"] = report.outcome
+    report.user_properties.append((VERDICT_KEY, verdict))
+    report.user_properties.append((RECORD_KEY, json.dumps(record)))
+    session = item.funcargs.get("vaebench_session") if hasattr(item, "funcargs") else None
+    if session is not None:
+        report.user_properties.append((ENV_KEY, json.dumps(session.environment())))
+
+
+def _prop(report, key):
+    for k, v in getattr(report, "user_properties", []):
+        if k == key:
+            return v
+    return None
+
+
+def pytest_report_teststatus(report, config):
+    if _prop(report, VERDICT_KEY) == "inconclusive" and report.skipped:
+        return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
+    return None
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (sha + ("+dirty" if dirty else "")) if sha else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def summarise(records: list[dict]) -> list[dict]:
+    """One row per claim: its verdict over all its tests (any refuted or error -> that; all
+    supported -> supported; else inconclusive) and the counts of its checks."""
+    rows: dict[str, dict] = {}
+    for r in records:
+        c = r["claim"]
+        row = rows.setdefault(c["id"], {"id": c["id"], "title": c["title"], "verdicts": [], "passed": 0,
+                                        "failed": 0, "open": 0, "reasons": []})
+        row["verdicts"].append(r["verdict"])
+        row["reasons"].append(f"{r['test']}: {r['reason']}")
+        for check in r["checks"]:
+            key = {True: "passed", False: "failed", None: "open"}[check["passed"]]
+            row[key] += 1
+    out = []
+    for row in sorted(rows.values(), key=lambda r: r["id"]):
+        v = row.pop("verdicts")
+        verdict = ("error" if "error" in v else "refuted" if "refuted" in v else
+                   "supported" if all(x == "supported" for x in v) else "inconclusive")
+        out.append({**row, "verdict": verdict, "reason": "; ".join(row.pop("reasons"))})
+    return out
+
+
+class Collector:
+    """Gathers the claim records of one pytest run (on the xdist controller too) and, at the
+    end, writes the report and prints the verdict table."""
+
+    def __init__(self, config):
+        self.config = config
+        self.records: list[dict] = []
+        self.environment: dict = {}
+        self.started = _dt.datetime.now().isoformat(timespec="seconds")
+        self.t0 = time.time()
+        self.report_path: str | None = None
+        self.summary: list[dict] = []
+
+    def pytest_runtest_logreport(self, report):
+        record = _prop(report, RECORD_KEY)
+        if record is None:
+            return
+        data = json.loads(record)
+        data["duration"] = report.duration
+        self.records.append(data)
+        env = _prop(report, ENV_KEY)
+        if env:
+            self.environment.update(json.loads(env))
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        config = self.config
+        if hasattr(config, "workerinput") or not self.records:
+            return
+        records = sorted(self.records, key=lambda r: (r["claim"]["id"], r["test"]))
+        self.summary = summarise(records)
+        target = config.getoption("--vaebench-report")
+        if target is not None and target.lower() == "none":
+            return
+        reports = (Path(target) if target else Path(config.rootpath) / "reports").resolve()
+        env = dict(self.environment)
+        env["git_commit"] = _git_commit(Path(config.rootpath))
+        env["seeds_option"] = config.getoption("--vaebench-seeds") or "scale default"
+        env["command"] = "pytest " + " ".join(str(a) for a in config.invocation_params.args)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        name = f"{stamp}-{env.get('scale', 'run')}"
+        results = {"run": {"name": name, "started": self.started, "duration_s": time.time() - self.t0,
+                           "exitstatus": int(exitstatus)},
+                   "environment": env, "summary": self.summary, "records": records,
+                   "tests": {r["claim"]["id"] + "::" + r["test"]: {"outcome": r["outcome"], "verdict": r["verdict"],
+                                                                   "duration": r.get("duration", 0.0)}
+                             for r in records}}
+        from .report import write_report
+
+        self.report_path = str(write_report(results, reports / name))
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
+        if not self.summary:
+            return
+        tr = terminalreporter
+        tr.section("vaebench verdicts")
+        for row in self.summary:
+            colour = {"supported": {"green": True}, "refuted": {"red": True}, "error": {"red": True}}.get(
+                row["verdict"], {"yellow": True})
+            tr.write(f"{row['id']:4s} ")
+            tr.write(f"{row['verdict'].upper():13s}", **colour, bold=True)
+            tr.write_line(f" {row['title']}  ({row['passed']} ok / {row['failed']} failed / {row['open']} open)")
+        if self.report_path:
+            tr.write_line(f"report: {self.report_path}")

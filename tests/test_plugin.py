@@ -1,0 +1,98 @@
+"""The pytest plugin, driven through pytester on a toy claim module."""
+import json
+
+import pytest
+
+# import what the inner runs import, so that pytester's in-process runs do not import
+# C extensions (numpy.fft, via scipy) a second time after it restores sys.modules
+import matplotlib.pyplot  # noqa: F401
+import vaebench.record  # noqa: F401
+import vaebench.report  # noqa: F401
+import vaebench.session  # noqa: F401
+
+TOY = '''
+"""A toy claim: numbers whose answers are known."""
+import pytest
+from vaebench.record import Claim
+from vaebench.stats import Estimate, check_within
+
+CLAIM = Claim(id="T1", title="toy claim", quote="two plus two is four", source="a textbook",
+              posts={"sum": "4"})
+
+
+def test_supported(claim):
+    claim.check(check_within("sum", Estimate(4.0, 3.9, 4.1), 3.5, 4.5, posts="4"))
+    claim.plot("a histogram", {"type": "hist", "title": "h", "series": [{"label": "a", "edges": [0, 1, 2],
+                                                                          "counts": [3, 5]}]})
+
+
+def test_refuted(claim):
+    claim.check(check_within("sum", Estimate(5.0, 4.8, 5.2, method="bootstrap"), 3.5, 4.5, posts="4"))
+
+
+def test_inconclusive(claim):
+    claim.check(check_within("sum", Estimate(4.4, 4.2, 4.6), 3.5, 4.5, posts="4"))
+'''
+
+
+@pytest.fixture
+def toy(pytester):
+    pytester.makepyfile(test_toy=TOY)
+    return pytester
+
+
+def test_outcomes_and_report(toy):
+    result = toy.runpytest("--vaebench-report", "reports", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 1
+    assert outcomes.get("failed") == 1
+    assert outcomes.get("inconclusive") == 1
+    assert "skipped" not in outcomes
+    text = result.stdout.str()
+    # the failure message lists the statistic, its CI and its tolerance
+    assert "T1 REFUTED" in text and "5.00 [4.80, 5.20]" in text and "CI inside [3.5, 4.5]" in text
+    # the terminal summary ends with the verdict table and the report's path
+    assert "vaebench verdicts" in text and "T1" in text and "REFUTED" in text
+    assert "report: " in text
+    latest = toy.path / "reports" / "latest"
+    results = json.loads((latest / "results.json").read_text())
+    verdicts = {r["test"]: r["verdict"] for r in results["records"]}
+    assert verdicts == {"test_supported": "supported", "test_refuted": "refuted",
+                        "test_inconclusive": "inconclusive"}
+    assert results["summary"][0]["verdict"] == "refuted"
+    page = (latest / "index.html").read_text()
+    for needle in ("two plus two is four", "test_supported", "test_refuted", "test_inconclusive",
+                   "data:image/png;base64,", "5.00 [4.80, 5.20]"):
+        assert needle in page
+    assert "http://" not in page and "https://" not in page  # opens offline
+
+
+def test_inconclusive_is_shown_with_letter_I(toy):
+    result = toy.runpytest("-k", "inconclusive", "--vaebench-report", "none")
+    result.stdout.fnmatch_lines(["*test_toy.py I*"])
+    assert result.ret == 0
+    assert not (toy.path / "reports").exists()
+
+
+def test_module_without_claim_is_an_error(pytester):
+    pytester.makepyfile(test_bad="def test_x(claim):\n    pass\n")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["*has no CLAIM = vaebench.record.Claim*"])
+
+
+def test_bad_seeds_option(pytester):
+    pytester.makepyfile(test_s="def test_x(scale):\n    pass\n")
+    result = pytester.runpytest("--vaebench-seeds", "a,b")
+    result.stdout.fnmatch_lines(["*--vaebench-seeds='a,b' must be comma-separated integers*"])
+
+
+def test_seeds_option_overrides_the_scale(pytester):
+    pytester.makepyfile(test_s="def test_x(scale):\n    assert scale.seeds == (5, 6)\n    assert scale.name == 'smoke'\n")
+    result = pytester.runpytest("--vaebench-seeds", "5,6", "--vaebench-scale", "smoke")
+    result.assert_outcomes(passed=1)
+
+
+def test_help_documents_the_options(pytester):
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*--vaebench-scale*", "*--vaebench-store*", "*--vaebench-report*",
+                                 "*--vaebench-seeds*"])
