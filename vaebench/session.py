@@ -41,6 +41,8 @@ class Session:
         self.progress = progress
         self._data: dict[DataSpec, tuple] = {}
         self._models: dict[tuple, Trained] = {}
+        self._latents: dict[tuple, dict] = {}
+        self._scorer = None
         self.timings: dict[str, float] = {}
 
     @property
@@ -82,6 +84,32 @@ class Session:
         self._models[key] = trained
         return trained
 
+    def latents(self, trained: Trained, split: str = "train", n: int | None = None, seed: int = 0) -> dict:
+        """Latent codes (``encode``) of the first ``n`` images of ``split`` (default
+        ``scale.n_analysis``), computed once per model and split."""
+        from .models import encode
+
+        train_set, test_set = self.datasets(trained.entry.data)
+        images = {"train": train_set, "test": test_set}[split].images
+        n = min(len(images), n or self.scale.n_analysis)
+        key = (trained.entry.name, split, n, seed)
+        if key not in self._latents:
+            self._latents[key] = encode(trained.model, np.asarray(images[:n]), seed=seed)
+        return self._latents[key]
+
+    def quality_scorer(self):
+        """The validated decoded-image quality score, fitted once on real training images."""
+        from .experiments import fit_quality_scorer
+
+        if self._scorer is None:
+            train_set, _ = self.datasets()
+            self._scorer = fit_quality_scorer(train_set.images)
+        return self._scorer
+
     def environment(self) -> dict:
-        return {"scale": self.scale.name, "backend": backend.name(), "device": backend.device(),
-                "versions": backend.versions(), "store": str(self.store.root)}
+        d, t = self.scale.data, self.scale.train
+        return {"scale": self.scale.name, "data": f"{d.source} {d.image_size}x{d.image_size} n_train={d.n_train}",
+                "z_dim": self.scale.z_dim, "epochs": t.epochs, "batch_size": t.batch_size,
+                "seeds": list(self.scale.seeds), "backend": backend.name(), "device": backend.device(),
+                "versions": backend.versions(), "store": str(self.store.root),
+                "model_seconds": {k: round(v, 2) for k, v in self.timings.items()}}

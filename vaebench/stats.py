@@ -69,7 +69,8 @@ def _as_1d(x: Any, name: str, min_n: int = 1) -> np.ndarray:
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise StatsError(f"{name} cannot be read as numbers ({exc}); pass a 1-D numeric array") from exc
+        raise StatsError(f"{name} cannot be read as numbers ({exc}); "
+                         "pass a 1-D numeric array") from exc
     require(arr.ndim == 1,
             f"{name} has shape {arr.shape}; pass a 1-D array of values", StatsError)
     require(arr.size >= min_n,
@@ -295,7 +296,11 @@ def bootstrap(data: Any, statistic: Callable[..., Any], n_boot: int = 1000,
                 StatsError)
         value = float(point[0])
     else:
-        value = float(call(samples))
+        point = call(samples)
+        require(point.size == 1,
+                f"the statistic returned shape {point.shape}; it must return one number "
+                "(or pass vectorized=True for a batched statistic)", StatsError)
+        value = float(point.reshape(-1)[0])
     require(math.isfinite(value),
             f"the statistic on the original data is {value}; it must be finite", StatsError)
 
