@@ -83,7 +83,7 @@ def cmd_main(args) -> int:
         if args.store:
             argv += ["--vaebench-store", args.store]
         code = pytest.main(argv)
-        return 0 if code in (0, 1) else int(code)  # refuted claims are findings, not a failed job
+        return _report_outcome(Path.cwd() / "reports" / "latest", code)
     # no claim modules yet: train and cache the default AE and VAE
     session = _session(args)
     scale = session.scale
@@ -93,6 +93,22 @@ def cmd_main(args) -> int:
         h = trained.history
         print(f"{spec.kind}: final loss {h['loss'][-1]:.2f} -> {trained.entry.path}")
     return 0
+
+
+def _report_outcome(latest: Path, pytest_code: int) -> int:
+    """Print the report's path last; refuted claims are findings (exit 0), errors are not."""
+    import json
+
+    results = latest / "results.json"
+    if not results.is_file():
+        print("no report was written (no claim ran)", file=sys.stderr)
+        return int(pytest_code) or 1
+    records = json.loads(results.read_text())["records"]
+    errors = [r["claim"]["id"] + "::" + r["test"] for r in records if r["verdict"] == "error"]
+    if errors:
+        print(f"claims that raised an error (a bug, not a verdict): {', '.join(errors)}", file=sys.stderr)
+    print(f"Report: {(latest / 'index.html').resolve()}")
+    return 1 if errors or pytest_code not in (0, 1) else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -237,8 +237,14 @@ def get_scale(name: str | None = None) -> Scale:
     if name is None:
         name = os.environ.get("VAEBENCH_SCALE") or "auto"
     if name == "auto":
+        import sys
+
         from .backend import accelerator_visible
 
-        return SCALES["full" if accelerator_visible() else "cpu"]
+        gpu = accelerator_visible()
+        picked = SCALES["full" if gpu else "cpu"]
+        print(f"[vaebench] scale: {picked.name} (auto: {'a GPU is' if gpu else 'no GPU is'} visible to the "
+              "Keras backend; pass --vaebench-scale or set VAEBENCH_SCALE to choose)", file=sys.stderr, flush=True)
+        return picked
     require(name in SCALES, f"scale={name!r} is not a scale; use one of {sorted(SCALES)} or 'auto'")
     return SCALES[name]
