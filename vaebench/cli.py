@@ -77,13 +77,14 @@ def cmd_main(args) -> int:
     if claim_modules:
         import pytest
 
-        argv = [str(hypotheses), "-p", "no:cacheprovider", "-q"]
+        reports = hypotheses.parent / "reports"
+        argv = [str(hypotheses), "-p", "no:cacheprovider", "-q", "--vaebench-report", str(reports)]
         if args.scale:
             argv += ["--vaebench-scale", args.scale]
         if args.store:
             argv += ["--vaebench-store", args.store]
         code = pytest.main(argv)
-        return _report_outcome(Path.cwd() / "reports" / "latest", code)
+        return _report_outcome(reports / "latest", code)
     # no claim modules yet: train and cache the default AE and VAE
     session = _session(args)
     scale = session.scale
