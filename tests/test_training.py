@@ -69,3 +69,23 @@ def test_bad_images_are_rejected(tiny_data, tiny_vae, tiny_train):
         train(tiny_data, tiny_vae, tiny_train, np.zeros((64, 32, 32, 3), np.uint8), progress=False)
     with pytest.raises(TrainingError, match="fewer than batch_size=16"):
         train(tiny_data, tiny_vae, tiny_train, np.zeros((8, 16, 16, 3), np.uint8), progress=False)
+
+
+def test_session_latents_draw_fresh_noise_per_split(tmp_path, tiny_vae, tiny_train):
+    """Held-out VAE codes must not share epsilon with the training codes row by row."""
+    import dataclasses
+
+    import numpy as np
+
+    from vaebench.config import SCALES, DataSpec
+    from vaebench.session import Session
+
+    scale = dataclasses.replace(SCALES["smoke"], data=DataSpec(image_size=16, n_train=64, n_test=64),
+                                train=tiny_train, n_analysis=64)
+    session = Session(scale, tmp_path, progress=False)
+    model = session.model(tiny_vae, seed=0)
+    train, test = session.latents(model), session.latents(model, split="test")
+    eps_train = (train["z"] - train["mu"]) / np.exp(0.5 * train["logvar"])
+    eps_test = (test["z"] - test["mu"]) / np.exp(0.5 * test["logvar"])
+    assert not np.allclose(eps_train, eps_test)
+    assert session.latents(model) is train  # cached

@@ -4,6 +4,8 @@
     vaebench train [--kind ae|vae] ...        train (or load) one model through the store
     vaebench store list|clear [--store DIR]   what the trained-model store holds
     vaebench scales                           the named scales and what they choose
+    vaebench compare OLD NEW [--history DIR]  verdict flips, moved statistics, slower benchmarks (exit 1)
+    vaebench history add RUN --to DIR         keep a run (slim results.json + benchmark JSON) in a history
 """
 from __future__ import annotations
 
@@ -140,6 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_store)
     p = sub.add_parser("scales", help="the named scales")
     p.set_defaults(func=cmd_scales)
+    from . import compare
+
+    p = sub.add_parser("compare", help="compare two runs (claims and benchmarks); exit 1 on a regression")
+    compare.add_compare_arguments(p)
+    p.set_defaults(func=compare.cmd_compare)
+    p = sub.add_parser("history", help="keep runs in a history folder for 'vaebench compare --history'")
+    compare.add_history_arguments(p)
+    p.set_defaults(func=compare.cmd_history)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

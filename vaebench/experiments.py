@@ -74,3 +74,151 @@ def history_panel(title: str, histories: dict[str, dict], key: str = "loss", log
         if y:
             series.append({"label": label, "x": list(range(1, len(y) + 1)), "y": y})
     return {"type": "lines", "title": title, "xlabel": "epoch", "ylabel": key, "series": series, "logy": logy}
+
+
+# --------------------------------------------------------------------------- geometry views (C3, C6)
+
+def short_floats(values: Any, digits: int = 4, relative: bool = False) -> np.ndarray:
+    """``values`` rounded to about ``digits`` significant digits of their largest magnitude
+    (``relative=True``: of each value, for data drawn on a log scale), so that plot data
+    (thousands of scatter points) keeps the report's JSON small."""
+    x = np.asarray(values, dtype=np.float64)
+    if relative:
+        return np.array([float(f"{v:.{digits}g}") for v in x.ravel()]).reshape(x.shape)
+    finite = x[np.isfinite(x)]
+    top = float(np.max(np.abs(finite))) if finite.size else 0.0
+    if top == 0.0:
+        return x
+    decimals = int(max(0, digits - 1 - np.floor(np.log10(top))))
+    return np.round(x, decimals)
+
+
+def scatter_panel(title: str, series: dict[str, tuple[np.ndarray, np.ndarray]], max_points: int = 5000,
+                  seed: int = 0, xlim: tuple[float, float] | None = None,
+                  ylim: tuple[float, float] | None = None, equal: bool = False, xlabel: str = "",
+                  ylabel: str = "", size: float | None = None) -> dict:
+    """A ``scatter`` panel of labelled ``(x, y)`` point sets.
+
+    With ``xlim``/``ylim`` each set first keeps only its points inside the window (a zoom
+    keeps the full density of the data there), then at most ``max_points`` of them (a
+    seeded subsample); ``equal`` draws both axes to the same scale. Each series records
+    how many points it had in the window (``n_in_window``) and how many are drawn.
+    """
+    require(max_points >= 1, f"max_points={max_points} must be >= 1", SpecError)
+    rng = np.random.default_rng(seed)
+    out = []
+    for label, (x, y) in series.items():
+        x = np.asarray(x, dtype=np.float64).ravel()
+        y = np.asarray(y, dtype=np.float64).ravel()
+        require(x.shape == y.shape, f"series {label!r}: x has {x.size} values but y has {y.size}", SpecError)
+        keep = np.isfinite(x) & np.isfinite(y)
+        if xlim is not None:
+            keep &= (x >= xlim[0]) & (x <= xlim[1])
+        if ylim is not None:
+            keep &= (y >= ylim[0]) & (y <= ylim[1])
+        idx = np.flatnonzero(keep)
+        n_in = int(idx.size)
+        if idx.size > max_points:
+            idx = np.sort(rng.choice(idx, max_points, replace=False))
+        s = {"label": f"{label} ({n_in} pts)" if (xlim is not None or ylim is not None) else label,
+             "x": short_floats(x[idx]), "y": short_floats(y[idx]), "n_in_window": n_in, "n_drawn": int(idx.size)}
+        if size is not None:
+            s["size"] = float(size)
+        out.append(s)
+    panel = {"type": "scatter", "title": title, "xlabel": xlabel, "ylabel": ylabel, "series": out, "equal": equal}
+    if xlim is not None:
+        panel["xlim"] = [float(xlim[0]), float(xlim[1])]
+    if ylim is not None:
+        panel["ylim"] = [float(ylim[0]), float(ylim[1])]
+    return panel
+
+
+def axis_density_panel(title: str, z: np.ndarray, axes: list[int], bin_width: float = 0.25,
+                       labels: dict[int, str] | None = None) -> dict:
+    """A ``hist`` panel overlaying the number density of ``z`` along single latent axes,
+    binned like the posts' per-axis plots (width 0.25), each normalised to fractions."""
+    z = np.asarray(z, dtype=np.float64)
+    require(z.ndim == 2 and len(axes) > 0, "pass z of shape (N, d) and at least one axis", SpecError)
+    for j in axes:
+        require(0 <= int(j) < z.shape[1], f"axis {j} does not exist in z of shape {z.shape}", SpecError)
+    cols = z[:, [int(j) for j in axes]]
+    cols = cols[np.all(np.isfinite(cols), axis=1)]
+    require(cols.shape[0] > 0, "no finite values on the chosen axes", SpecError)
+    lo = float(np.floor(cols.min() / bin_width) * bin_width)
+    hi = float(np.ceil(cols.max() / bin_width) * bin_width)
+    edges = np.arange(lo, hi + bin_width * 1.5, bin_width)
+    series = []
+    for i, j in enumerate(axes):
+        counts, _ = np.histogram(cols[:, i], bins=edges)
+        label = (labels or {}).get(int(j), f"axis {int(j)}")
+        series.append({"label": label, "edges": short_floats(edges, 6),
+                       "counts": short_floats(counts / max(1, counts.sum()), 4)})
+    return {"type": "hist", "title": title, "xlabel": "coordinate value", "ylabel": "fraction of points",
+            "series": series}
+
+
+# --------------------------------------------------------------------------- loss terms, model-relative quality (C1, C2, C7)
+
+def _batches_of(n: int, batch_size: int):
+    require(batch_size > 0, f"batch_size={batch_size} must be positive", SpecError)
+    for start in range(0, n, batch_size):
+        yield slice(start, min(n, start + batch_size))
+
+
+def reconstruct(model: Any, images: np.ndarray, seed: int = 0, batch_size: int = 512) -> np.ndarray:
+    """What the decoder makes from the codes of ``images`` (float32 in [0, 1]).
+
+    AE: decode(encoder(x)). VAE: decode(z) with z = mu + exp(logvar/2)·eps drawn as in
+    :func:`vaebench.models.encode` (``seed``), i.e. samples of the aggregate posterior,
+    the inputs the decoder saw in training."""
+    from .models import encode
+
+    codes = encode(model, np.asarray(images), batch_size=batch_size, seed=seed)
+    return decode(model, codes["z"], batch_size=batch_size)
+
+
+def loss_terms(model: Any, images: np.ndarray, seed: int = 0, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Per-image loss terms of a trained AE/VAE on ``images`` (uint8 or floats in [0, 1]), the
+    way training computes them (:mod:`vaebench.models`): ``reconstruction`` (BCE averaged over
+    the channels of a pixel, summed over pixels; a VAE decodes its sampled z), ``kl``
+    (unweighted KL summed over latent axes; 0 for an AE), ``kl_loss`` (fact × kl) and
+    ``total``. Encoder and decoder run in inference mode (BatchNorm moving statistics), so
+    the numbers differ slightly from the running epoch means in the training history."""
+    from keras import ops
+
+    from .models import VAE, encode, kl_divergence, reconstruction_loss
+
+    images = np.asarray(images)
+    codes = encode(model, images, batch_size=batch_size, seed=seed)
+    reco = np.empty(len(images), dtype=np.float64)
+    for sl in _batches_of(len(images), batch_size):
+        x = images[sl]
+        x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+        recon = decode(model, codes["z"][sl], batch_size=batch_size)
+        reco[sl] = ops.convert_to_numpy(reconstruction_loss(ops.convert_to_tensor(x), ops.convert_to_tensor(recon)))
+    if isinstance(model, VAE):
+        kl = np.asarray(ops.convert_to_numpy(kl_divergence(ops.convert_to_tensor(codes["mu"]),
+                                                           ops.convert_to_tensor(codes["logvar"]))),
+                        dtype=np.float64)
+        fact = float(model.fact)
+    else:
+        kl, fact = np.zeros(len(images)), 0.0
+    return {"reconstruction": reco, "kl": kl, "kl_loss": fact * kl, "total": reco + fact * kl}
+
+
+def reconstruction_scorer(model: Any, images: np.ndarray, seed: int = 0) -> QualityScorer:
+    """A :class:`QualityScorer` whose reference is ``model``'s own reconstructions of the real
+    ``images`` (use held-out images): a score near 1 then means "as typical as what this
+    decoder makes from the codes of real images", which judges whether a latent point
+    decodes to a face without penalising the decoder's blur (the real-image scorer of
+    :func:`fit_quality_scorer` does penalise it)."""
+    return QualityScorer().fit(reconstruct(model, images, seed=seed))
+
+
+def decoded_result(model: Any, z: np.ndarray, scorer: QualityScorer, n_show: int = 16, n_boot: int = 1000,
+                   seed: int = 0) -> tuple[Any, np.ndarray]:
+    """Like :func:`decoded_quality`, but returns the scorer's full
+    :class:`vaebench.latent.QualityResult` (per-image scores and summary) and the first
+    ``n_show`` decoded images as uint8."""
+    images = decode(model, z)
+    return scorer.result(images, n_boot=n_boot, seed=seed), to_uint8(images[:n_show])

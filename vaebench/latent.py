@@ -585,9 +585,12 @@ def _inertia(x: np.ndarray, k: int, seed: int, batch_size: int, n_init: int) -> 
 
     if k == 1:
         return float(np.sum((x - x.mean(axis=0)) ** 2))
+    from threadpoolctl import threadpool_limits
+
     km = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=batch_size, n_init=n_init)
-    km.fit(x)
-    return float(-km.score(x))
+    with threadpool_limits(1):  # small problems: thread pools cost more than they give (10-40x on 2 busy cores)
+        km.fit(x)
+        return float(-km.score(x))
 
 
 def _check_ks(ks: Iterable[int], n: int) -> np.ndarray:

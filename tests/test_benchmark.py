@@ -1,0 +1,189 @@
+"""vaebench.benchmark on the CPU: timing, memory figures (and, through fakes, the GPU paths of
+TensorFlow, PyTorch and JAX), the ratio of means and the loop overhead. Nothing here asserts
+on how many seconds something took: only on the shape and sense of what comes back."""
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from vaebench import benchmark as vb
+from vaebench.config import SCALES, ModelSpec
+from vaebench.errors import SpecError, StatsError
+from vaebench.stats import Estimate
+
+TINY = ModelSpec(kind="vae", z_dim=4, filters=(4, 8), batchnorm=True, fact=1e-2)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return vb.compiled_model(TINY, 16, seed=0)
+
+
+def test_train_step_returns_a_float_and_time_rounds_one_value_per_round(tiny_model):
+    calls = []
+    step = vb.train_step(tiny_model, vb.make_batch(16, 8, seed=0))
+
+    def counted():
+        calls.append(1)
+        return step()
+
+    seconds = vb.time_rounds(counted, rounds=3, warmup_rounds=2)
+    assert len(seconds) == 3 and all(s > 0 for s in seconds)
+    assert len(calls) == 5                                     # warm-up rounds are run but not timed
+    assert isinstance(step(), float) and np.isfinite(step())
+
+
+def test_time_interleaved_rotates_the_order():
+    order = []
+    fns = {k: (lambda k=k: order.append(k)) for k in "abc"}
+    times = vb.time_interleaved(fns, rounds=3, warmup_rounds=0)
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}
+    assert order == list("abc" "bca" "cab")
+    with pytest.raises(SpecError, match="rounds=0 must be an integer >= 1"):
+        vb.time_rounds(lambda: None, 0)
+
+
+def test_pedantic_rounds_without_pytest_benchmark_and_when_disabled():
+    assert len(vb.pedantic_rounds(None, lambda: None, 4, 1)) == 4
+
+    class Disabled:
+        disabled = True
+        calls = 0
+
+        def pedantic(self, fn, rounds=1, iterations=1):
+            Disabled.calls += 1
+            return fn()
+
+    n = []
+    assert len(vb.pedantic_rounds(Disabled(), lambda: n.append(1), 4, 1)) == 4
+    assert len(n) == 5 and Disabled.calls == 1
+
+
+def test_ratio_of_means_known_answers():
+    rng = np.random.default_rng(0)
+    b = 1.0 + 0.05 * rng.standard_normal(30)
+    a = 1.2 * b + 0.01 * rng.standard_normal(30)
+    paired = vb.ratio_of_means(a, b, paired=True)
+    welch = vb.ratio_of_means(a, b)
+    assert isinstance(paired, Estimate) and paired.contains(1.2) and welch.contains(1.2)
+    assert paired.width < welch.width                            # pairing removes the shared noise
+    assert paired.value == pytest.approx(a.mean() / b.mean())
+    unbounded = vb.ratio_of_means([1.0, 2.0], [0.01, 5.0])       # mean(b) not clearly above 0
+    assert unbounded.high == float("inf")
+    with pytest.raises(StatsError, match="at least 2 values"):
+        vb.ratio_of_means([1.0], [1.0, 2.0])
+    with pytest.raises(StatsError, match="different lengths"):
+        vb.ratio_of_means([1.0, 2.0, 3.0], [1.0, 2.0], paired=True)
+
+
+def test_median_ratio_ignores_a_load_spike():
+    rng = np.random.default_rng(1)
+    b = 0.1 * np.exp(rng.normal(0, 0.05, 15))
+    a = b * 1.1 * np.exp(rng.normal(0, 0.02, 15))
+    a_spiked = a.copy()
+    a_spiked[5] *= 12                                             # another process took the CPU for one step
+    robust, clean = vb.median_ratio(a_spiked, b), vb.median_ratio(a, b)
+    assert robust.contains(1.1) and robust.high < 1.25
+    assert robust.value == pytest.approx(clean.value, rel=0.05)
+    assert vb.ratio_of_means(a_spiked, b, paired=True).high > 1.5   # the mean is dragged by the spike
+    with pytest.raises(StatsError, match="same length"):
+        vb.median_ratio([1.0, 2.0], [1.0])
+
+
+def test_peak_memory_figures_are_positive_bytes():
+    assert vb.peak_rss_bytes() > 0 and vb.current_rss_bytes() > 0
+    _, reading = vb.measure_memory(lambda: np.ones(6_000_000))    # 48 MB of NumPy
+    assert reading.python_peak >= 48_000_000                      # tracemalloc sees NumPy buffers
+    assert reading.rss_peak > 0
+    if reading.rss_reset:                                         # Linux: the high-water mark was reset
+        assert reading.rss_increment >= 30_000_000
+    info = reading.to_info("x_")
+    assert info["x_rss_peak_bytes"] == reading.rss_peak
+
+
+def test_tensorflow_allocator_figures_on_cpu():
+    """TensorFlow's CPU allocator counts large tensors (two 16 MB ones here; a tiny model's
+    tensors come from elsewhere and read 0)."""
+    if vb.backend.name() != "tensorflow":
+        pytest.skip("the TensorFlow allocator path")
+    import keras
+
+    _, reading = vb.measure_memory(lambda: float(keras.ops.sum(keras.ops.ones((2048, 2048)) * 2.0)),
+                                   trace_python=False)
+    assert reading.device_source == "tf.config.experimental.get_memory_info('CPU:0')"
+    assert reading.device_resettable and reading.device_increment >= 2048 * 2048 * 4
+
+
+def test_state_bytes_are_weights_plus_two_adam_moments(tiny_model):
+    tiny_model.train_on_batch(vb.make_batch(16, 8, seed=0))
+    state = vb.state_bytes(tiny_model)
+    trainable = vb.parameters(tiny_model)["trainable_params"]
+    # Adam: two float32 moments per trainable weight, plus its counters (iterations, learning rate)
+    assert 0 <= state["optimizer"] - 2 * 4 * trainable <= 16
+    assert vb.analytic_state_bytes(1000) == 12_000
+    assert vb.analytic_state_bytes(-10) == -120                  # a difference may be negative
+
+
+def _fake_module(monkeypatch, name, **attrs):
+    module = types.ModuleType(name)
+    for k, v in attrs.items():
+        setattr(module, k, v)
+    monkeypatch.setitem(sys.modules, name, module)
+    return module
+
+
+def test_torch_cuda_path(monkeypatch):
+    resets = []
+    cuda = types.SimpleNamespace(is_available=lambda: True, memory_allocated=lambda: 100,
+                                 max_memory_allocated=lambda: 700, reset_peak_memory_stats=lambda: resets.append(1))
+    _fake_module(monkeypatch, "torch", cuda=cuda)
+    assert vb.device_memory("torch") == {"current": 100, "peak": 700, "resettable": True,
+                                         "source": "torch.cuda.max_memory_allocated()"}
+    assert vb.reset_device_peak("torch") and resets == [1]
+    cuda.is_available = lambda: False                              # CPU-only PyTorch keeps no figures
+    assert vb.device_memory("torch") is None and not vb.reset_device_peak("torch")
+
+
+def test_jax_path(monkeypatch):
+    gpu = types.SimpleNamespace(platform="gpu", memory_stats=lambda: {"bytes_in_use": 5, "peak_bytes_in_use": 9})
+    fake = _fake_module(monkeypatch, "jax", local_devices=lambda: [gpu])
+    figures = vb.device_memory("jax")
+    assert figures["peak"] == 9 and figures["current"] == 5 and figures["resettable"] is False
+    assert not vb.reset_device_peak("jax")
+    fake.local_devices = lambda: [types.SimpleNamespace(platform="cpu", memory_stats=lambda: None)]
+    assert vb.device_memory("jax") is None
+
+
+def test_tensorflow_gpu_path(monkeypatch):
+    tf = pytest.importorskip("tensorflow")
+    asked = []
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["gpu0"] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "get_memory_info",
+                        lambda dev: asked.append(dev) or {"current": 1, "peak": 2})
+    monkeypatch.setattr(tf.config.experimental, "reset_memory_stats", lambda dev: asked.append("reset " + dev))
+    assert vb.device_memory("tensorflow")["peak"] == 2
+    assert vb.reset_device_peak("tensorflow")
+    assert asked == ["GPU:0", "reset GPU:0"]
+
+
+def test_throughput_and_overhead_on_a_tiny_model(tiny_model):
+    images = vb.make_batch(16, 64, seed=1)
+    rate = vb.epoch_throughput(tiny_model, images, batch_size=16, rounds=2, warmup_rounds=1)
+    assert rate.images_per_second.value > 0 and len(rate.round_seconds) == 2
+    over = vb.fit_overhead(tiny_model, images, batch_size=16, rounds=2, warmup_rounds=1, probe_size=16)
+    assert isinstance(over.ratio, Estimate) and over.ratio.value > 0 and over.ratio.low <= over.ratio.high
+    assert len(over.bare_seconds) == len(over.vaebench_seconds) == 2
+    info = over.to_info()
+    assert info["epoch_images"] == 64 and "overhead_ratio_ci" in info
+
+
+def test_bench_config_and_info():
+    smoke, cpu = vb.bench_config(SCALES["smoke"]), vb.bench_config(SCALES["cpu"])
+    assert (smoke.image_size, smoke.batch_size) == (32, 64)
+    assert (cpu.image_size, cpu.batch_size, cpu.z_dim) == (96, 128, 256)     # the posts' configuration
+    info = vb.benchmark_info(TINY, 16, 8, label="tiny")
+    for key in ("backend", "device", "dtype", "batch_size", "image_size", "model", "kind"):
+        assert key in info

@@ -1,0 +1,201 @@
+"""``vaebench compare``: verdict flips, moved checks and slower benchmarks between two runs.
+
+Test data (``tests/data/compare/``): two smoke-scale runs of the same code recorded on the
+development machine (``benchmarks`` + claim C5, ``pytest --benchmark-json``), each kept
+with ``vaebench history add`` (slim ``results.json`` + ``benchmark.json``). The planted
+regressions are made here, from run A, so what is planted is visible in the test.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vaebench import cli
+from vaebench.compare import (CompareError, benchmark_change, compare_runs, history_runs, load_run, min_exact_p,
+                              moved, trends)
+
+DATA = Path(__file__).parent / "data" / "compare"
+RUN_A, RUN_B = DATA / "run_a", DATA / "run_b"
+SLOWED = "benchmarks/test_step.py::test_train_step[VAE]"
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _edit_bench(run: Path, fn) -> None:
+    data = _load(run / "benchmark.json")
+    for b in data["benchmarks"]:
+        fn(b)
+    (run / "benchmark.json").write_text(json.dumps(data))
+
+
+def _same_code_copy(src: Path, dst: Path, seed: int) -> Path:
+    """Another run of the same code: every benchmark's rounds resampled with replacement and
+    jittered by 5 % (log-normal) — a new sample from the same timing distribution."""
+    _copy(src, dst)
+    rng = np.random.default_rng(seed)
+
+    def resample(b):
+        x = np.asarray(b["stats"]["data"])
+        b["stats"]["data"] = (rng.choice(x, x.size) * np.exp(rng.normal(0, 0.05, x.size))).tolist()
+        rounds = b["extra_info"].get("round_seconds")
+        if isinstance(rounds, dict):
+            b["extra_info"]["round_seconds"] = {
+                k: (rng.choice(v, len(v)) * np.exp(rng.normal(0, 0.05, len(v)))).tolist() for k, v in rounds.items()}
+    _edit_bench(dst, resample)
+    return dst
+
+
+def _planted(tmp_path: Path) -> Path:
+    """Run A with C5's verdict flipped (one check refuted) and a 20 % slower VAE step."""
+    new = _copy(RUN_A, tmp_path / "planted")
+    results = _load(new / "results.json")
+    results["run"].update(name="planted", started="2099-01-01T00:00:00")
+    for row in results["summary"]:
+        if row["id"] == "C5":
+            row["verdict"], row["reason"] = "refuted", "failed: planted"
+    for record in results["records"]:
+        if record["test"] == "test_c5_parameter_counts":
+            record["verdict"] = "refuted"
+            check = record["checks"][0]
+            check.update(passed=False, verdict="refuted")
+            check["estimate"].update(value=5_200_000, low=5_200_000, high=5_200_000)
+            check["estimate_text"] = "5200000 [5200000, 5200000] (100% exact)"
+    (new / "results.json").write_text(json.dumps(results))
+    rng = np.random.default_rng(1)
+
+    def slow(b):
+        if b["fullname"] == SLOWED:
+            x = np.asarray(b["stats"]["data"])
+            b["stats"]["data"] = (x * 1.2 * np.exp(rng.normal(0, 0.02, x.size))).tolist()
+    _edit_bench(new, slow)
+    return new
+
+
+def test_planted_flip_and_slowdown_are_regressions(tmp_path, capsys):
+    new = _planted(tmp_path)
+    code = cli.main(["compare", str(RUN_A), str(new), "--json", str(tmp_path / "f.json")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "verdict flipped supported → refuted" in out
+    assert "slower: +" in out and SLOWED in out
+    found = _load(tmp_path / "f.json")["findings"]
+    regressions = {(f["kind"], f["key"]) for f in found if f["regression"]}
+    assert ("verdict", "C5") in regressions
+    assert ("benchmark", SLOWED) in regressions
+    assert any(k == "check" and "encoder, z_dim 256" in key for k, key in regressions)
+    # nothing else was planted, so nothing else may be a regression
+    assert {k for k, _ in regressions} == {"verdict", "check", "benchmark"}
+
+
+def test_same_code_runs_show_no_regression(tmp_path, capsys):
+    new = _same_code_copy(RUN_A, tmp_path / "again", seed=7)
+    code = cli.main(["compare", str(RUN_A), str(new)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "**0 regressions**" in out
+
+
+def test_two_recorded_runs_agree_on_every_claim_statistic():
+    """The claims of two real recordings: no verdict flip, no check moved (the step-time ratio
+    is a timing, recorded under different machine load, and still did not move)."""
+    a, b = load_run(RUN_A / "results.json"), load_run(RUN_B / "results.json")
+    comparison = compare_runs(a, b)
+    assert comparison.compared["checks"] >= 10
+    assert not comparison.regressions, [f.to_dict() for f in comparison.regressions]
+
+
+def test_false_alarm_rate_of_the_benchmark_rule_is_small():
+    """40 simulated same-code reruns of run A's 11 benchmarks: at most one false alarm in 440."""
+    alarms = 0
+    base = load_run(RUN_A)
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        for b in base.benchmarks.values():
+            x = np.asarray(b["timings"])
+            rerun = rng.choice(x, x.size) * np.exp(rng.normal(0, 0.05, x.size))
+            alarms += benchmark_change(x, rerun)["verdict"] == "slower"
+    assert alarms <= 1
+
+
+def test_benchmark_rule_needs_both_significance_and_size():
+    rng = np.random.default_rng(0)
+    old = 0.1 * np.exp(rng.normal(0, 0.03, 20))
+    assert benchmark_change(old, old * 1.2)["verdict"] == "slower"
+    assert benchmark_change(old, old * 1.05)["verdict"] == "same"          # significant, but below 10 %
+    assert benchmark_change(old, old / 1.2)["verdict"] == "faster"
+    noisy = old * np.exp(rng.normal(0, 0.6, 20)) * 1.2                     # 20 % lost in noise
+    assert benchmark_change(old, noisy)["verdict"] in ("same", "slower")
+    assert benchmark_change(old[:2], old[:2] * 2)["verdict"] == "undecidable"   # 2 + 2 rounds: p >= 1/6
+    assert min_exact_p(5, 5) == pytest.approx(1 / 252)
+    assert benchmark_change(old[:5], old[:5] * 1.5)["alpha"] == 0.05
+    assert benchmark_change(old, old * 1.5)["alpha"] == 0.001
+
+
+def test_moved_needs_both_points_outside_the_other_interval():
+    assert moved((1.0, 0.9, 1.1), (1.5, 1.4, 1.6), 0.1)
+    assert not moved((1.0, 0.9, 1.1), (1.05, 0.95, 1.15), 0.1)       # overlapping
+    assert not moved((1.0, 0.99, 1.01), (1.02, 1.015, 1.025), 0.1)     # apart, but only 2 %
+    assert moved((5.0, 5.0, 5.0), (5.000001, 5.000001, 5.000001), 0.1)  # exact figures: any change
+
+
+def test_different_scales_are_not_compared(tmp_path, capsys):
+    other = _copy(RUN_A, tmp_path / "cpu")
+    results = _load(other / "results.json")
+    results["environment"]["scale"] = "cpu"
+    (other / "results.json").write_text(json.dumps(results))
+    (other / "benchmark.json").unlink()
+    code = cli.main(["compare", str(RUN_A / "results.json"), str(other)])
+    assert code == 2
+    assert "different scales" in capsys.readouterr().out
+
+
+def test_benchmarks_from_another_machine_are_not_compared(tmp_path):
+    other = _copy(RUN_A, tmp_path / "elsewhere")
+    data = _load(other / "benchmark.json")
+    data["machine_info"]["cpu"]["brand_raw"] = "Some Other CPU"
+    (other / "benchmark.json").write_text(json.dumps(data))
+    comparison = compare_runs(load_run(RUN_A), load_run(other))
+    assert comparison.compared["benchmarks"] == 0
+    assert any(f.kind == "incomparable" and "different machines" in f.detail for f in comparison.findings)
+    assert compare_runs(load_run(RUN_A), load_run(other), any_machine=True).compared["benchmarks"] > 0
+
+
+def test_history_add_and_trend(tmp_path, capsys):
+    history = tmp_path / "history"
+    for i, src in enumerate((RUN_A, RUN_B)):
+        assert cli.main(["history", "add", str(src / "results.json"), "--bench", str(src / "benchmark.json"),
+                         "--to", str(history), "--name", f"run{i}"]) == 0
+    planted = _planted(tmp_path)
+    assert cli.main(["history", "add", str(planted), "--to", str(history), "--name", "run2"]) == 0
+    runs = history_runs(history)
+    assert [r.label for r in runs][-1] == "planted"
+    trend = trends(runs)
+    assert trend["verdicts"]["C5"][-1] == "refuted"
+    assert len(trend["benchmarks"][SLOWED]["y"]) == 3
+    html = tmp_path / "trend.html"
+    code = cli.main(["compare", "--history", str(history), "--html", str(html), "--any-machine"])
+    assert code == 1
+    page = html.read_text()
+    assert "regression" in page and page.count("<img") >= 1 and "planted" in page
+
+
+def test_bad_inputs_name_the_value(tmp_path, capsys):
+    with pytest.raises(CompareError, match="does not exist"):
+        load_run(tmp_path / "nope")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"hello": 1}))
+    with pytest.raises(CompareError, match="neither a vaebench results.json nor a pytest-benchmark JSON"):
+        load_run(bad)
+    assert cli.main(["compare", str(RUN_A)]) == 2
+    assert "pass both OLD and NEW" in capsys.readouterr().err
