@@ -140,12 +140,7 @@ SCATTER_POINTS = 3000
 
 # --------------------------------------------------------------------------- helpers
 
-def _finite(z: np.ndarray, claim, label: str) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    ok = np.all(np.isfinite(z), axis=1)
-    if not ok.all():
-        claim.note(f"{label}: dropped {int((~ok).sum())} latent points holding NaN/inf")
-    return z[ok]
+_finite = experiments.finite_rows
 
 
 def _log_se(e: Estimate) -> float:

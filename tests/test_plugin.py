@@ -96,3 +96,26 @@ def test_help_documents_the_options(pytester):
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*--vaebench-scale*", "*--vaebench-store*", "*--vaebench-report*",
                                  "*--vaebench-seeds*"])
+
+
+def test_record_mode_keeps_verdicts_out_of_outcomes(toy):
+    result = toy.runpytest("--vaebench-verdicts", "record", "--vaebench-report", "reports")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*vaebench verdicts*", "T1 * REFUTED*"])
+    results = json.loads((toy.path / "reports" / "latest" / "results.json").read_text())
+    assert {r["verdict"] for r in results["records"]} == {"supported", "refuted", "inconclusive"}
+
+
+def test_smoke_scale_defaults_to_record_mode(toy):
+    result = toy.runpytest("--vaebench-scale", "smoke", "--vaebench-report", "none")
+    result.assert_outcomes(passed=3)
+    strict = toy.runpytest("--vaebench-scale", "smoke", "--vaebench-verdicts", "outcome", "--vaebench-report", "none")
+    assert strict.parseoutcomes().get("failed") == 1
+
+
+def test_a_claim_test_that_raises_fails_in_record_mode(pytester):
+    pytester.makepyfile(test_boom=TOY.split("def test_supported")[0] + "def test_boom(claim):\n    raise RuntimeError('bug')\n")
+    result = pytester.runpytest("--vaebench-verdicts", "record", "--vaebench-report", "reports")
+    result.assert_outcomes(failed=1)
+    results = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
+    assert results["records"][0]["verdict"] == "error"

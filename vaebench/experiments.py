@@ -222,3 +222,12 @@ def decoded_result(model: Any, z: np.ndarray, scorer: QualityScorer, n_show: int
     ``n_show`` decoded images as uint8."""
     images = decode(model, z)
     return scorer.result(images, n_boot=n_boot, seed=seed), to_uint8(images[:n_show])
+
+
+def finite_rows(z: np.ndarray, claim: Any, label: str) -> np.ndarray:
+    """The rows of ``z`` without NaN/inf (float64); how many were dropped goes to ``claim.note``."""
+    z = np.asarray(z, dtype=np.float64)
+    ok = np.all(np.isfinite(z), axis=1)
+    if not ok.all():
+        claim.note(f"{label}: dropped {int((~ok).sum())} latent points holding NaN/inf")
+    return z[ok]
