@@ -119,6 +119,17 @@ def _draw(ax, panel: dict) -> None:
             ax.legend(fontsize=8)
 
 
+def _panel_height(panel: dict) -> float:
+    """Inches a panel needs at 5.2 inches wide: image mosaics by their aspect, plots 3.6."""
+    if panel["type"] != "images":
+        return 3.6
+    images = panel["images"]
+    n, h, w = (images["shape"][:3] if isinstance(images, dict) else np.shape(images)[:3])
+    ncols = min(int(panel.get("ncols", 8)), max(1, n))
+    rows = -(-n // ncols)
+    return 5.2 * (rows * (h + 2)) / (ncols * (w + 2)) + 0.6
+
+
 def _table_html(panel: dict) -> str:
     head = "".join(f"<th>{_esc(c)}</th>" for c in panel["columns"])
     rows = "".join("<tr>" + "".join(f"<td>{_esc(v)}</td>" for v in row) + "</tr>" for row in panel["rows"])
@@ -137,8 +148,8 @@ def render_figure(figure: dict) -> str:
     if panels:
         ncols = max(1, min(int(figure.get("ncols", 2)), len(panels)))
         nrows = -(-len(panels) // ncols)
-        wide = any(p["type"] == "images" for p in panels)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, (4.6 if wide else 3.6) * nrows), squeeze=False)
+        row_height = max(_panel_height(p) for p in panels)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, row_height * nrows), squeeze=False)
         for ax, panel in zip(axes.flat, panels):
             _draw(ax, panel)
         for ax in list(axes.flat)[len(panels):]:
