@@ -8,7 +8,7 @@ import pytest
 import matplotlib.pyplot  # noqa: F401
 import vaebench.record  # noqa: F401
 import vaebench.report  # noqa: F401
-import vaebench.session  # noqa: F401
+import vaebench.session  # noqa: F401  (kept imported for pytester runs)
 
 TOY = '''
 """A toy claim: numbers whose answers are known."""

@@ -11,10 +11,10 @@ import dataclasses
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import SpecError, require
+from .errors import require
 
 DATA_SOURCES = ("synthetic", "celeba", "folder")
 MODEL_KINDS = ("ae", "vae")

@@ -15,7 +15,7 @@ from . import backend
 from .config import DataSpec, ModelSpec, TrainSpec
 from .errors import TrainingError, require
 from .latent import histogram_peak, radii
-from .models import AE, VAE, build_model, encode
+from .models import AE, build_model, encode
 
 
 @dataclass
