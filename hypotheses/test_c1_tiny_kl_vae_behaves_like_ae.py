@@ -164,8 +164,8 @@ def _curve_distance(a: dict, b: dict) -> float:
 def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session):
     session = vaebench_session
     seeds = list(scale.seeds)
-    ae = {s: trained(scale.ae(), seed=s) for s in seeds}
-    vae = {s: trained(scale.vae(), seed=s) for s in seeds}
+    got = trained.many([(scale.ae(), s) for s in seeds] + [(scale.vae(), s) for s in seeds])
+    ae, vae = dict(zip(seeds, got[:len(seeds)])), dict(zip(seeds, got[len(seeds):]))
     train_set, test_set = session.datasets()
     _describe(claim, scale, seeds=seeds, models="AE (no BatchNorm) and VAE (BatchNorm, fact = 1e-5)")
 

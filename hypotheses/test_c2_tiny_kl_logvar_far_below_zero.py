@@ -156,7 +156,7 @@ def _check_runs(claim, name, values, threshold, tolerance, posts) -> None:
 def test_c2_tiny_kl_logvar_far_below_zero(claim, scale, trained, vaebench_session):
     session = vaebench_session
     seeds = list(scale.seeds)
-    runs = {s: trained(scale.vae(), seed=s) for s in seeds}
+    runs = dict(zip(seeds, trained.many([(scale.vae(), s) for s in seeds])))
     _describe(claim, scale, seeds=seeds, model="VAE, BatchNorm, fact = 1e-5 (the C1 VAEs)")
 
     summaries, codes_of = {}, {}
@@ -228,9 +228,10 @@ def test_c2_logvar_tracks_ln_fact(claim, scale, trained, vaebench_session):
     session = vaebench_session
     s0 = scale.seeds[0]
     base_fact = scale.vae().fact
-    runs = [(f, s0, trained(scale.vae(fact=f), seed=s0)) for f in scale.fact_sweep]
+    wanted = [(f, s0) for f in scale.fact_sweep]
     if base_fact in scale.fact_sweep:   # the C1 seeds at the base fact: replicates at no extra cost
-        runs += [(base_fact, s, trained(scale.vae(), seed=s)) for s in scale.seeds[1:]]
+        wanted += [(base_fact, s) for s in scale.seeds[1:]]
+    runs = [(f, s, t) for (f, s), t in zip(wanted, trained.many([(scale.vae(fact=f), s) for f, s in wanted]))]
     _describe(claim, scale, seeds=[s0], fact_sweep=list(scale.fact_sweep),
               replicates=f"seeds {list(scale.seeds[1:])} at fact = {base_fact:g}")
 

@@ -172,8 +172,9 @@ def test_c3_radius_peak_near_sqrt_zdim(claim, scale, trained, vaebench_session):
     per: dict[int, dict] = {}
     tables: dict[int, dict] = {}
     zs: dict[int, np.ndarray] = {}
+    aes = dict(zip(scale.seeds, trained.many([(scale.ae(), s) for s in scale.seeds])))
     for s in scale.seeds:
-        ae = trained(scale.ae(), seed=s)
+        ae = aes[s]
         z = _finite(vaebench_session.latents(ae)["z"], claim, f"AE seed {s}")
         zs[s] = z
         st = _radius_stats(z, seed=s)
@@ -300,10 +301,12 @@ def test_c3_peak_scales_as_sqrt_zdim(claim, scale, trained, vaebench_session):
     dims = sorted(set(scale.zdim_sweep))
     _describe(claim, scale, zdim_sweep=dims, sweep_seed=scale.seeds[0])
     points = []  # (d, seed, stats)
+    wanted = [(d, s) for d in dims for s in (list(scale.seeds) if d == scale.z_dim else [scale.seeds[0]])]
+    models = dict(zip(wanted, trained.many([(scale.ae(z_dim=d), s) for d, s in wanted])))
     for d in dims:
         seeds = list(scale.seeds) if d == scale.z_dim else [scale.seeds[0]]
         for s in seeds:
-            ae = trained(scale.ae(z_dim=d), seed=s)
+            ae = models[d, s]
             z = _finite(vaebench_session.latents(ae)["z"], claim, f"AE z_dim {d} seed {s}")
             points.append((d, s, _radius_stats(z, seed=s), z))
 

@@ -148,8 +148,8 @@ def _max_ratio(x: np.ndarray, start: int) -> float:
 def test_c4_eps_clipping_prevents_runaways(claim, scale, trained, vaebench_session):
     n = scale.runaway_runs
     seeds = list(range(n))
-    arms = {"unclipped": {s: trained(scale.vae(), seed=s) for s in seeds},
-            "clipped": {s: trained(scale.vae(eps_clip=EPS_CLIP), seed=s) for s in seeds}}
+    got = trained.many([(scale.vae(), s) for s in seeds] + [(scale.vae(eps_clip=EPS_CLIP), s) for s in seeds])
+    arms = {"unclipped": dict(zip(seeds, got[:n])), "clipped": dict(zip(seeds, got[n:]))}
     d, t = scale.data, scale.train
     claim.describe_scale(scale=scale.name, data=f"{d.source} {d.image_size}×{d.image_size}", n_train=d.n_train,
                          image_size=d.image_size, z_dim=scale.z_dim, epochs=t.epochs, batch_size=t.batch_size,

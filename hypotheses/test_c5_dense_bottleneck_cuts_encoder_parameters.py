@@ -306,7 +306,7 @@ def test_c5_quality_with_and_without_dense(claim, scale, trained, vaebench_sessi
     session = vaebench_session
     seed = scale.seeds[0]
     specs = {"VAE": scale.vae(fact=5.0), "VAE+Dense(256)": scale.vae(fact=5.0, dense=256)}
-    models = {k: trained(s, seed=seed) for k, s in specs.items()}
+    models = dict(zip(specs, trained.many([(s, seed) for s in specs.values()])))
     _, test_set = session.datasets()
     d, t = scale.data, scale.train
     claim.describe_scale(scale=scale.name, data=f"{d.source} {d.image_size}×{d.image_size}", n_train=d.n_train,

@@ -267,9 +267,7 @@ def test_c6_ae_latent_space_is_filamentary(claim, scale, trained, vaebench_sessi
                          image_size=dat.image_size, z_dim=d, epochs=tr.epochs, batch_size=tr.batch_size,
                          seeds=[s0], n_analysis=scale.n_analysis, heldout="test split",
                          models="AE (scale.ae()), VAE fact 5 ('mu'), tiny-KL VAE fact 1e-5 ('mu', no vote)")
-    ae = trained(scale.ae(), seed=s0)
-    vae = trained(scale.vae(fact=5.0), seed=s0)
-    tiny = trained(scale.vae(), seed=s0)
+    ae, vae, tiny = trained.many([(scale.ae(), s0), (scale.vae(fact=5.0), s0), (scale.vae(), s0)])
     # Session.latents draws each split's VAE epsilon from its own seed, so held-out sampled z
     # does not sit next to a training twin
     lat = {name: (vaebench_session.latents(m), vaebench_session.latents(m, split="test"))

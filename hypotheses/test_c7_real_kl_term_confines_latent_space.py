@@ -140,8 +140,7 @@ def _diversity(images: np.ndarray, real: np.ndarray) -> Estimate:
 def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_session):
     session = vaebench_session
     s0 = scale.seeds[0]
-    ae_t = trained(scale.ae(), seed=s0)
-    vae_t = trained(scale.vae(fact=FACT), seed=s0)
+    ae_t, vae_t = trained.many([(scale.ae(), s0), (scale.vae(fact=FACT), s0)])
     train_set, test_set = session.datasets()
     d, t = scale.data, scale.train
     claim.describe_scale(scale=scale.name, data=f"{d.source} {d.image_size}×{d.image_size}", n_train=d.n_train,

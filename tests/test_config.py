@@ -84,3 +84,17 @@ def test_auto_scale_picks_cpu_without_gpu(monkeypatch):
 def test_specs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         ModelSpec().z_dim = 3
+
+
+def test_precision_and_pack_are_checked():
+    from vaebench.config import SCALES, Scale, TrainSpec
+    from vaebench.errors import SpecError
+
+    assert TrainSpec(precision="mixed_bfloat16").precision == "mixed_bfloat16"
+    with pytest.raises(SpecError, match="precision='mixed_float16' is not a training precision"):
+        TrainSpec(precision="mixed_float16")
+    with pytest.raises(SpecError, match="pack=0 must be a positive integer"):
+        Scale(name="x", data=SCALES["smoke"].data, train=SCALES["smoke"].train, pack=0)
+    # what a pack shares: all but the seed and the precision
+    assert TrainSpec(seed=3, precision="mixed_bfloat16").pack_key() == TrainSpec(seed=0).pack_key()
+    assert TrainSpec(epochs=3).pack_key() != TrainSpec(epochs=4).pack_key()

@@ -107,3 +107,17 @@ def test_uint8_and_float_inputs_agree(tiny_ae, tiny_images):
     a = encode(model, tiny_images)["z"]
     b = encode(model, tiny_images.astype(np.float32) / 255.0)["z"]
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_mixed_precision_keeps_weights_and_heads_in_float32():
+    """Mixed bfloat16 computes the hidden layers in bfloat16; the weights (so the parameter
+    counts and the saved files) and the heads that feed the loss stay float32."""
+    spec = ModelSpec(kind="vae", z_dim=8, filters=(4, 8))
+    f32, bf16 = build_model(spec, 16), build_model(spec, 16, precision="mixed_bfloat16")
+    assert [tuple(w.shape) for w in f32.weights] == [tuple(w.shape) for w in bf16.weights]
+    assert all(w.dtype == "float32" for w in bf16.trainable_weights)
+    assert bf16.encoder.get_layer("conv1").compute_dtype == "bfloat16"
+    for layer in (bf16.encoder.get_layer("mu"), bf16.encoder.get_layer("logvar"), bf16.decoder.get_layer("deconv1")):
+        assert layer.compute_dtype == "float32"
+    with pytest.raises(SpecError, match="precision='float16' is not a training precision"):
+        build_model(spec, 16, precision="float16")

@@ -143,3 +143,56 @@ def test_clear(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
     assert len(store.entries()) == 1
     assert store.clear() == 1
     assert store.entries() == []
+
+
+def test_many_trains_the_missing_ones_in_one_call(tmp_path, tiny_data, tiny_ae, tiny_vae, tiny_train, tiny_images,
+                                                  trainer):
+    import dataclasses
+
+    from vaebench.training import Job, train_many
+
+    store = ModelStore(tmp_path, progress=False)
+    store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer)  # one of the three exists already
+    jobs = [(tiny_ae, tiny_train), (tiny_vae, tiny_train), (tiny_ae, dataclasses.replace(tiny_train, seed=1))]
+    calls = []
+
+    def pack(todo):
+        calls.append(list(todo))
+        return train_many(tiny_data, [Job(*jobs[i]) for i in todo], tiny_images, progress=False)
+
+    entries = store.get_or_train_many(tiny_data, jobs, pack)
+    assert calls == [[1, 2]]
+    assert [(e.model_spec, e.train) for e in entries] == jobs
+    assert entries[1].meta["pack"] == 2 and entries[0].meta["pack"] == 1
+    assert store.get_or_train_many(tiny_data, jobs, pack) and calls == [[1, 2]]  # all loaded now
+
+
+def test_many_waits_for_an_entry_another_process_holds(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
+    """A held lock is waited for; when its holder goes without writing, the entry is trained here."""
+    import threading
+    import time
+
+    store = ModelStore(tmp_path, progress=False)
+    held, released = threading.Event(), []
+
+    def other_process():  # holds the entry's lock for half a second, then goes without writing
+        lock = store._lock(tiny_data, tiny_ae, tiny_train)
+        with lock:
+            held.set()
+            time.sleep(0.5)
+            released.append(1)
+
+    holder = threading.Thread(target=other_process)
+    holder.start()
+    held.wait()
+    entry = store.get_or_train_many(tiny_data, [(tiny_ae, tiny_train)], lambda todo: [trainer()])[0]
+    holder.join()
+    assert released and len(trainer.calls) == 1 and entry.model_spec == tiny_ae
+
+
+def test_precision_is_part_of_the_key(tmp_path, tiny_data, tiny_ae, tiny_train):
+    import dataclasses
+
+    store = ModelStore(tmp_path, progress=False)
+    assert store.key(tiny_data, tiny_ae, dataclasses.replace(tiny_train, precision="mixed_bfloat16")) != \
+        store.key(tiny_data, tiny_ae, tiny_train)

@@ -89,3 +89,93 @@ def test_session_latents_draw_fresh_noise_per_split(tmp_path, tiny_vae, tiny_tra
     eps_test = (test["z"] - test["mu"]) / np.exp(0.5 * test["logvar"])
     assert not np.allclose(eps_train, eps_test)
     assert session.latents(model) is train  # cached
+
+
+# --------------------------------------------------------------------------- packs
+
+def test_epoch_order_is_a_function_of_seed_and_epoch():
+    from vaebench.training import epoch_order
+
+    a = epoch_order(3, 1, 100)
+    assert sorted(a) == list(range(100))
+    np.testing.assert_array_equal(a, epoch_order(3, 1, 100))
+    assert not np.array_equal(a, epoch_order(3, 2, 100)) and not np.array_equal(a, epoch_order(4, 1, 100))
+
+
+def test_a_packed_model_learns_what_it_learns_alone(tiny_data, tiny_vae, tiny_ae, tiny_train, tiny_images):
+    """The pack's contract: members of one pack (here a VAE and an AE with other seeds)
+    end with the weights and histories they get when each is trained alone (bit for bit
+    on CPU with TensorFlow; to float32 rounding elsewhere)."""
+    import dataclasses
+
+    from vaebench.training import Job, train_many
+
+    jobs = [Job(tiny_vae, tiny_train), Job(tiny_ae, dataclasses.replace(tiny_train, seed=1)),
+            Job(dataclasses.replace(tiny_vae, eps_clip=0.5), tiny_train)]
+    from vaebench import backend
+
+    exact = backend.name() == "tensorflow"  # and op determinism on: the same kernels in the same order
+    packed = train_many(tiny_data, jobs, tiny_images, progress=False)
+    for job, got in zip(jobs, packed):
+        alone = train(tiny_data, job.model, job.train, tiny_images, progress=False)
+        for wa, wb in zip(_weights(alone.model), _weights(got.model)):
+            if exact:
+                np.testing.assert_array_equal(wa, wb)
+            else:
+                np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+        for key in ("loss", "reconstruction_loss", "probe_radius_peak"):
+            np.testing.assert_allclose(alone.history[key], got.history[key], rtol=1e-5)
+        assert got.info["pack"] == 3 and alone.info["pack"] == 1
+    # the clip changes the clipped twin: same seed, same eps draws, |eps| > 0.5 cut
+    assert packed[2].history["eps_tail"][0] > 0
+    assert packed[2].history["loss"] != packed[0].history["loss"]
+
+
+def test_a_runaway_member_stops_alone(tiny_data, tiny_vae, tiny_train, tiny_images):
+    """A member whose loss turns non-finite is recorded as stopped; its pack mates go on and
+    learn exactly what they learn alone (NaN does not cross between members)."""
+    import dataclasses
+
+    from vaebench.training import Job, train_many
+
+    spec = dataclasses.replace(tiny_train, epochs=3)
+    wild = dataclasses.replace(tiny_vae, fact=1e39)  # fact * KL overflows float32: inf loss, NaN steps
+    res_wild, res_calm = train_many(tiny_data, [Job(wild, spec), Job(tiny_vae, spec)], tiny_images, progress=False)
+    assert res_wild.stopped is not None and "non-finite" in res_wild.stopped
+    assert res_wild.epochs_done == 1 and not math.isfinite(res_wild.history["loss"][-1])
+    alone = train(tiny_data, tiny_vae, spec, tiny_images, progress=False)
+    assert res_calm.stopped is None and res_calm.epochs_done == 3
+    np.testing.assert_allclose(res_calm.history["loss"], alone.history["loss"], rtol=1e-5)
+
+
+def test_jobs_of_one_pack_must_share_their_training(tiny_data, tiny_vae, tiny_train, tiny_images):
+    import dataclasses
+
+    from vaebench.training import Job, train_many
+
+    with pytest.raises(TrainingError, match="must share epochs, batch_size"):
+        train_many(tiny_data, [Job(tiny_vae, tiny_train), Job(tiny_vae, dataclasses.replace(tiny_train, epochs=3))],
+                   tiny_images, progress=False)
+    with pytest.raises(TrainingError, match="no job to train"):
+        train_many(tiny_data, [], tiny_images, progress=False)
+
+
+def test_mixed_precision_trains_and_keeps_float32_heads(tiny_data, tiny_vae, tiny_train, tiny_images):
+    import dataclasses
+
+    from keras import ops
+
+    from vaebench.models import encode
+
+    spec = dataclasses.replace(tiny_train, precision="mixed_bfloat16")
+    result = train(tiny_data, tiny_vae, spec, tiny_images, progress=False)
+    assert result.info["precision"] == "mixed_bfloat16" and result.epochs_done == 2
+    assert all(math.isfinite(v) for v in result.history["loss"])
+    enc = result.model.encoder
+    assert enc.get_layer("conv0").compute_dtype == "bfloat16" and enc.get_layer("mu").compute_dtype == "float32"
+    assert all(w.dtype == "float32" for w in result.model.trainable_weights)  # float32 master weights
+    out = result.model(tiny_images[:4])
+    assert ops.convert_to_numpy(out["recon"]).dtype == np.float32
+    assert encode(result.model, tiny_images[:4])["logvar"].dtype == np.float32
+    f32 = train(tiny_data, tiny_vae, tiny_train, tiny_images, progress=False)
+    assert f32.history["loss"] != result.history["loss"]  # it does compute differently

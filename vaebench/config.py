@@ -19,6 +19,12 @@ from .errors import require
 DATA_SOURCES = ("synthetic", "celeba", "folder")
 MODEL_KINDS = ("ae", "vae")
 ACTIVATIONS = ("leaky_relu", "relu")
+#: compute precisions of training. ``mixed_bfloat16``: variables, loss and the output heads
+#: (mu, logvar, z, the sigmoid image) in float32, convolutions and hidden Dense layers in
+#: bfloat16. ``mixed_float16`` is left out on purpose: it needs loss scaling, whose
+#: skipped steps would couple models trained together (see ``training.Pack``), and
+#: bfloat16 is what the GPUs this runs on (Ampere, Hopper) compute fastest anyway.
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -112,13 +118,19 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """Adam with the posts' defaults; ``seed`` fixes initialisation, shuffling and epsilon."""
+    """Adam with the posts' defaults; ``seed`` fixes initialisation, shuffling and epsilon.
+
+    ``precision`` is the compute precision (:data:`PRECISIONS`); the posts trained in
+    float32, and the method check M1 measures whether ``mixed_bfloat16`` changes the
+    claims' statistics before anyone relies on it.
+    """
 
     epochs: int = 24
     batch_size: int = 128
     learning_rate: float = 5e-4
     seed: int = 0
     probe_size: int = 512
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
@@ -126,6 +138,12 @@ class TrainSpec:
         require(self.learning_rate > 0, f"learning_rate={self.learning_rate} must be > 0")
         require(isinstance(self.seed, int) and self.seed >= 0, f"seed={self.seed!r} must be an int >= 0")
         _positive_int("probe_size", self.probe_size)
+        require(self.precision in PRECISIONS,
+                f"precision={self.precision!r} is not a training precision; use one of {PRECISIONS}")
+
+    def pack_key(self) -> "TrainSpec":
+        """What models trained together must share: everything but the seed and the precision."""
+        return replace(self, seed=0, precision="float32")
 
 
 def spec_to_dict(spec: Any) -> dict:
@@ -163,7 +181,10 @@ class Scale:
 
     ``seeds``: seeds per model in seed studies (C1); ``fact_sweep``: KL weights of the
     logvar sweep (C2); ``zdim_sweep``: latent sizes of the radius-peak sweep (C3);
-    ``runaway_runs``: runs per arm of the epsilon-clipping study (C4).
+    ``runaway_runs``: runs per arm of the epsilon-clipping study (C4); ``pack``: how many
+    models that share data and training settings train at once, as one Keras model (see
+    :class:`vaebench.training.Pack`: a packed model gets the same weights as one trained
+    alone, up to floating-point order, so ``pack`` is not part of any store key).
     """
 
     name: str
@@ -175,7 +196,11 @@ class Scale:
     zdim_sweep: tuple[int, ...] = (64, 128, 256, 512)
     runaway_runs: int = 4
     n_analysis: int = 10_000
+    pack: int = 1
     description: str = ""
+
+    def __post_init__(self) -> None:
+        _positive_int("pack", self.pack)
 
     def ae(self, **changes: Any) -> ModelSpec:
         """The posts' AE (no BatchNorm) at this scale."""
@@ -200,6 +225,7 @@ SCALES: dict[str, Scale] = {
         zdim_sweep=(16, 32, 64),
         runaway_runs=2,
         n_analysis=512,
+        pack=2,
         description="CI: every claim's machinery in seconds; numbers mean nothing",
     ),
     "cpu": Scale(
@@ -224,6 +250,7 @@ SCALES: dict[str, Scale] = {
         zdim_sweep=(64, 128, 256, 512),
         runaway_runs=8,
         n_analysis=20_000,
+        pack=4,
         description="the posts: 96x96, 170,000 images, z_dim 256, 24 epochs, batch 128, lr 5e-4",
     ),
 }

@@ -20,7 +20,7 @@ import numpy as np
 import keras
 from keras import layers, ops
 
-from .config import ModelSpec
+from .config import PRECISIONS, ModelSpec
 from .errors import SpecError, require
 
 #: the level at which the tail of epsilon is counted when a VAE does not clip
@@ -36,51 +36,68 @@ def check_image_size(spec: ModelSpec, image_size: int) -> int:
     return image_size // factor
 
 
-def _activation(spec: ModelSpec, name: str) -> layers.Layer:
+def _activation(spec: ModelSpec, name: str, dtype: str) -> layers.Layer:
     if spec.activation == "leaky_relu":
-        return layers.LeakyReLU(negative_slope=0.3, name=name)
-    return layers.ReLU(name=name)
+        return layers.LeakyReLU(negative_slope=0.3, name=name, dtype=dtype)
+    return layers.ReLU(name=name, dtype=dtype)
 
 
-def build_encoder(spec: ModelSpec, image_size: int) -> keras.Model:
+def _precision(precision: str) -> str:
+    require(precision in PRECISIONS, f"precision={precision!r} is not a training precision; use one of {PRECISIONS}",
+            SpecError)
+    return precision
+
+
+def build_encoder(spec: ModelSpec, image_size: int, precision: str = "float32") -> keras.Model:
     """Conv2D stack -> Flatten -> [Dense(spec.dense)] -> (mu, logvar) for a VAE or z for an AE.
 
-    Input: float images in [0, 1] of shape (image_size, image_size, 3).
+    Input: float images in [0, 1] of shape (image_size, image_size, 3). With
+    ``precision='mixed_bfloat16'`` the hidden layers compute in bfloat16 and the heads
+    (mu, logvar or z) in float32; the weights are float32 either way, so a model's
+    weights load into either precision.
     """
     check_image_size(spec, image_size)
+    dtype = _precision(precision)
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = inputs
     for i, f in enumerate(spec.filters):
-        x = layers.Conv2D(f, spec.kernel, strides=spec.stride, padding="same", name=f"conv{i}")(x)
+        x = layers.Conv2D(f, spec.kernel, strides=spec.stride, padding="same", name=f"conv{i}", dtype=dtype)(x)
         if spec.batchnorm:
-            x = layers.BatchNormalization(name=f"bn{i}")(x)
-        x = _activation(spec, f"act{i}")(x)
-    x = layers.Flatten(name="flatten")(x)
+            x = layers.BatchNormalization(name=f"bn{i}", dtype=dtype)(x)
+        x = _activation(spec, f"act{i}", dtype)(x)
+    x = layers.Flatten(name="flatten", dtype=dtype)(x)
     if spec.dense is not None:
-        x = layers.Dense(spec.dense, name="bottleneck")(x)
-        x = _activation(spec, "act_bottleneck")(x)
+        x = layers.Dense(spec.dense, name="bottleneck", dtype=dtype)(x)
+        x = _activation(spec, "act_bottleneck", dtype)(x)
     if spec.kind == "vae":
-        outputs = [layers.Dense(spec.z_dim, name="mu")(x), layers.Dense(spec.z_dim, name="logvar")(x)]
+        outputs = [layers.Dense(spec.z_dim, name="mu", dtype="float32")(x),
+                   layers.Dense(spec.z_dim, name="logvar", dtype="float32")(x)]
     else:
-        outputs = layers.Dense(spec.z_dim, name="z")(x)
+        outputs = layers.Dense(spec.z_dim, name="z", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="encoder")
 
 
-def build_decoder(spec: ModelSpec, image_size: int) -> keras.Model:
-    """Dense -> Reshape -> Conv2DTranspose stack (filters reversed, last one 3) -> sigmoid."""
+def build_decoder(spec: ModelSpec, image_size: int, precision: str = "float32") -> keras.Model:
+    """Dense -> Reshape -> Conv2DTranspose stack (filters reversed, last one 3) -> sigmoid.
+
+    The last (sigmoid) layer computes in float32 whatever ``precision`` says, so the
+    reconstruction loss sees float32 probabilities.
+    """
     side = check_image_size(spec, image_size)
+    dtype = _precision(precision)
     inputs = keras.Input((spec.z_dim,), name="z")
-    x = layers.Dense(side * side * spec.filters[-1], name="dense")(inputs)
-    x = layers.Reshape((side, side, spec.filters[-1]), name="reshape")(x)
+    x = layers.Dense(side * side * spec.filters[-1], name="dense", dtype=dtype)(inputs)
+    x = layers.Reshape((side, side, spec.filters[-1]), name="reshape", dtype=dtype)(x)
     widths = list(reversed(spec.filters[:-1])) + [3]
     for i, f in enumerate(widths):
         last = i == len(widths) - 1
         x = layers.Conv2DTranspose(f, spec.kernel, strides=spec.stride, padding="same",
-                                   activation="sigmoid" if last else None, name=f"deconv{i}")(x)
+                                   activation="sigmoid" if last else None, name=f"deconv{i}",
+                                   dtype="float32" if last else dtype)(x)
         if not last:
             if spec.batchnorm:
-                x = layers.BatchNormalization(name=f"bn{i}")(x)
-            x = _activation(spec, f"act{i}")(x)
+                x = layers.BatchNormalization(name=f"bn{i}", dtype=dtype)(x)
+            x = _activation(spec, f"act{i}", dtype)(x)
     return keras.Model(inputs, x, name="decoder")
 
 
@@ -113,6 +130,7 @@ class Sampling(layers.Layer):
     """
 
     def __init__(self, eps_clip: float | None = None, seed: int | None = None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.eps_clip = eps_clip
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -151,6 +169,10 @@ class AE(keras.Model):
         self.reconstruction_tracker.update_state(reco)
         return reco
 
+    def term_trackers(self) -> list:
+        """The metrics of the named loss terms (what ``compute_loss`` updates)."""
+        return [self.reconstruction_tracker]
+
 
 class VAE(AE):
     """Variational autoencoder with KL weight ``fact`` and optional epsilon clipping."""
@@ -179,10 +201,13 @@ class VAE(AE):
         self.eps_tail_tracker.update_state(y_pred["eps_tail"])
         return reco + self.fact * kl
 
+    def term_trackers(self) -> list:
+        return [self.reconstruction_tracker, self.kl_tracker, self.kl_raw_tracker, self.eps_tail_tracker]
 
-def build_model(spec: ModelSpec, image_size: int, seed: int | None = None) -> AE:
+
+def build_model(spec: ModelSpec, image_size: int, seed: int | None = None, precision: str = "float32") -> AE:
     """The AE or VAE of ``spec`` for ``image_size`` images, built (weights created)."""
-    encoder, decoder = build_encoder(spec, image_size), build_decoder(spec, image_size)
+    encoder, decoder = build_encoder(spec, image_size, precision), build_decoder(spec, image_size, precision)
     if spec.kind == "vae":
         model: AE = VAE(encoder, decoder, fact=spec.fact, eps_clip=spec.eps_clip, seed=seed, name="vae")
     else:

@@ -5,11 +5,15 @@ Options (``pytest --help``, group "vaebench"):
   --vaebench-store   trained-model store folder (default: $VAEBENCH_STORE or ~/.cache/vaebench)
   --vaebench-report  folder for HTML reports (default: <rootdir>/reports; "none" writes none)
   --vaebench-seeds   seeds of the seed studies, e.g. 0,1,2,3 (default: the scale's)
+  --vaebench-pack    how many models train at once as one Keras model (default: the scale's)
+  --vaebench-precision  float32 | mixed_bfloat16: the compute precision of the claims' models
+                     (default: the scale's, float32; check M1 first)
 
 Markers: ``gpu`` (trains models; at the full scale it wants a GPU) and ``claim(id)``.
 
 Fixtures: ``vaebench_session`` (scale, store, datasets, models), ``scale``,
-``trained`` (``trained(model_spec, seed)`` -> a trained model through the store),
+``trained`` (``trained(model_spec, seed)`` -> a trained model through the store;
+``trained.many([(model_spec, seed), ...])`` -> several, trained ``scale.pack`` at a time),
 ``datasets`` (train and test :class:`vaebench.data.ImageSet`), and ``claim`` (a
 :class:`vaebench.record.ClaimRecorder` for the module's ``CLAIM``).
 
@@ -52,6 +56,14 @@ def pytest_addoption(parser):
                     help="folder of HTML reports (default: <rootdir>/reports; 'none' writes no report)")
     group.addoption("--vaebench-seeds", default=None,
                     help="comma-separated seeds for the seed studies (default: the scale's)")
+    group.addoption("--vaebench-pack", default=None, type=int,
+                    help="how many models that share data and training settings train at once, as one Keras "
+                         "model (default: the scale's: 2 at smoke, 1 at cpu, 4 at full); it does not change "
+                         "what a model learns")
+    group.addoption("--vaebench-precision", default=None, choices=("float32", "mixed_bfloat16"),
+                    help="compute precision of the claims' models (default: the scale's, float32); a new "
+                         "precision trains new models. Hypothesis M1 checks that mixed_bfloat16 keeps the "
+                         "claims' statistics")
     group.addoption("--vaebench-verdicts", default=None, choices=("outcome", "record"),
                     help="'outcome': a refuted claim fails its test and an inconclusive one shows as "
                          "INCONCLUSIVE; 'record': verdicts go to the table and the report only, and a claim "
@@ -88,6 +100,12 @@ def vaebench_session(request):
     seeds = _seeds(request.config.getoption("--vaebench-seeds"))
     if seeds:
         scale = dataclasses.replace(scale, seeds=seeds)
+    pack = request.config.getoption("--vaebench-pack")
+    if pack is not None:
+        scale = dataclasses.replace(scale, pack=pack)
+    precision = request.config.getoption("--vaebench-precision")
+    if precision is not None:
+        scale = dataclasses.replace(scale, train=dataclasses.replace(scale.train, precision=precision))
     return Session(scale, request.config.getoption("--vaebench-store"))
 
 
@@ -96,21 +114,35 @@ def scale(vaebench_session):
     return vaebench_session.scale
 
 
-@pytest.fixture(scope="session")
-def trained(vaebench_session, request):
-    """``trained(model_spec, seed=0, train_spec=None, data_spec=None)`` -> :class:`vaebench.session.Trained`.
+class TrainedModels:
+    """The ``trained`` fixture: ``trained(model_spec, seed=0, train_spec=None, data_spec=None)``
+    gives one :class:`vaebench.session.Trained`; ``trained.many([(model_spec, seed), ...])``
+    gives several, in order, training the missing ones ``scale.pack`` at a time as one
+    Keras model (ask for all of a test's models with one ``many`` call so they can pack).
 
     Training progress is written to the terminal as it happens (output capture is
-    suspended while a model trains or loads)."""
-    capture = request.config.pluginmanager.getplugin("capturemanager")
+    suspended while models train or load)."""
 
-    def get(*args, **kwargs):
-        if capture is None:
-            return vaebench_session.model(*args, **kwargs)
-        with capture.global_and_fixture_disabled():
-            return vaebench_session.model(*args, **kwargs)
+    def __init__(self, session, capture):
+        self.session, self.capture = session, capture
 
-    return get
+    def _live(self, fn, *args, **kwargs):
+        if self.capture is None:
+            return fn(*args, **kwargs)
+        with self.capture.global_and_fixture_disabled():
+            return fn(*args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        return self._live(self.session.model, *args, **kwargs)
+
+    def many(self, requests, data_spec=None):
+        return self._live(self.session.models, list(requests), data_spec)
+
+
+@pytest.fixture(scope="session")
+def trained(vaebench_session, request):
+    """See :class:`TrainedModels`."""
+    return TrainedModels(vaebench_session, request.config.pluginmanager.getplugin("capturemanager"))
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -63,26 +64,62 @@ class Session:
     def model(self, model_spec: ModelSpec, seed: int = 0, train_spec: TrainSpec | None = None,
               data_spec: DataSpec | None = None) -> Trained:
         """Train (first time) or load (afterwards) ``model_spec`` with ``seed``."""
-        from .training import train
+        return self.models([(model_spec, seed, train_spec)], data_spec)[0]
+
+    def models(self, requests: Sequence[tuple], data_spec: DataSpec | None = None,
+               pack: int | None = None) -> list[Trained]:
+        """Train (first time) or load (afterwards) several models; one :class:`Trained` per request.
+
+        A request is ``(model_spec, seed)`` or ``(model_spec, seed, train_spec)`` (``None``
+        or absent: ``scale.training(seed)``). The models not in the store yet train
+        ``pack`` at a time (default ``scale.pack``) as one Keras model
+        (:class:`vaebench.training.Pack`); models that differ in epochs, batch size or
+        learning rate go to different packs.
+        """
+        from .training import Job, train_many
 
         data_spec = data_spec or self.data_spec
-        train_spec = train_spec or self.scale.training(seed)
-        key = (data_spec, model_spec, train_spec)
-        if key in self._models:
-            return self._models[key]
+        pack = pack or self.scale.pack
+        jobs = [self._job(r) for r in requests]
+        wanted = list(dict.fromkeys(j for j in jobs if (data_spec, j.model, j.train) not in self._models))
+        missing = [j for j in wanted if self.store.get(data_spec, j.model, j.train) is None]
 
-        def trainer():
-            train_set, test_set = self.datasets(data_spec)
-            return train(data_spec, model_spec, train_spec, np.asarray(train_set.images),
-                         probe_images=np.asarray(test_set.images[: train_spec.probe_size]),
-                         progress=self.progress)
+        def trainer_for(group: list[Job]):
+            def trainer(todo: list[int]):
+                train_set, test_set = self.datasets(data_spec)
+                first = group[todo[0]].train
+                return train_many(data_spec, [group[i] for i in todo], np.asarray(train_set.images),
+                                  probe_images=np.asarray(test_set.images[: first.probe_size]),
+                                  progress=self.progress)
+            return trainer
 
-        t0 = time.perf_counter()
-        entry = self.store.get_or_train(data_spec, model_spec, train_spec, trainer)
-        trained = Trained(entry=entry, model=entry.load_model())
-        self.timings[entry.name] = time.perf_counter() - t0
-        self._models[key] = trained
-        return trained
+        groups: dict[TrainSpec, list[Job]] = {}
+        for job in missing:
+            groups.setdefault(job.train.pack_key(), []).append(job)
+        for group in groups.values():
+            for start in range(0, len(group), pack):
+                chunk = group[start:start + pack]
+                t0 = time.perf_counter()
+                self.store.get_or_train_many(data_spec, [(j.model, j.train) for j in chunk], trainer_for(chunk))
+                names = ", ".join(self.store.entry_name(data_spec, j.model, j.train) for j in chunk)
+                self.timings[f"train {names}"] = time.perf_counter() - t0
+        if wanted:
+            entries = self.store.get_or_train_many(data_spec, [(j.model, j.train) for j in wanted], trainer_for(wanted))
+            for job, entry in zip(wanted, entries):
+                t0 = time.perf_counter()
+                self._models[data_spec, job.model, job.train] = Trained(entry=entry, model=entry.load_model())
+                self.timings[f"load {entry.name}"] = time.perf_counter() - t0
+        return [self._models[data_spec, j.model, j.train] for j in jobs]
+
+    def _job(self, request: tuple):
+        from .errors import SpecError, require
+        from .training import Job
+
+        require(isinstance(request, tuple) and len(request) in (2, 3) and isinstance(request[0], ModelSpec),
+                f"request={request!r} must be (model_spec, seed) or (model_spec, seed, train_spec)", SpecError)
+        model_spec, seed = request[0], request[1]
+        train_spec = request[2] if len(request) == 3 else None
+        return Job(model_spec, train_spec or self.scale.training(seed))
 
     def latents(self, trained: Trained, split: str = "train", n: int | None = None, seed: int = 0) -> dict:
         """Latent codes (``encode``) of the first ``n`` images of ``split`` (default
@@ -113,6 +150,7 @@ class Session:
         d, t = self.scale.data, self.scale.train
         return {"scale": self.scale.name, "data": f"{d.source} {d.image_size}x{d.image_size} n_train={d.n_train}",
                 "z_dim": self.scale.z_dim, "epochs": t.epochs, "batch_size": t.batch_size,
+                "precision": t.precision, "pack": self.scale.pack,
                 "seeds": list(self.scale.seeds), "backend": backend.name(), "device": backend.device(),
                 "versions": backend.versions(), "store": str(self.store.root),
                 "model_seconds": {k: round(v, 2) for k, v in self.timings.items()}}

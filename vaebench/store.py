@@ -29,14 +29,14 @@ import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import keras
 from filelock import FileLock, Timeout
 
 from . import backend
 from .config import DataSpec, ModelSpec, TrainSpec, spec_from_dict, spec_hash, spec_to_dict
-from .errors import StoreError
+from .errors import StoreError, require
 from .models import AE, build_model
 
 WEIGHTS = "model.weights.h5"
@@ -95,7 +95,8 @@ class Entry:
         return self.path.name
 
     def load_model(self) -> AE:
-        model = build_model(self.model_spec, self.data.image_size, seed=self.train.seed)
+        model = build_model(self.model_spec, self.data.image_size, seed=self.train.seed,
+                            precision=self.train.precision)
         model.load_weights(str(self.path / WEIGHTS))
         return model
 
@@ -221,27 +222,67 @@ class ModelStore:
         ``trainer`` returns a :class:`vaebench.training.TrainResult`. A file lock per key
         makes concurrent callers train once: the others wait, then load.
         """
-        name = self.entry_name(data, model_spec, train)
-        lock = FileLock(str(self.locks / f"{name}.lock"))
-        entry = self.get(data, model_spec, train)
-        if entry is not None:
-            return entry
+        return self.get_or_train_many(data, [(model_spec, train)], lambda todo: [trainer()])[0]
+
+    def get_or_train_many(self, data: DataSpec, jobs: Sequence[tuple[ModelSpec, TrainSpec]],
+                          trainer: Callable[[list[int]], list]) -> list[Entry]:
+        """The entries for ``jobs`` ((model spec, train spec) pairs), training the missing ones
+        together with one call ``trainer(indices)`` that returns a
+        :class:`vaebench.training.TrainResult` per index, in order.
+
+        Every missing entry is locked before training and written as soon as the pack is
+        done, each atomically. An entry another process is training (its lock is held) is
+        left out of the pack and waited for afterwards, then loaded (or trained here if
+        that process died without writing it).
+        """
+        jobs = list(jobs)
+        entries: list[Entry | None] = [self.get(data, m, t) for m, t in jobs]
+        held: dict[int, FileLock] = {}
+        busy: list[int] = []
         try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            if self.progress:
-                print(f"[vaebench] waiting for another process to train {name}", file=sys.stderr, flush=True)
-            lock.acquire()
-        try:
-            entry = self.get(data, model_spec, train)
-            if entry is not None:
-                return entry
-            result = trainer()
-            meta = {"stopped": result.stopped, "seconds": result.seconds,
-                    "images_per_second": result.images_per_second, **result.info}
-            return self.put(data, model_spec, train, result.model, result.history, meta)
+            for i, (m, t) in enumerate(jobs):
+                if entries[i] is not None:
+                    continue
+                lock = self._lock(data, m, t)
+                try:
+                    lock.acquire(timeout=0)
+                    held[i] = lock
+                except Timeout:
+                    busy.append(i)
+            # an entry may have landed between the first look and the lock
+            for i in held:
+                entries[i] = self.get(data, *jobs[i])
+            todo = [i for i in held if entries[i] is None]
+            if todo:
+                results = trainer(todo)
+                require(len(results) == len(todo), f"the trainer returned {len(results)} results for "
+                        f"{len(todo)} jobs; it must return one per index", StoreError)
+                for i, result in zip(todo, results):
+                    entries[i] = self._put_result(data, *jobs[i], result)
         finally:
-            lock.release()
+            for lock in held.values():
+                lock.release()
+        for i in busy:
+            if self.progress:
+                print(f"[vaebench] waiting for another process to train {self.entry_name(data, *jobs[i])}",
+                      file=sys.stderr, flush=True)
+            entries[i] = self._wait(data, *jobs[i])
+            if entries[i] is None:  # that process stopped without writing it: train it here
+                entries[i] = self.get_or_train_many(data, [jobs[i]], lambda todo, i=i: trainer([i]))[0]
+        return entries
+
+    def _lock(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec) -> FileLock:
+        return FileLock(str(self.locks / f"{self.entry_name(data, model_spec, train)}.lock"))
+
+    def _wait(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec) -> Entry | None:
+        """Block until no process holds the lock of this entry; then the entry, if it was written."""
+        with self._lock(data, model_spec, train):
+            return self.get(data, model_spec, train)
+
+    def _put_result(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, result) -> Entry:
+        meta = {"stopped": result.stopped, "seconds": result.seconds,
+                "images_per_second": result.images_per_second, **result.info}
+        return self.put(data, model_spec, train, result.model, result.history, meta)
 
     def clear(self) -> int:
         """Remove every entry (and the data cache); returns how many model entries went."""

@@ -1,12 +1,32 @@
-"""Train one spec: seeded, with progress output, a clean stop on a non-finite loss, and
+"""Train models: seeded, with progress output, a clean stop on a non-finite loss, and
 per-epoch records of what the claims need (loss terms, the radius peak of a fixed probe
-batch, the epsilon tail count)."""
+batch, the epsilon tail count).
+
+Several models that share their data and training settings can train at once, packed
+into one Keras model (:class:`Pack`): where one small model leaves a GPU idle, K of them
+fill it. Packing does not change what a model learns:
+
+- the pack's loss is the sum of its members' losses and members share no weight, so the
+  gradient of each member's weights is the gradient of its own loss; Adam works weight
+  by weight, so each member takes the step it would take alone;
+- each member is built right after ``seed_everything(its seed)``, draws epsilon from its
+  own seeded generator and sees the training images in its own order
+  (:func:`epoch_order`, a function of its seed and the epoch alone).
+
+So a model trained in a pack has the weights it has when trained alone, up to the order
+of floating-point operations (bit for bit on CPU with TensorFlow; tested in
+``tests/test_training.py``), and the pack size is not part of a model's store key. One
+member that runs away (a non-finite loss) is recorded as stopped and the others go on.
+
+:func:`train` trains one model: it is a pack of one, so there is one training path.
+"""
 from __future__ import annotations
 
 import math
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import keras
@@ -25,7 +45,9 @@ class TrainResult:
     ``history`` maps each key (``loss``, ``reconstruction_loss``, ``kl_loss``, ``kl``,
     ``eps_tail``, ``probe_radius_peak``, ``probe_radius_mean``, ``probe_logvar_mean``,
     ``seconds``) to one value per completed epoch. ``stopped`` is ``None`` for a
-    complete run, else why it stopped (e.g. a non-finite loss).
+    complete run, else why it stopped (e.g. a non-finite loss). ``seconds`` and
+    ``images_per_second`` are the model's: with a pack of K, the pack's images/s is K times
+    ``images_per_second`` (``info['pack_images_per_second']``).
     """
 
     model: AE
@@ -40,6 +62,14 @@ class TrainResult:
         return len(self.history.get("loss", []))
 
 
+@dataclass(frozen=True)
+class Job:
+    """One model to train: its model spec and its training spec."""
+
+    model: ModelSpec
+    train: TrainSpec
+
+
 def _log(message: str) -> None:
     print(f"[vaebench] {message}", file=sys.stderr, flush=True)
 
@@ -52,97 +82,245 @@ def describe(model_spec: ModelSpec, train_spec: TrainSpec) -> str:
             parts.append(f"clip={model_spec.eps_clip:g}")
     if model_spec.dense is not None:
         parts.append(f"dense={model_spec.dense}")
+    if train_spec.precision != "float32":
+        parts.append(train_spec.precision)
     parts.append(f"seed={train_spec.seed}")
     return " ".join(parts)
 
 
-class EpochRecorder(keras.callbacks.Callback):
-    """Records every epoch's logs plus probe statistics; stops on a non-finite loss.
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order in which a run with ``seed`` sees its ``n`` training images in ``epoch``
+    (numbered from 0): a function of these three numbers alone."""
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(n)
 
-    The loss is checked every ``check_every`` batches (each check waits for the device)
-    and at every epoch's end.
+
+class PackBatches(keras.utils.PyDataset):
+    """One epoch of batches for a pack: batch ``i`` is a tuple with member k's images
+    ``images[orders[k][i*B:(i+1)*B]]`` (the last batch may be smaller, as in ``model.fit``)."""
+
+    def __init__(self, images: np.ndarray, orders: Sequence[np.ndarray], batch_size: int):
+        super().__init__()
+        self.images, self.orders, self.batch_size = images, list(orders), batch_size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.orders[0]) / self.batch_size)
+
+    def __getitem__(self, i: int):
+        part = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        # sorted indices read the (possibly memory-mapped) images front to back; the batch
+        # holds the same images, and every loss term is a mean over the batch
+        return (tuple(np.asarray(self.images[np.sort(order[part])]) for order in self.orders),)
+
+
+class Pack(keras.Model):
+    """K AE/VAE members trained as one Keras model (see the module docstring).
+
+    ``call`` takes a tuple of K image batches and returns the K members' outputs; the loss
+    is the sum of the members' losses. The logs hold each member's loss terms as
+    ``'<k>/<name>'`` (``'0/loss'``, ``'0/reconstruction_loss'``, ...). A member's ``loss``
+    is the plain mean of its per-batch losses, like its other terms, so ``loss`` equals
+    ``reconstruction_loss + kl_loss``.
     """
 
-    def __init__(self, probe: np.ndarray, label: str, epochs: int, n_images: int,
-                 progress: bool = True, check_every: int = 20):
-        super().__init__()
-        self.probe, self.label, self.epochs, self.n_images = probe, label, epochs, n_images
-        self.progress, self.check_every = progress, check_every
+    def __init__(self, members: Sequence[AE], **kwargs):
+        super().__init__(name="pack", **kwargs)
+        self.members = list(members)
+        self.member_loss = [keras.metrics.Mean(name="loss") for _ in self.members]
+
+    def call(self, x, training=False):
+        return [m(xi, training=training) for m, xi in zip(self.members, x)]
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        total = None
+        for tracker, member, xi, yi in zip(self.member_loss, self.members, x, y_pred):
+            loss = member.compute_loss(x=xi, y_pred=yi, training=training)
+            tracker.update_state(loss)
+            total = loss if total is None else total + loss
+        return total
+
+    @property
+    def metrics(self):
+        # Keras leaves out the metrics of sub-models; the members' loss terms are ours
+        out = list(super().metrics)
+        for member in self.members:
+            out.extend(member.term_trackers())
+        return out
+
+    def get_metrics_result(self):
+        out = {}
+        for k, (tracker, member) in enumerate(zip(self.member_loss, self.members)):
+            out[f"{k}/loss"] = tracker.result()
+            for metric in member.term_trackers():
+                out[f"{k}/{metric.name}"] = metric.result()
+        return out
+
+
+class _Member:
+    """The record of one member: its history, its stop and its progress lines."""
+
+    def __init__(self, job: Job, model: AE):
+        self.job, self.model = job, model
+        self.label = describe(job.model, job.train)
         self.history: dict[str, list[float]] = {}
         self.stopped: str | None = None
-        self._epoch = 0
-        self._t0 = time.perf_counter()
+        self.stopped_epoch: int | None = None
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        self._t_epoch = time.perf_counter()
-
-    def _stop(self, why: str) -> None:
+    def stop(self, why: str, epoch: int, progress: bool) -> None:
         if self.stopped is None:
-            self.stopped = why
-            self.model.stop_training = True
-            if self.progress:
+            self.stopped, self.stopped_epoch = why, epoch
+            if progress:
                 _log(f"{self.label}: stopping, {why}")
 
+
+class PackRecorder(keras.callbacks.Callback):
+    """Checks each member's loss every ``check_every`` batches (each check waits for the
+    device) and stops the fit once every member has stopped; the epoch's records are
+    taken by :class:`PackTrainer` after the fit."""
+
+    def __init__(self, members: list[_Member], epoch: int, progress: bool, check_every: int = 20):
+        super().__init__()
+        self.members, self.epoch, self.progress, self.check_every = members, epoch, progress, check_every
+        self.logs: dict[str, float] = {}
+
     def on_train_batch_end(self, batch, logs=None):
-        if logs and (batch + 1) % self.check_every == 0:
-            loss = float(logs.get("loss", 0.0))
-            if not math.isfinite(loss):
-                self._stop(f"non-finite loss {loss} at epoch {self._epoch + 1}, step {batch + 1}")
+        if not logs or (batch + 1) % self.check_every:
+            return
+        for k, member in enumerate(self.members):
+            loss = float(logs.get(f"{k}/loss", 0.0))
+            if member.stopped is None and not math.isfinite(loss):
+                member.stop(f"non-finite loss {loss} at epoch {self.epoch + 1}, step {batch + 1}", self.epoch,
+                            self.progress)
+        if all(m.stopped is not None for m in self.members):
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self._t_epoch
-        record = {k: float(v) for k, v in (logs or {}).items()}
-        codes = encode(self.model, self.probe, seed=epoch)
-        r = radii(codes["z"])
-        record["probe_radius_peak"] = histogram_peak(r) if np.all(np.isfinite(r)) else float("nan")
-        record["probe_radius_mean"] = float(np.mean(r))
-        if "logvar" in codes:
-            record["probe_logvar_mean"] = float(np.mean(codes["logvar"]))
-        record["seconds"] = seconds
-        for k, v in record.items():
-            self.history.setdefault(k, []).append(v)
-        if not math.isfinite(record.get("loss", 0.0)):
-            self._stop(f"non-finite loss {record['loss']} at the end of epoch {epoch + 1}")
+        self.logs = {k: float(v) for k, v in (logs or {}).items()}
+
+
+class PackTrainer:
+    """Trains ``jobs`` together on ``train_images`` (uint8, NHWC), one epoch at a time.
+
+    All jobs must share their training settings except the seed and the precision
+    (:meth:`vaebench.config.TrainSpec.pack_key`): one optimizer steps them all.
+    ``probe_images`` (default: the first ``probe_size`` training images) are encoded by
+    every member at the end of every epoch to follow the radius peak (claim C4's monitor).
+    """
+
+    def __init__(self, data_spec: DataSpec, jobs: Sequence[Job], train_images: np.ndarray,
+                 probe_images: np.ndarray | None = None, progress: bool = True, check_every: int = 20):
+        jobs = list(jobs)
+        require(len(jobs) > 0, "no job to train: pass at least one Job(model_spec, train_spec)", TrainingError)
+        keys = {j.train.pack_key() for j in jobs}
+        require(len(keys) == 1,
+                f"jobs in one pack must share epochs, batch_size, learning_rate and probe_size; got {sorted(map(str, keys))}; "
+                "train them in separate packs", TrainingError)
+        size = data_spec.image_size
+        require(train_images.ndim == 4 and train_images.shape[1:] == (size, size, 3),
+                f"train_images of shape {train_images.shape} do not match image_size={size}; "
+                "load them with vaebench.data.load_dataset(spec)", TrainingError)
+        spec = jobs[0].train
+        require(len(train_images) >= spec.batch_size,
+                f"{len(train_images)} training images are fewer than batch_size={spec.batch_size}; "
+                "use more images or a smaller batch", TrainingError)
+        self.data_spec, self.spec, self.images = data_spec, spec, train_images
+        self.progress, self.check_every = progress, check_every
+        self.probe = np.asarray(probe_images if probe_images is not None else train_images[: spec.probe_size])
+        self.members: list[_Member] = []
+        for job in jobs:
+            backend.seed_everything(job.train.seed)
+            model = build_model(job.model, size, seed=job.train.seed, precision=job.train.precision)
+            self.members.append(_Member(job, model))
+        self.pack = Pack([m.model for m in self.members])
+        self.pack.compile(optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate))
+        self.epoch = 0
+        self.seconds = 0.0
+
+    @property
+    def n_images(self) -> int:
+        return len(self.images)
+
+    def batches(self, epoch: int) -> PackBatches:
+        orders = [epoch_order(m.job.train.seed, epoch, self.n_images) for m in self.members]
+        return PackBatches(self.images, orders, self.spec.batch_size)
+
+    def fit_epoch(self) -> float:
+        """Train every member one epoch (no probe, no records); returns the seconds."""
+        recorder = PackRecorder(self.members, self.epoch, self.progress, self.check_every)
+        t0 = time.perf_counter()
+        self.pack.fit(self.batches(self.epoch), epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
+        seconds = time.perf_counter() - t0
+        self._last_logs = recorder.logs
+        return seconds
+
+    def run_epoch(self) -> None:
+        """One epoch: train, then record each running member's loss terms and probe statistics."""
+        seconds = self.fit_epoch()
+        self.seconds += seconds
+        for k, member in enumerate(self.members):
+            if member.stopped is not None and member.stopped_epoch < self.epoch:
+                continue  # it ran away earlier: its history ends there
+            record = {key.split("/", 1)[1]: v for key, v in self._last_logs.items() if key.startswith(f"{k}/")}
+            codes = encode(member.model, self.probe, seed=self.epoch)
+            r = radii(codes["z"])
+            record["probe_radius_peak"] = histogram_peak(r) if np.all(np.isfinite(r)) else float("nan")
+            record["probe_radius_mean"] = float(np.mean(r))
+            if "logvar" in codes:
+                record["probe_logvar_mean"] = float(np.mean(codes["logvar"]))
+            record["seconds"] = seconds
+            for key, v in record.items():
+                member.history.setdefault(key, []).append(v)
+            if not math.isfinite(record.get("loss", 0.0)):
+                member.stop(f"non-finite loss {record['loss']} at the end of epoch {self.epoch + 1}", self.epoch,
+                            self.progress)
+            if self.progress:
+                self._progress_line(member, record, seconds)
+        self.epoch += 1
+
+    def _progress_line(self, member: _Member, record: dict, seconds: float) -> None:
+        done, epochs = self.epoch + 1, self.spec.epochs
+        eta = self.seconds / done * (epochs - done)
+        terms = " ".join(f"{k}={record[k]:.4g}" for k in ("loss", "reconstruction_loss", "kl_loss") if k in record)
+        _log(f"{member.label}: epoch {done}/{epochs} {terms} R_peak={record['probe_radius_peak']:.2f} "
+             f"{self.n_images / seconds:,.0f} img/s ETA {eta:.0f}s")
+
+    def done(self) -> bool:
+        return self.epoch >= self.spec.epochs or all(m.stopped is not None for m in self.members)
+
+    def run(self) -> list[TrainResult]:
         if self.progress:
-            done = epoch + 1
-            elapsed = time.perf_counter() - self._t0
-            eta = elapsed / done * (self.epochs - done)
-            terms = " ".join(f"{k}={record[k]:.4g}" for k in ("loss", "reconstruction_loss", "kl_loss")
-                             if k in record)
-            _log(f"{self.label}: epoch {done}/{self.epochs} {terms} "
-                 f"R_peak={record['probe_radius_peak']:.2f} {self.n_images / seconds:,.0f} img/s "
-                 f"ETA {eta:.0f}s")
+            what = self.members[0].label if len(self.members) == 1 else \
+                f"a pack of {len(self.members)} ({'; '.join(m.label for m in self.members)})"
+            _log(f"training {what}: {self.spec.epochs} epochs on {self.n_images:,} images "
+                 f"{self.data_spec.image_size}x{self.data_spec.image_size} ({backend.name()}, {backend.device()})")
+        while not self.done():
+            self.run_epoch()
+        return self.results()
+
+    def results(self) -> list[TrainResult]:
+        rate = self.epoch * self.n_images / self.seconds if self.seconds > 0 else 0.0
+        out = []
+        for member in self.members:
+            done = len(member.history.get("loss", []))
+            out.append(TrainResult(
+                model=member.model, history=member.history, stopped=member.stopped, seconds=self.seconds,
+                images_per_second=rate,
+                info={"backend": backend.name(), "device": backend.device(), "epochs_done": done,
+                      "precision": member.job.train.precision, "pack": len(self.members),
+                      "pack_images_per_second": rate * len(self.members)}))
+        return out
+
+
+def train_many(data_spec: DataSpec, jobs: Sequence[Job], train_images: np.ndarray,
+               probe_images: np.ndarray | None = None, progress: bool = True) -> list[TrainResult]:
+    """Train ``jobs`` together as one pack; one :class:`TrainResult` per job, in order."""
+    return PackTrainer(data_spec, jobs, train_images, probe_images, progress).run()
 
 
 def train(data_spec: DataSpec, model_spec: ModelSpec, train_spec: TrainSpec, train_images: np.ndarray,
           probe_images: np.ndarray | None = None, progress: bool = True) -> TrainResult:
     """Train ``model_spec`` on ``train_images`` (uint8, NHWC) with Adam as ``train_spec`` says.
 
-    Same specs, same images and same seed give the same weights on CPU. ``probe_images``
-    (default: the first ``train_spec.probe_size`` training images) are encoded at the end
-    of every epoch to follow the radius peak (claim C4's runaway monitor).
+    Same specs, same images and same seed give the same weights on CPU. This is a pack
+    of one: see :func:`train_many`.
     """
-    require(train_images.ndim == 4 and train_images.shape[1:] == (data_spec.image_size, data_spec.image_size, 3),
-            f"train_images of shape {train_images.shape} do not match image_size={data_spec.image_size}; "
-            "load them with vaebench.data.load_dataset(spec)", TrainingError)
-    require(len(train_images) >= train_spec.batch_size,
-            f"{len(train_images)} training images are fewer than batch_size={train_spec.batch_size}; "
-            "use more images or a smaller batch", TrainingError)
-    backend.seed_everything(train_spec.seed)
-    model = build_model(model_spec, data_spec.image_size, seed=train_spec.seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=train_spec.learning_rate))
-    probe = probe_images if probe_images is not None else train_images[: train_spec.probe_size]
-    label = describe(model_spec, train_spec)
-    recorder = EpochRecorder(np.asarray(probe), label, train_spec.epochs, len(train_images), progress)
-    if progress:
-        _log(f"{label}: training {train_spec.epochs} epochs on {len(train_images):,} images "
-             f"{data_spec.image_size}x{data_spec.image_size} ({backend.name()}, {backend.device()})")
-    t0 = time.perf_counter()
-    model.fit(train_images, batch_size=train_spec.batch_size, epochs=train_spec.epochs, shuffle=True,
-              verbose=0, callbacks=[recorder])
-    seconds = time.perf_counter() - t0
-    done = len(recorder.history.get("loss", []))
-    return TrainResult(model=model, history=recorder.history, stopped=recorder.stopped, seconds=seconds,
-                       images_per_second=done * len(train_images) / seconds if seconds > 0 else 0.0,
-                       info={"backend": backend.name(), "device": backend.device(), "epochs_done": done})
+    return train_many(data_spec, [Job(model_spec, train_spec)], train_images, probe_images, progress)[0]
