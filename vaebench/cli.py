@@ -1,7 +1,8 @@
 """The ``vaebench`` command.
 
     vaebench main [--scale S] [--store DIR]   all claims at the scale, then the report's path
-    vaebench train [--kind ae|vae] ...        train (or load) one model through the store
+    vaebench train [--kind ae|vae] [--seed 0 1 ..] [--pack N] [--precision P]
+                                              train (or load) models through the store
     vaebench store list|clear [--store DIR]   what the trained-model store holds
     vaebench scales                           the named scales and what they choose
     vaebench compare OLD NEW [--history DIR]  verdict flips, moved statistics, slower benchmarks (exit 1)
@@ -41,11 +42,14 @@ def cmd_train(args) -> int:
     if args.dense:
         spec = dataclasses.replace(spec, dense=args.dense)
     t0 = time.perf_counter()
-    trained = session.model(spec, seed=args.seed)
-    h = trained.history
-    print(f"{trained.entry.name}: {len(h.get('loss', []))} epochs, final loss {h['loss'][-1]:.2f}, "
-          f"ready in {time.perf_counter() - t0:.1f}s")
-    print(trained.entry.path)
+    requests = [(spec, s, scale.training(s, precision=args.precision)) for s in args.seed]
+    for trained in session.models(requests, pack=args.pack):
+        h = trained.history
+        print(f"{trained.entry.name}: {len(h.get('loss', []))} epochs, final loss {h['loss'][-1]:.2f}, "
+              f"{trained.entry.meta.get('images_per_second', 0):,.0f} img/s per model "
+              f"(pack of {trained.entry.meta.get('pack', 1)})")
+        print(trained.entry.path)
+    print(f"ready in {time.perf_counter() - t0:.1f}s")
     return 0
 
 
@@ -133,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fact", type=float, default=1e-5)
     p.add_argument("--eps-clip", type=float, default=None)
     p.add_argument("--dense", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds, e.g. --seed 0 1 2 3")
+    p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
+    p.add_argument("--pack", type=int, default=None,
+                   help="how many of the models train at once as one Keras model (default: the scale's)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("store", help="list or clear the trained-model store")
     p.add_argument("action", choices=("list", "clear"))
