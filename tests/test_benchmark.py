@@ -1,9 +1,13 @@
 """vaebench.benchmark on the CPU: timing, memory figures (and, through fakes, the GPU paths of
-TensorFlow, PyTorch and JAX), the ratio of means and the loop overhead. Nothing here asserts
-on how many seconds something took: only on the shape and sense of what comes back."""
+TensorFlow, PyTorch and JAX, and nvidia-smi's utilisation figures), the ratio of means, the
+loop overhead and the throughput of packs. Nothing here asserts on how many seconds
+something took: only on the shape and sense of what comes back."""
 from __future__ import annotations
 
+import os
+import stat
 import sys
+import time
 import types
 
 import numpy as np
@@ -173,17 +177,101 @@ def test_throughput_and_overhead_on_a_tiny_model(tiny_model):
     images = vb.make_batch(16, 64, seed=1)
     rate = vb.epoch_throughput(tiny_model, images, batch_size=16, rounds=2, warmup_rounds=1)
     assert rate.images_per_second.value > 0 and len(rate.round_seconds) == 2
-    over = vb.fit_overhead(tiny_model, images, batch_size=16, rounds=2, warmup_rounds=1, probe_size=16)
+    over = vb.fit_overhead(TINY, 16, images, batch_size=16, rounds=2, warmup_rounds=1, probe_size=16)
     assert isinstance(over.ratio, Estimate) and over.ratio.value > 0 and over.ratio.low <= over.ratio.high
     assert len(over.bare_seconds) == len(over.vaebench_seconds) == 2
     info = over.to_info()
-    assert info["epoch_images"] == 64 and "overhead_ratio_ci" in info
+    assert info["epoch_images"] == 64 and info["probe_size"] == 16 and "overhead_ratio_ci" in info
+
+
+def test_overhead_arms_run_the_training_path():
+    """The vaebench arm is PackTrainer.run_epoch (history records, probe statistics); the bare
+    arm a model.fit of the same architecture from the same initial weights."""
+    images = vb.make_batch(16, 32, seed=4)
+    arms = vb.overhead_arms(TINY, 16, images, batch_size=16, probe_size=8, seed=3)
+    member = arms.trainer.members[0]
+    assert len(arms.trainer.members) == 1 and member.job.train.seed == 3
+    assert len(arms.trainer.probe) == 8
+    for a, b in zip(arms.model.get_weights(), member.model.get_weights()):   # same seed, same start
+        np.testing.assert_array_equal(a, b)
+    bare, loop = arms
+    assert bare() > 0 and loop() > 0
+    assert member.history["loss"] and "probe_radius_peak" in member.history and arms.trainer.epoch == 1
+
+
+def test_pack_throughput_counts_every_model_image():
+    images = vb.make_batch(16, 64, seed=1)
+    rate = vb.pack_throughput(TINY, 16, images, batch_size=16, pack=2, rounds=2, warmup_rounds=1)
+    assert isinstance(rate, vb.Throughput) and rate.images_per_second.value > 0
+    assert rate.images == 2 * 64 and len(rate.round_seconds) == 2
+    assert rate.images_per_second.value == pytest.approx(128 / np.mean(rate.round_seconds))
+    info = rate.to_info()
+    assert info["epoch_images"] == 128
+    trainer = vb.pack_trainer(TINY, 16, images, batch_size=16, pack=3)
+    assert [m.job.train.seed for m in trainer.members] == [0, 1, 2]
+    with pytest.raises(SpecError, match="pack=0"):
+        vb.pack_trainer(TINY, 16, images, batch_size=16, pack=0)
+
+
+def _fake_nvidia_smi(tmp_path, monkeypatch, lines: list[str]):
+    """A fake ``nvidia-smi`` first on PATH: it records its arguments and prints ``lines``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "nvidia-smi"
+    body = "".join(f"echo '{line}'\n" for line in lines)
+    script.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path / 'args'}\n{body}")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return tmp_path / "args"
+
+
+def test_gpu_utilisation_from_nvidia_smi(tmp_path, monkeypatch):
+    args = _fake_nvidia_smi(tmp_path, monkeypatch, ["37, 1000", "63, 1200"])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    with vb.GpuUtilisation() as gpu:
+        deadline = time.monotonic() + 10
+        while len(gpu.samples) < 2 and time.monotonic() < deadline:   # the work: until both lines are read
+            time.sleep(0.01)
+    info = gpu.to_info()
+    assert info["gpu_utilisation"] == pytest.approx(50.0) and info["gpu_utilisation_max"] == 63.0
+    assert info["gpu_memory_used_max_mib"] == 1200.0 and info["gpu_utilisation_samples"] == 2
+    assert info["gpu_utilisation_note"] is None
+    called = args.read_text().split()
+    assert "--query-gpu=utilization.gpu,memory.used" in called and "--format=csv,noheader,nounits" in called
+    assert called[called.index("-i") + 1] == "2" and called[called.index("-lms") + 1] == "100"
+
+
+def test_gpu_utilisation_without_figures(tmp_path, monkeypatch):
+    _fake_nvidia_smi(tmp_path, monkeypatch, ["[N/A], [N/A]"])
+    with vb.GpuUtilisation() as gpu:
+        pass
+    assert gpu.mean is None and "no utilisation figures" in gpu.to_info()["gpu_utilisation_note"]
+
+
+def test_gpu_utilisation_without_nvidia_smi(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))                     # an empty folder: no nvidia-smi
+    with vb.GpuUtilisation() as gpu:
+        x = sum(range(1000))
+    assert x == 499500
+    info = gpu.to_info()
+    assert info["gpu_utilisation"] is None and info["gpu_utilisation_max"] is None
+    assert info["gpu_memory_used_max_mib"] is None and info["gpu_utilisation_note"] == "no nvidia-smi"
 
 
 def test_bench_config_and_info():
     smoke, cpu = vb.bench_config(SCALES["smoke"]), vb.bench_config(SCALES["cpu"])
     assert (smoke.image_size, smoke.batch_size) == (32, 64)
     assert (cpu.image_size, cpu.batch_size, cpu.z_dim) == (96, 128, 256)     # the posts' configuration
+    assert smoke.pack_sizes == (1, 2) and cpu.pack_sizes == (1, 2, 4, 8)
     info = vb.benchmark_info(TINY, 16, 8, label="tiny")
-    for key in ("backend", "device", "dtype", "batch_size", "image_size", "model", "kind"):
+    for key in ("backend", "device", "dtype", "precision", "batch_size", "image_size", "model", "kind"):
         assert key in info
+    assert info["precision"] == "float32"
+    assert vb.benchmark_info(TINY, 16, 8, precision="mixed_bfloat16")["precision"] == "mixed_bfloat16"
+
+
+def test_compiled_model_in_bfloat16():
+    model = vb.compiled_model(TINY, 16, seed=0, precision="mixed_bfloat16")
+    loss = vb.train_step(model, vb.make_batch(16, 8, seed=0))()
+    assert np.isfinite(loss)
+    assert any(w.dtype == "float32" for w in model.weights)             # variables stay float32

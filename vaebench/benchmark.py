@@ -20,14 +20,24 @@ Time
   arrays, i.e. *including* vaebench's input pipeline (Keras' array adapter: shuffling,
   batching, host-to-device copies; the uint8→float conversion runs in the model).
 * :func:`fit_overhead` — the time of an epoch as :func:`vaebench.training.train` runs it
-  (``model.fit`` with :class:`vaebench.training.EpochRecorder`: a loss check every 20
-  batches, which waits for the device, and the probe batch encoded after every epoch) over
-  the time of a bare ``model.fit`` epoch of the same model on the same data, as an
-  :class:`~vaebench.stats.Estimate`. The per-epoch cost of the probe is fixed, so the ratio
-  depends on the epoch's size: :class:`Overhead` also gives the extra seconds per epoch
-  and the ratio projected to an epoch of the posts' 170,000 images.
-  :func:`overhead_arms` gives the two arms as functions and :func:`overhead_estimate`
-  judges their paired rounds, so a pytest-benchmark test can time the rounds itself.
+  (a :class:`vaebench.training.PackTrainer` of one job, :meth:`~vaebench.training.PackTrainer.run_epoch`:
+  its batches from a ``PyDataset`` in the member's own epoch order, a loss check every 20
+  batches, which waits for the device, and the probe batch encoded after the epoch) over
+  the time of a bare ``model.fit`` epoch of the same architecture, seed and data (uint8
+  array, ``shuffle=True``), as an :class:`~vaebench.stats.Estimate`. The per-epoch cost of
+  the probe is fixed, so the ratio depends on the epoch's size: :class:`Overhead` also
+  gives the extra seconds per epoch and the ratio projected to an epoch of the posts'
+  170,000 images. :func:`overhead_arms` gives the two arms as functions and
+  :func:`overhead_estimate` judges their paired rounds, so a pytest-benchmark test can
+  time the rounds itself.
+* :func:`pack_throughput` — model-images/s of a pack of K models trained at once as one
+  Keras model (:class:`vaebench.training.PackTrainer`, :meth:`~vaebench.training.PackTrainer.fit_epoch`):
+  K × images per epoch over the epoch's seconds. Where one small model leaves a GPU idle,
+  the figure grows with K until the device is full; on a CPU, where one model already
+  keeps the cores busy, it need not grow at all.
+* :class:`GpuUtilisation` — mean and peak GPU utilisation (%) and peak memory in use
+  (MiB) sampled by ``nvidia-smi`` every 0.1 s while the timed work runs; None figures,
+  with the reason, where there is no ``nvidia-smi``.
 * :func:`ratio_of_means` — Fieller's confidence interval of a ratio of mean times
   (independent or paired rounds), exact for normal round times and honest with 5 rounds,
   where a bootstrap of 5 values is not. :func:`median_ratio` — the median of paired
@@ -75,8 +85,12 @@ Memory (what each figure measures, and its limits)
 from __future__ import annotations
 
 import math
+import os
 import platform
+import shutil
+import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass, field
@@ -107,6 +121,8 @@ class BenchConfig:
     with z_dim 256, whatever the scale trains on (a benchmark needs no trained weights).
     ``claim_rounds``: the interleaved rounds of claim C5's step-time ratio (more than a
     plain benchmark's, since a verdict rests on their confidence interval).
+    ``pack_sizes``: how many models the pack-throughput benchmark trains at once
+    (:func:`bench_pack_sizes`).
     """
 
     scale: str
@@ -122,6 +138,7 @@ class BenchConfig:
     probe_size: int
     claim_rounds: int = 15
     learning_rate: float = 5e-4
+    pack_sizes: tuple[int, ...] = (1, 2, 4, 8)
 
     @property
     def epoch_images(self) -> int:
@@ -131,17 +148,26 @@ class BenchConfig:
         return asdict(self)
 
 
+def bench_pack_sizes(scale_name: str | None) -> tuple[int, ...]:
+    """Pack sizes of the pack-throughput benchmark at the scale called ``scale_name``:
+    (1, 2) at ``smoke``, (1, 2, 4, 8) at every other scale (and when the name is not known
+    yet, e.g. ``auto`` at collection time)."""
+    return (1, 2) if scale_name == "smoke" else (1, 2, 4, 8)
+
+
 def bench_config(scale: Scale) -> BenchConfig:
     """The :class:`BenchConfig` for ``scale`` (see there)."""
     if scale.name == "smoke":
         return BenchConfig(scale=scale.name, image_size=scale.data.image_size, batch_size=scale.train.batch_size,
                            z_dim=scale.z_dim, step_rounds=20, step_warmup=2, epoch_batches=8, epoch_rounds=5,
                            epoch_warmup=1, overhead_rounds=5, probe_size=scale.train.probe_size,
-                           claim_rounds=15, learning_rate=scale.train.learning_rate)
+                           claim_rounds=15, learning_rate=scale.train.learning_rate,
+                           pack_sizes=bench_pack_sizes(scale.name))
     return BenchConfig(scale=scale.name, image_size=POSTS_IMAGE_SIZE, batch_size=POSTS_BATCH_SIZE,
                        z_dim=POSTS_Z_DIM, step_rounds=5, step_warmup=2, epoch_batches=4, epoch_rounds=3,
                        epoch_warmup=1, overhead_rounds=3, probe_size=scale.train.probe_size,
-                       claim_rounds=15, learning_rate=scale.train.learning_rate)
+                       claim_rounds=15, learning_rate=scale.train.learning_rate,
+                       pack_sizes=bench_pack_sizes(scale.name))
 
 
 # --------------------------------------------------------------------------- models and data
@@ -153,12 +179,14 @@ def make_batch(image_size: int, batch_size: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (batch_size, image_size, image_size, 3), dtype=np.uint8)
 
 
-def compiled_model(spec: ModelSpec, image_size: int, seed: int = 0, learning_rate: float = 5e-4):
-    """The model of ``spec``, seeded and compiled with Adam exactly as :func:`vaebench.training.train` does."""
+def compiled_model(spec: ModelSpec, image_size: int, seed: int = 0, learning_rate: float = 5e-4,
+                   precision: str = "float32"):
+    """The model of ``spec``, seeded, built in ``precision`` and compiled with Adam as
+    :func:`vaebench.training.train` builds its members (the same initial weights)."""
     from .models import build_model
 
     backend.seed_everything(seed)
-    model = build_model(spec, image_size, seed=seed)
+    model = build_model(spec, image_size, seed=seed, precision=precision)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
     return model
 
@@ -192,11 +220,11 @@ def environment() -> dict:
 
 
 def benchmark_info(spec: ModelSpec, image_size: int, batch_size: int, model: Any = None, label: str | None = None,
-                   **extra: Any) -> dict:
-    """What a benchmark ran: environment, model and sizes, for ``benchmark.extra_info``."""
+                   precision: str = "float32", **extra: Any) -> dict:
+    """What a benchmark ran: environment, model, compute precision and sizes, for ``benchmark.extra_info``."""
     info = {**environment(), "model": label or model_label(spec), "kind": spec.kind, "z_dim": spec.z_dim,
-            "dense": spec.dense, "batchnorm": spec.batchnorm, "image_size": int(image_size),
-            "batch_size": int(batch_size)}
+            "dense": spec.dense, "batchnorm": spec.batchnorm, "precision": precision,
+            "image_size": int(image_size), "batch_size": int(batch_size)}
     if model is not None:
         info.update(parameters(model))
     info.update(extra)
@@ -417,30 +445,78 @@ class Overhead:
                 "epoch_images": self.images, "probe_size": self.probe_size}
 
 
-def overhead_arms(model, images: np.ndarray, batch_size: int,
-                  probe_size: int = 512) -> tuple[Callable[[], float], Callable[[], float]]:
-    """``(bare, vaebench_loop)``: each runs one epoch of ``model`` on ``images`` and returns its seconds.
-
-    ``bare`` is ``model.fit`` with no callback of ours; ``vaebench_loop`` adds a fresh
-    :class:`vaebench.training.EpochRecorder` (progress output off) with the first
-    ``probe_size`` images as its probe, exactly as :func:`vaebench.training.train` runs it.
-    """
-    from .training import EpochRecorder
-
+def _check_images(images, batch_size: int) -> np.ndarray:
     images = np.asarray(images)
     require(images.dtype == np.uint8 and images.ndim == 4 and len(images) >= batch_size,
             f"images of dtype {images.dtype} and shape {images.shape} must be uint8 (N, S, S, 3) with "
             f"N >= batch_size={batch_size}; make them with vaebench.benchmark.make_batch")
-    probe = images[:probe_size]
+    return images
+
+
+def pack_trainer(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, pack: int = 1,
+                 learning_rate: float = 5e-4, precision: str = "float32", probe_size: int = 512,
+                 seeds: Sequence[int] | None = None):
+    """A :class:`vaebench.training.PackTrainer` (progress output off) of ``pack`` jobs of
+    ``spec`` with seeds ``0 .. pack-1`` (or ``seeds``) on the uint8 ``images``: the path
+    :func:`vaebench.training.train_many` trains on. The probe is the first ``probe_size``
+    images, as in training."""
+    from .config import DataSpec, TrainSpec
+    from .training import Job, PackTrainer
+
+    images = _check_images(images, batch_size)
+    require(isinstance(pack, int) and pack >= 1, f"pack={pack!r} must be an integer >= 1 (models trained at once)")
+    seeds = list(range(pack)) if seeds is None else [int(s) for s in seeds]
+    require(len(seeds) == pack, f"seeds={seeds} must name {pack} seeds, one per model of the pack")
+    require(images.shape[1] == image_size, f"images of shape {images.shape} are not {image_size}px")
+    data = DataSpec(image_size=image_size, n_train=len(images), n_test=max(1, min(probe_size, len(images))))
+    jobs = [Job(spec, TrainSpec(epochs=1, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                                probe_size=probe_size, precision=precision)) for seed in seeds]
+    return PackTrainer(data, jobs, images, progress=False)
+
+
+@dataclass
+class OverheadArms:
+    """The two arms of :func:`fit_overhead`; unpacks as ``bare, vaebench_loop = arms``.
+
+    ``bare()`` / ``vaebench()`` each run one epoch and return its seconds; ``model`` is the
+    bare arm's compiled model, ``trainer`` the vaebench arm's :class:`~vaebench.training.PackTrainer`.
+    """
+
+    bare: Callable[[], float]
+    vaebench: Callable[[], float]
+    model: Any
+    trainer: Any
+
+    def __iter__(self):
+        return iter((self.bare, self.vaebench))
+
+
+def overhead_arms(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, probe_size: int = 512,
+                  seed: int = 0, learning_rate: float = 5e-4, precision: str = "float32") -> OverheadArms:
+    """``(bare, vaebench_loop)``: each trains one epoch of ``spec`` on ``images`` and returns its seconds.
+
+    ``bare`` is ``model.fit`` (uint8 array, ``shuffle=True``, no callback) of a model from
+    :func:`compiled_model`; ``vaebench_loop`` is :meth:`vaebench.training.PackTrainer.run_epoch`
+    of a pack of one job with the same spec, seed, precision, batch size and learning rate
+    (:func:`pack_trainer`): its own batch order from a ``PyDataset``, a loss check every 20
+    batches, the first ``probe_size`` images encoded after the epoch and the history
+    records, exactly what :func:`vaebench.training.train` does per epoch. Both start from
+    the same initial weights (same seed) and each goes on training its own copy.
+    """
+    images = _check_images(images, batch_size)
+    model = compiled_model(spec, image_size, seed=seed, learning_rate=learning_rate, precision=precision)
+    trainer = pack_trainer(spec, image_size, images, batch_size, pack=1, learning_rate=learning_rate,
+                           precision=precision, probe_size=probe_size, seeds=[seed])
 
     def bare() -> float:
         return fit_epoch(model, images, batch_size)
 
     def vaebench_loop() -> float:
-        recorder = EpochRecorder(probe, "overhead", 1, len(images), progress=False)
-        return fit_epoch(model, images, batch_size, callbacks=[recorder])
+        t0 = time.perf_counter()
+        trainer.run_epoch()
+        return time.perf_counter() - t0
 
-    return bare, vaebench_loop
+    return OverheadArms(bare, vaebench_loop, model, trainer)
 
 
 def overhead_estimate(bare_seconds: Sequence[float], vaebench_seconds: Sequence[float], images: int,
@@ -458,17 +534,19 @@ def overhead_estimate(bare_seconds: Sequence[float], vaebench_seconds: Sequence[
                     int(images), int(probe_size))
 
 
-def fit_overhead(model, images: np.ndarray, batch_size: int, rounds: int = 3, warmup_rounds: int = 1,
-                 probe_size: int = 512, projected_images: int = POSTS_EPOCH_IMAGES) -> Overhead:
+def fit_overhead(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, rounds: int = 3,
+                 warmup_rounds: int = 1, probe_size: int = 512, seed: int = 0, learning_rate: float = 5e-4,
+                 precision: str = "float32", projected_images: int = POSTS_EPOCH_IMAGES) -> Overhead:
     """Time of an epoch as :func:`vaebench.training.train` runs it over a bare ``model.fit`` epoch.
 
-    Both arms (:func:`overhead_arms`) train the same compiled ``model`` for one epoch on
-    the same uint8 ``images`` with the same batch size. Rounds alternate the order of the
-    arms; ``warmup_rounds`` run both arms untimed first.
+    Both arms (:func:`overhead_arms`) train ``spec`` (same seed, same precision) for one
+    epoch on the same uint8 ``images`` with the same batch size. Rounds alternate the
+    order of the arms; ``warmup_rounds`` run both arms untimed first (tracing).
     """
     _check_rounds(rounds, warmup_rounds)
     require(rounds >= 2, f"rounds={rounds} must be >= 2 for a confidence interval of the overhead")
-    bare, vaebench_loop = overhead_arms(model, images, batch_size, probe_size)
+    bare, vaebench_loop = overhead_arms(spec, image_size, images, batch_size, probe_size, seed=seed,
+                                        learning_rate=learning_rate, precision=precision)
     for _ in range(warmup_rounds):
         bare()
         vaebench_loop()
@@ -481,6 +559,25 @@ def fit_overhead(model, images: np.ndarray, batch_size: int, rounds: int = 3, wa
             t_vb.append(vaebench_loop())
             t_bare.append(bare())
     return overhead_estimate(t_bare, t_vb, len(images), min(probe_size, len(images)), projected_images)
+
+
+def pack_throughput(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, pack: int = 2,
+                    rounds: int = 3, warmup_rounds: int = 1, learning_rate: float = 5e-4,
+                    precision: str = "float32") -> Throughput:
+    """Model-images/s of a pack of ``pack`` models of ``spec`` (seeds 0 .. pack-1) trained at once.
+
+    Times :meth:`vaebench.training.PackTrainer.fit_epoch` (every member one epoch over
+    ``images``; no probe, no records) after ``warmup_rounds`` untimed epochs (tracing). The
+    :class:`Throughput` counts ``pack × len(images)`` images per epoch: each model sees
+    every image once. Divide by ``pack`` for one model's images/s.
+    """
+    _check_rounds(rounds, warmup_rounds)
+    trainer = pack_trainer(spec, image_size, images, batch_size, pack=pack, learning_rate=learning_rate,
+                           precision=precision)
+    for _ in range(warmup_rounds):
+        trainer.fit_epoch()
+    seconds = [trainer.fit_epoch() for _ in range(rounds)]
+    return throughput(pack * trainer.n_images, seconds)
 
 
 def pedantic_rounds(benchmark: Any, fn: Callable[[], Any], rounds: int, warmup_rounds: int = 0) -> list[float]:
@@ -502,6 +599,132 @@ def pedantic_rounds(benchmark: Any, fn: Callable[[], Any], rounds: int, warmup_r
         return [first] + (time_rounds(fn, rounds - 1, 0) if rounds > 1 else [])
     benchmark.pedantic(fn, rounds=rounds, warmup_rounds=warmup_rounds, iterations=1)
     return [float(x) for x in benchmark.stats.stats.data]
+
+
+# --------------------------------------------------------------------------- GPU utilisation
+
+#: what :class:`GpuUtilisation` asks ``nvidia-smi`` for (one line per sample)
+NVIDIA_SMI_QUERY = ("--query-gpu=utilization.gpu,memory.used", "--format=csv,noheader,nounits")
+
+
+def _visible_gpu() -> str:
+    """The GPU the backend computes on, as ``nvidia-smi -i`` names it: the first entry of
+    ``CUDA_VISIBLE_DEVICES`` (an index or a UUID; nvidia-smi ignores that variable), else 0."""
+    first = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    return first if first and not first.startswith("-") else "0"
+
+
+class GpuUtilisation:
+    """Samples GPU utilisation while a ``with`` block runs: ``nvidia-smi`` every ``interval_ms``.
+
+    ::
+
+        with GpuUtilisation() as gpu:
+            seconds = time_rounds(step, 5)
+        gpu.to_info()  # {'gpu_utilisation': 87.5, 'gpu_utilisation_max': 99.0, ...}
+
+    ``utilisation.gpu`` is the share of the sample period in which a kernel ran on the
+    GPU (not how much of the GPU it used: one small kernel at a time reads 100 %), so a
+    low figure shows a device starved by the host (input pipeline, Python, launches), a
+    high one only that it was kept busy. ``memory.used`` (MiB) is the whole GPU's,
+    every process and TensorFlow's pre-allocated pool included.
+
+    Without ``nvidia-smi`` on PATH (CPU, AMD, Apple) every figure is None and
+    ``note`` says why; so too where it gives no numbers (``[N/A]``, e.g. under MIG) or no
+    line within ``first_line_timeout`` seconds (the block's end waits that long at most
+    for the first sample). ``gpu``: the ``nvidia-smi -i`` index or UUID (default: the first
+    of ``CUDA_VISIBLE_DEVICES``, else 0).
+    """
+
+    def __init__(self, interval_ms: int = 100, gpu: str | int | None = None, executable: str = "nvidia-smi",
+                 first_line_timeout: float = 2.0):
+        require(isinstance(interval_ms, int) and interval_ms > 0,
+                f"interval_ms={interval_ms!r} must be a positive integer")
+        self.interval_ms, self.executable, self.first_line_timeout = interval_ms, executable, first_line_timeout
+        self.gpu = str(gpu) if gpu is not None else _visible_gpu()
+        self.samples: list[tuple[float, float | None]] = []
+        self.note: str | None = None
+        self._proc: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
+        self._unparsed = 0
+        self._first_line = threading.Event()
+
+    def command(self, path: str) -> list[str]:
+        return [path, *NVIDIA_SMI_QUERY, "-i", self.gpu, "-lms", str(self.interval_ms)]
+
+    def _read(self, stream) -> None:
+        try:
+            for line in stream:
+                parts = [p.strip() for p in line.split(",")]
+                try:
+                    util = float(parts[0])
+                    memory = float(parts[1]) if len(parts) > 1 else None
+                except (ValueError, IndexError):
+                    self._unparsed += 1
+                else:
+                    self.samples.append((util, memory))
+                self._first_line.set()
+        finally:
+            self._first_line.set()  # end of output: nothing more to wait for
+
+    def __enter__(self) -> "GpuUtilisation":
+        self.samples, self.note, self._unparsed = [], None, 0
+        self._first_line.clear()
+        path = shutil.which(self.executable)
+        if path is None:
+            self.note = f"no {self.executable}"
+            return self
+        try:
+            self._proc = subprocess.Popen(self.command(path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                          text=True, bufsize=1)
+        except OSError as err:
+            self.note = f"{self.executable} did not start: {err}"
+            return self
+        self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True)
+        self._reader.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        # a block shorter than nvidia-smi's start-up still gets its first sample (utilization.gpu
+        # averages over the past sample period, so that sample still covers the block's end)
+        self._first_line.wait(self.first_line_timeout)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if not self.samples:
+            self.note = (f"{self.executable} gave no utilisation figures ({self._unparsed} lines unread, "
+                         "e.g. [N/A] under MIG)" if self._unparsed else
+                         f"no sample: the work ended before {self.executable}'s first line")
+
+    @property
+    def mean(self) -> float | None:
+        """Mean utilisation (%) over the samples, None without samples."""
+        return float(np.mean([u for u, _ in self.samples])) if self.samples else None
+
+    @property
+    def max(self) -> float | None:
+        return float(max(u for u, _ in self.samples)) if self.samples else None
+
+    @property
+    def memory_max_mib(self) -> float | None:
+        used = [m for _, m in self.samples if m is not None]
+        return float(max(used)) if used else None
+
+    def to_info(self) -> dict:
+        return {"gpu_utilisation": self.mean, "gpu_utilisation_max": self.max,
+                "gpu_memory_used_max_mib": self.memory_max_mib, "gpu_utilisation_samples": len(self.samples),
+                "gpu_utilisation_interval_ms": self.interval_ms, "gpu_utilisation_note": self.note}
 
 
 # --------------------------------------------------------------------------- memory
