@@ -238,7 +238,7 @@ SCALES: dict[str, Scale] = {
         zdim_sweep=(64, 128, 256),
         runaway_runs=4,
         n_analysis=10_000,
-        description="default without a GPU: the main job on a 2-core CPU in under 30 minutes",
+        description="default without a GPU: the main job on a 2-core CPU in about half an hour",
     ),
     "full": Scale(
         name="full",
