@@ -169,7 +169,7 @@ def test_mixed_precision_trains_and_keeps_float32_heads(tiny_data, tiny_vae, tin
 
     spec = dataclasses.replace(tiny_train, precision="mixed_bfloat16")
     result = train(tiny_data, tiny_vae, spec, tiny_images, progress=False)
-    assert result.info["precision"] == "mixed_bfloat16" and result.epochs_done == 2
+    assert result.epochs_done == 2
     assert all(math.isfinite(v) for v in result.history["loss"])
     enc = result.model.encoder
     assert enc.get_layer("conv0").compute_dtype == "bfloat16" and enc.get_layer("mu").compute_dtype == "float32"

@@ -82,33 +82,32 @@ class Session:
         pack = pack or self.scale.pack
         jobs = [self._job(r) for r in requests]
         wanted = list(dict.fromkeys(j for j in jobs if (data_spec, j.model, j.train) not in self._models))
-        missing = [j for j in wanted if self.store.get(data_spec, j.model, j.train) is None]
+        entries = {j: self.store.get(data_spec, j.model, j.train) for j in wanted}
 
-        def trainer_for(group: list[Job]):
+        def trainer_for(chunk: list[Job]):
             def trainer(todo: list[int]):
                 train_set, test_set = self.datasets(data_spec)
-                first = group[todo[0]].train
-                return train_many(data_spec, [group[i] for i in todo], np.asarray(train_set.images),
-                                  probe_images=np.asarray(test_set.images[: first.probe_size]),
-                                  progress=self.progress)
+                probe_size = chunk[todo[0]].train.probe_size   # shared by a pack (TrainSpec.pack_key)
+                return train_many(data_spec, [chunk[i] for i in todo], np.asarray(train_set.images),
+                                  probe_images=np.asarray(test_set.images[:probe_size]), progress=self.progress)
             return trainer
 
         groups: dict[TrainSpec, list[Job]] = {}
-        for job in missing:
-            groups.setdefault(job.train.pack_key(), []).append(job)
+        for job in wanted:
+            if entries[job] is None:
+                groups.setdefault(job.train.pack_key(), []).append(job)
         for group in groups.values():
             for start in range(0, len(group), pack):
                 chunk = group[start:start + pack]
                 t0 = time.perf_counter()
-                self.store.get_or_train_many(data_spec, [(j.model, j.train) for j in chunk], trainer_for(chunk))
-                names = ", ".join(self.store.entry_name(data_spec, j.model, j.train) for j in chunk)
-                self.timings[f"train {names}"] = time.perf_counter() - t0
-        if wanted:
-            entries = self.store.get_or_train_many(data_spec, [(j.model, j.train) for j in wanted], trainer_for(wanted))
-            for job, entry in zip(wanted, entries):
-                t0 = time.perf_counter()
-                self._models[data_spec, job.model, job.train] = Trained(entry=entry, model=entry.load_model())
-                self.timings[f"load {entry.name}"] = time.perf_counter() - t0
+                got = self.store.get_or_train_many(data_spec, [(j.model, j.train) for j in chunk], trainer_for(chunk))
+                entries.update(zip(chunk, got))
+                self.timings["train " + ", ".join(e.name for e in got)] = time.perf_counter() - t0
+        for job in wanted:
+            t0 = time.perf_counter()
+            entry = entries[job]
+            self._models[data_spec, job.model, job.train] = Trained(entry=entry, model=entry.load_model())
+            self.timings[f"load {entry.name}"] = time.perf_counter() - t0
         return [self._models[data_spec, j.model, j.train] for j in jobs]
 
     def _job(self, request: tuple):

@@ -46,8 +46,8 @@ class TrainResult:
     ``eps_tail``, ``probe_radius_peak``, ``probe_radius_mean``, ``probe_logvar_mean``,
     ``seconds``) to one value per completed epoch. ``stopped`` is ``None`` for a
     complete run, else why it stopped (e.g. a non-finite loss). ``seconds`` and
-    ``images_per_second`` are the model's: with a pack of K, the pack's images/s is K times
-    ``images_per_second`` (``info['pack_images_per_second']``).
+    ``images_per_second`` are the model's: with a pack of K (``info['pack']``), the pack's
+    images/s is K times ``images_per_second``.
     """
 
     model: AE
@@ -243,23 +243,24 @@ class PackTrainer:
         orders = [epoch_order(m.job.train.seed, epoch, self.n_images) for m in self.members]
         return PackBatches(self.images, orders, self.spec.batch_size)
 
-    def fit_epoch(self) -> float:
-        """Train every member one epoch (no probe, no records); returns the seconds."""
+    def _fit(self) -> tuple[float, dict[str, float]]:
         recorder = PackRecorder(self.members, self.epoch, self.progress, self.check_every)
         t0 = time.perf_counter()
         self.pack.fit(self.batches(self.epoch), epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
-        seconds = time.perf_counter() - t0
-        self._last_logs = recorder.logs
-        return seconds
+        return time.perf_counter() - t0, recorder.logs
+
+    def fit_epoch(self) -> float:
+        """Train every member one epoch (no probe, no records); returns the seconds."""
+        return self._fit()[0]
 
     def run_epoch(self) -> None:
         """One epoch: train, then record each running member's loss terms and probe statistics."""
-        seconds = self.fit_epoch()
+        seconds, logs = self._fit()
         self.seconds += seconds
         for k, member in enumerate(self.members):
             if member.stopped is not None and member.stopped_epoch < self.epoch:
                 continue  # it ran away earlier: its history ends there
-            record = {key.split("/", 1)[1]: v for key, v in self._last_logs.items() if key.startswith(f"{k}/")}
+            record = {key.split("/", 1)[1]: v for key, v in logs.items() if key.startswith(f"{k}/")}
             codes = encode(member.model, self.probe, seed=self.epoch)
             r = radii(codes["z"])
             record["probe_radius_peak"] = histogram_peak(r) if np.all(np.isfinite(r)) else float("nan")
@@ -298,16 +299,9 @@ class PackTrainer:
 
     def results(self) -> list[TrainResult]:
         rate = self.epoch * self.n_images / self.seconds if self.seconds > 0 else 0.0
-        out = []
-        for member in self.members:
-            done = len(member.history.get("loss", []))
-            out.append(TrainResult(
-                model=member.model, history=member.history, stopped=member.stopped, seconds=self.seconds,
-                images_per_second=rate,
-                info={"backend": backend.name(), "device": backend.device(), "epochs_done": done,
-                      "precision": member.job.train.precision, "pack": len(self.members),
-                      "pack_images_per_second": rate * len(self.members)}))
-        return out
+        info = {"backend": backend.name(), "device": backend.device(), "pack": len(self.members)}
+        return [TrainResult(model=m.model, history=m.history, stopped=m.stopped, seconds=self.seconds,
+                            images_per_second=rate, info=dict(info)) for m in self.members]
 
 
 def train_many(data_spec: DataSpec, jobs: Sequence[Job], train_images: np.ndarray,
