@@ -27,6 +27,11 @@ ACTIVATIONS = ("leaky_relu", "relu")
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
+def check_precision(precision: str) -> str:
+    require(precision in PRECISIONS, f"precision={precision!r} is not a training precision; use one of {PRECISIONS}")
+    return precision
+
+
 def _positive_int(name: str, value: Any) -> None:
     require(isinstance(value, int) and not isinstance(value, bool) and value > 0,
             f"{name}={value!r} must be a positive integer")
@@ -138,8 +143,7 @@ class TrainSpec:
         require(self.learning_rate > 0, f"learning_rate={self.learning_rate} must be > 0")
         require(isinstance(self.seed, int) and self.seed >= 0, f"seed={self.seed!r} must be an int >= 0")
         _positive_int("probe_size", self.probe_size)
-        require(self.precision in PRECISIONS,
-                f"precision={self.precision!r} is not a training precision; use one of {PRECISIONS}")
+        check_precision(self.precision)
 
     def pack_key(self) -> "TrainSpec":
         """What models trained together must share: everything but the seed and the precision."""

@@ -20,7 +20,7 @@ import numpy as np
 import keras
 from keras import layers, ops
 
-from .config import PRECISIONS, ModelSpec
+from .config import ModelSpec, check_precision
 from .errors import SpecError, require
 
 #: the level at which the tail of epsilon is counted when a VAE does not clip
@@ -42,12 +42,6 @@ def _activation(spec: ModelSpec, name: str, dtype: str) -> layers.Layer:
     return layers.ReLU(name=name, dtype=dtype)
 
 
-def _precision(precision: str) -> str:
-    require(precision in PRECISIONS, f"precision={precision!r} is not a training precision; use one of {PRECISIONS}",
-            SpecError)
-    return precision
-
-
 def build_encoder(spec: ModelSpec, image_size: int, precision: str = "float32") -> keras.Model:
     """Conv2D stack -> Flatten -> [Dense(spec.dense)] -> (mu, logvar) for a VAE or z for an AE.
 
@@ -57,7 +51,7 @@ def build_encoder(spec: ModelSpec, image_size: int, precision: str = "float32") 
     weights load into either precision.
     """
     check_image_size(spec, image_size)
-    dtype = _precision(precision)
+    dtype = check_precision(precision)
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = inputs
     for i, f in enumerate(spec.filters):
@@ -84,7 +78,7 @@ def build_decoder(spec: ModelSpec, image_size: int, precision: str = "float32") 
     reconstruction loss sees float32 probabilities.
     """
     side = check_image_size(spec, image_size)
-    dtype = _precision(precision)
+    dtype = check_precision(precision)
     inputs = keras.Input((spec.z_dim,), name="z")
     x = layers.Dense(side * side * spec.filters[-1], name="dense", dtype=dtype)(inputs)
     x = layers.Reshape((side, side, spec.filters[-1]), name="reshape", dtype=dtype)(x)
