@@ -93,6 +93,7 @@ pass).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from itertools import combinations
 
@@ -130,19 +131,6 @@ RANDOM_Z_QUALITY_MAX = 0.3   # check 6
 RANDOM_Z = (("z ~ N(0, I)", "normal", None), ("z ~ U[−2, 2]", "uniform", 2.0), ("z ~ U[−10, 10]", "uniform", 10.0))
 
 
-def _describe(claim, scale, **extra) -> None:
-    d, t = scale.data, scale.train
-    claim.describe_scale(scale=scale.name, data=f"{d.source} {d.image_size}×{d.image_size}",
-                         n_train=d.n_train, n_test=d.n_test, image_size=d.image_size, z_dim=scale.z_dim,
-                         epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate,
-                         n_analysis=scale.n_analysis, **extra)
-
-
-def _last(history: dict, key: str) -> float:
-    values = history.get(key) or [float("nan")]
-    return float(values[-1])
-
-
 def _entropy_floor(images: np.ndarray, batch: int = 2048) -> float:
     """Mean per-image BCE of a perfect reconstruction (the targets' binary entropy, averaged
     over channels and summed over pixels) — the loss no model can go below."""
@@ -167,7 +155,8 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
     got = trained.many([(scale.ae(), s) for s in seeds] + [(scale.vae(), s) for s in seeds])
     ae, vae = dict(zip(seeds, got[:len(seeds)])), dict(zip(seeds, got[len(seeds):]))
     train_set, test_set = session.datasets()
-    _describe(claim, scale, seeds=seeds, models="AE (no BatchNorm) and VAE (BatchNorm, fact = 1e-5)")
+    claim.describe_scale(**experiments.scale_info(scale), seeds=seeds,
+                         models="AE (no BatchNorm) and VAE (BatchNorm, fact = 1e-5)")
 
     # Runs that ended on a non-finite loss cannot be analysed; say so (the AE/VAE difference
     # in such failures is claim C4's subject).
@@ -175,12 +164,10 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
     usable = {"AE": [], "VAE": []}
     for label, runs in (("AE", ae), ("VAE", vae)):
         for s, t in runs.items():
-            z = session.latents(t)["z"]
-            if t.stopped is None and np.all(np.isfinite(z)):
-                lat[label, s] = z
+            codes = session.latents(t)
+            if experiments.usable_run(claim, t, codes, f"{label} seed {s}"):
+                lat[label, s] = codes["z"]
                 usable[label].append(s)
-            else:
-                claim.note(f"{label} seed {s} is left out: {t.stopped or 'non-finite latent codes'}")
     if min(len(usable["AE"]), len(usable["VAE"])) < 2:
         claim.check(Check("usable runs", Estimate.exact(min(len(usable["AE"]), len(usable["VAE"]))),
                           "at least 2 finite runs per model", None,
@@ -197,8 +184,14 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
                                          {f"VAE seed {s}": vae[s].history for s in seeds}, key="kl_loss",
                                          logy=True))
 
+    # Last-epoch values of every run (the checks use the usable runs, the per-run table all).
+    last = experiments.last_epoch
+    final = {(m, s): last(runs[s].history, "reconstruction_loss") for m, runs in (("AE", ae), ("VAE", vae))
+             for s in seeds}
+    kl_share = {s: last(vae[s].history, "kl_loss") / last(vae[s].history, "loss") for s in seeds}
+
     # 1. KL share of the total loss.
-    shares = np.array([_last(vae[s].history, "kl_loss") / _last(vae[s].history, "loss") for s in vae_ok])
+    shares = np.array([kl_share[s] for s in vae_ok])
     share = stats.mean_ci(shares)
     claim.check(stats.check_below(
         "KL share fact·KL / total loss (last epoch, mean over seeds)", share, KL_SHARE_MAX,
@@ -206,11 +199,11 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
         posts="0.0178 / 4550 < 4e-6"))
 
     # 2. Equivalence of the final reconstruction loss.
-    loss_ae = np.array([_last(ae[s].history, "reconstruction_loss") for s in ae_ok])
-    loss_vae = np.array([_last(vae[s].history, "reconstruction_loss") for s in vae_ok])
+    loss_ae = np.array([final["AE", s] for s in ae_ok])
+    loss_vae = np.array([final["VAE", s] for s in vae_ok])
     eq = stats.tost(loss_vae, loss_ae, LOSS_MARGIN, relative=True)
-    rel = eq.difference.scale(1.0 / float(loss_ae.mean()))
-    rel = Estimate(rel.value, rel.low, rel.high, rel.level, "Welch t, 90 % (TOST α = 0.05)", rel.n)
+    rel = dataclasses.replace(eq.difference.scale(1.0 / float(loss_ae.mean())),
+                              method="Welch t, 90 % (TOST α = 0.05)")
     claim.check(stats.check_within(
         "final reconstruction loss, (VAE − AE) / AE", rel, -LOSS_MARGIN, LOSS_MARGIN,
         tolerance=f"TOST: 90 % CI inside ±{LOSS_MARGIN:.0%} of the AE's loss (TOST p = {eq.p_value:.3g})",
@@ -286,10 +279,7 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
                            for (m, s), c in curves.items()]})
 
     # 6. Random z: do the decoders make faces?
-    n_ref = min(1000, len(test_set) // 2)
-    n_val = min(500, len(test_set) - n_ref)
-    ref_images = np.asarray(test_set.images[:n_ref])
-    val_images = np.asarray(test_set.images[n_ref:n_ref + n_val])
+    ref_images, val_images = experiments.heldout_split(test_set)
     real_scorer = session.quality_scorer()
     claim.statistic("quality of real held-out images, real-image scorer",
                     real_scorer.score(val_images.astype(np.float32) / 255.0), posts="(metric validation: ≈ 1)")
@@ -298,12 +288,8 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
     decoded = {}
     for label, runs, ok in (("AE", ae, ae_ok), ("VAE", vae, vae_ok)):
         model = runs[ok[0]].model
-        scorer = experiments.reconstruction_scorer(model, ref_images, seed=0)
-        recon_val = experiments.reconstruct(model, val_images, seed=1)
-        claim.statistic(f"{label}: held-out reconstructions, own-reconstruction scorer", scorer.score(recon_val),
-                        note="validation of the metric: ≈ 1 by construction")
-        claim.statistic(f"{label}: held-out reconstructions, real-image scorer", real_scorer.score(recon_val),
-                        note="how much the real-image scorer penalises this decoder's blur")
+        scorer, recon_val = experiments.validated_reconstruction_scorer(claim, label, model, ref_images, val_images,
+                                                                        real_scorer)
         recon_panels.append(experiments.images_panel(f"{label} seed {ok[0]}: reconstructions", recon_val[:8]))
         for i, (name, dist, rr) in enumerate(RANDOM_Z):
             z = experiments.random_latents(n_random, scale.z_dim, dist, rr, seed=100 + i)
@@ -325,9 +311,8 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
         "type": "table", "title": "final loss, KL share and radius peak per run",
         "columns": ["model", "seed", "final reconstruction loss", "fact·KL / loss", "radius peak [95 % CI]",
                     "stopped"],
-        "rows": ([["AE", s, f"{_last(ae[s].history, 'reconstruction_loss'):.2f}", "—",
+        "rows": ([["AE", s, f"{final['AE', s]:.2f}", "—",
                    str(peaks["AE", s]) if ("AE", s) in peaks else "—", ae[s].stopped or ""] for s in seeds]
-                 + [["VAE", s, f"{_last(vae[s].history, 'reconstruction_loss'):.2f}",
-                     f"{_last(vae[s].history, 'kl_loss') / _last(vae[s].history, 'loss'):.3g}",
+                 + [["VAE", s, f"{final['VAE', s]:.2f}", f"{kl_share[s]:.3g}",
                      str(peaks["VAE", s]) if ("VAE", s) in peaks else "—", vae[s].stopped or ""]
                     for s in seeds])})

@@ -105,19 +105,7 @@ REL_RADIUS_MAX = 1e-3        # check 3
 SLOPE_RANGE = (0.5, 1.5)     # check 4
 
 
-def _describe(claim, scale, **extra) -> None:
-    d, t = scale.data, scale.train
-    claim.describe_scale(scale=scale.name, data=f"{d.source} {d.image_size}×{d.image_size}",
-                         n_train=d.n_train, n_test=d.n_test, image_size=d.image_size, z_dim=scale.z_dim,
-                         epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate,
-                         n_analysis=scale.n_analysis, **extra)
-
-
-def _finite_codes(claim, t, codes, label) -> bool:
-    ok = t.stopped is None and all(np.all(np.isfinite(codes[k])) for k in ("mu", "logvar", "z"))
-    if not ok:
-        claim.note(f"{label} is left out: {t.stopped or 'non-finite latent codes'}")
-    return ok
+CODE_KEYS = ("mu", "logvar", "z")   # a run is analysed only if all of these are finite
 
 
 def _run_summary(codes: dict) -> dict:
@@ -157,12 +145,13 @@ def test_c2_tiny_kl_logvar_far_below_zero(claim, scale, trained, vaebench_sessio
     session = vaebench_session
     seeds = list(scale.seeds)
     runs = dict(zip(seeds, trained.many([(scale.vae(), s) for s in seeds])))
-    _describe(claim, scale, seeds=seeds, model="VAE, BatchNorm, fact = 1e-5 (the C1 VAEs)")
+    claim.describe_scale(**experiments.scale_info(scale), seeds=seeds,
+                         model="VAE, BatchNorm, fact = 1e-5 (the C1 VAEs)")
 
     summaries, codes_of = {}, {}
     for s, t in runs.items():
         codes = session.latents(t)
-        if _finite_codes(claim, t, codes, f"seed {s}"):
+        if experiments.usable_run(claim, t, codes, f"seed {s}", keys=CODE_KEYS):
             summaries[s] = _run_summary(codes)
             codes_of[s] = codes
     ok = list(summaries)
@@ -232,15 +221,15 @@ def test_c2_logvar_tracks_ln_fact(claim, scale, trained, vaebench_session):
     if base_fact in scale.fact_sweep:   # the C1 seeds at the base fact: replicates at no extra cost
         wanted += [(base_fact, s) for s in scale.seeds[1:]]
     runs = [(f, s, t) for (f, s), t in zip(wanted, trained.many([(scale.vae(fact=f), s) for f, s in wanted]))]
-    _describe(claim, scale, seeds=[s0], fact_sweep=list(scale.fact_sweep),
-              replicates=f"seeds {list(scale.seeds[1:])} at fact = {base_fact:g}")
+    claim.describe_scale(**experiments.scale_info(scale), seeds=[s0], fact_sweep=list(scale.fact_sweep),
+                         replicates=f"seeds {list(scale.seeds[1:])} at fact = {base_fact:g}")
 
     xs, ys, rows, hist = [], [], [], {}
     for f, s, t in runs:
         codes = session.latents(t)
         h = t.history.get("probe_logvar_mean") or [float("nan")]
         drift = h[-1] - h[-2] if len(h) >= 2 else float("nan")
-        if not _finite_codes(claim, t, codes, f"fact {f:g} seed {s}"):
+        if not experiments.usable_run(claim, t, codes, f"fact {f:g} seed {s}", keys=CODE_KEYS):
             continue
         lv = float(np.mean(codes["logvar"]))
         xs.append(math.log(f))

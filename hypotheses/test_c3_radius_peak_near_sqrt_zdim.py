@@ -75,7 +75,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 
 from vaebench import experiments, latent, stats
 from vaebench.record import Claim
@@ -130,17 +129,6 @@ def _sqrt(e: Estimate) -> Estimate:
     return Estimate(math.sqrt(e.value), math.sqrt(max(e.low, 0.0)), math.sqrt(e.high), e.level, e.method, e.n)
 
 
-def _ratio(a: Estimate, b: Estimate) -> Estimate:
-    """a / b for independent positive estimates: log-normal approximation of each CI."""
-    z = float(sps.norm.ppf(0.5 + a.level / 2))
-    se = [(math.log(e.high) - math.log(e.low)) / (2 * z) if e.low > 0 and e.high > e.low else 0.0
-          for e in (a, b)]
-    lr = math.log(a.value / b.value)
-    half = z * math.hypot(*se)
-    return Estimate(a.value / b.value, math.exp(lr - half), math.exp(lr + half), a.level,
-                    "ratio, log-normal CIs combined", a.n)
-
-
 def _radius_stats(z: np.ndarray, seed: int) -> dict:
     d = z.shape[1]
     root = math.sqrt(d)
@@ -148,7 +136,7 @@ def _radius_stats(z: np.ndarray, seed: int) -> dict:
     peak = latent.radius_peak(r, n_boot=N_BOOT, seed=seed)
     m = latent.second_moment_sum(z)
     return {"d": d, "r": r, "peak": peak, "peak_ratio": peak.scale(1 / root), "M": m,
-            "M_ratio": m.scale(1 / d), "peak_over_sqrtM": _ratio(peak, _sqrt(m)),
+            "M_ratio": m.scale(1 / d), "peak_over_sqrtM": experiments.lognormal_ratio(peak, _sqrt(m)),
             "hist_peak": latent.histogram_peak(r, 0.5),
             "wide": latent.fraction_in(r, WIDE[0] * root, WIDE[1] * root),
             "narrow": latent.fraction_in(r, NARROW[0] * root, NARROW[1] * root),
@@ -264,14 +252,7 @@ def test_c3_radius_peak_near_sqrt_zdim(claim, scale, trained, vaebench_session):
 
     # per-axis densities the posts drew: the broadest axes, the most off-centre one and typical ones
     tab = tables[s0]
-    order_sd = np.argsort(-tab["sd"])
-    off = int(np.argmax(np.abs(tab["mean"])))
-    typical = np.argsort(np.abs(tab["sd"] - np.median(tab["sd"])))
-    axes: list[int] = []
-    for j in list(order_sd[:3]) + [off] + list(typical[:3]):
-        if int(j) not in axes:
-            axes.append(int(j))
-    labels = {j: f"axis {j}: mean {tab['mean'][j]:+.2f}, sd {tab['sd'][j]:.2f}" for j in axes}
+    axes, labels = experiments.axes_to_show(tab, n_typical=3)
     dens = experiments.axis_density_panel("per-axis number density (bins of 0.25), AE seed 0", zs[s0], axes,
                                           labels=labels)
     meansd = experiments.scatter_panel(

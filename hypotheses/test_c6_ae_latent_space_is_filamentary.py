@@ -88,7 +88,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
 from vaebench import experiments, latent, stats
@@ -143,27 +142,11 @@ SCATTER_POINTS = 3000
 _finite = experiments.finite_rows
 
 
-def _log_se(e: Estimate) -> float:
-    """Standard error of ln(value) read off a (roughly log-symmetric) CI."""
-    if not (e.low > 0 and e.high > e.low):
-        return 0.0
-    return (math.log(e.high) - math.log(e.low)) / (2 * float(sps.norm.ppf(0.5 + e.level / 2)))
-
-
-def _ratio(a: Estimate, b: Estimate) -> Estimate:
-    """a / b for independent positive estimates (log-normal approximation of each CI)."""
-    z = float(sps.norm.ppf(0.5 + a.level / 2))
-    lr = math.log(a.value / b.value)
-    half = z * math.hypot(_log_se(a), _log_se(b))
-    return Estimate(a.value / b.value, math.exp(lr - half), math.exp(lr + half), a.level,
-                    "ratio, log-normal CIs combined", a.n)
-
-
 def _closer(r_vae: Estimate, r_ae: Estimate, seed: int) -> Estimate:
     """|ln r_vae| / |ln r_ae| with a Monte-Carlo CI from log-normal approximations."""
     rng = np.random.default_rng(seed)
-    lv = math.log(r_vae.value) + _log_se(r_vae) * rng.standard_normal(N_DRAWS)
-    la = math.log(r_ae.value) + _log_se(r_ae) * rng.standard_normal(N_DRAWS)
+    lv = math.log(r_vae.value) + experiments.log_se(r_vae) * rng.standard_normal(N_DRAWS)
+    la = math.log(r_ae.value) + experiments.log_se(r_ae) * rng.standard_normal(N_DRAWS)
     with np.errstate(divide="ignore", invalid="ignore"):
         draws = np.abs(lv) / np.abs(la)
     draws = draws[np.isfinite(draws)]
@@ -178,13 +161,14 @@ def _geometry(z: np.ndarray, held: np.ndarray, seed: int, full: bool = True) -> 
     null = latent.gaussian_null(z, seed=seed + 1)
     tw = latent.twonn(z, max_points=TWONN_POINTS, seed=seed)
     tw_null = latent.twonn(null, max_points=TWONN_POINTS, seed=seed)
-    out = {"null": null, "twonn": tw, "twonn_null": tw_null, "dim_ratio": _ratio(tw, tw_null),
+    out = {"null": null, "twonn": tw, "twonn_null": tw_null,
+           "dim_ratio": experiments.lognormal_ratio(tw, tw_null),
            "void": latent.void_probe(z, held, seed=seed, n_boot=1000)}
     if full:
         mle = latent.mle_dimension(z, k=MLE_K, n_boot=N_BOOT, seed=seed, max_points=TWONN_POINTS)
         mle_null = latent.mle_dimension(null, k=MLE_K, n_boot=N_BOOT, seed=seed, max_points=TWONN_POINTS)
         null_held = latent.gaussian_null(z, n=held.shape[0], seed=seed + 2)
-        out.update({"mle": mle, "mle_null": mle_null, "mle_ratio": _ratio(mle, mle_null),
+        out.update({"mle": mle, "mle_null": mle_null, "mle_ratio": experiments.lognormal_ratio(mle, mle_null),
                     "void_null": latent.void_probe(null, null_held, seed=seed, n_boot=1000),
                     "pca": latent.pca_spectrum(z, n_boot=N_BOOT, seed=seed, k=FLATNESS_AFTER)})
     return out
@@ -244,16 +228,6 @@ def _nn_hist(title: str, sets: dict[str, np.ndarray]) -> dict:
                 {"label": k, "edges": experiments.short_floats(edges, 5),
                  "counts": experiments.short_floats(np.histogram(v, edges)[0] / v.size)}
                 for k, v in sets.items()]}
-
-
-def _axes_to_show(z: np.ndarray) -> tuple[list[int], dict[int, str]]:
-    tab = latent.axis_table(z)
-    typical = np.argsort(np.abs(tab["sd"] - np.median(tab["sd"])))
-    axes: list[int] = []
-    for j in list(np.argsort(-tab["sd"])[:3]) + [int(np.argmax(np.abs(tab["mean"])))] + list(typical[:2]):
-        if int(j) not in axes:
-            axes.append(int(j))
-    return axes, {j: f"axis {j}: mean {tab['mean'][j]:+.2f}, sd {tab['sd'][j]:.2f}" for j in axes}
 
 
 # --------------------------------------------------------------------------- the test
@@ -366,8 +340,9 @@ def _analyse(claim, scale, d, dat, z_ae, h_ae, mu_vae, h_vae, lat) -> None:
            note=f"inertia elbow k = {el['k']:.0f}, strength {el['strength']:.2f} (0 = none)")
 
     # ---- views: per-axis densities
-    axes, labels = _axes_to_show(z_ae)
-    vaxes, vlabels = _axes_to_show(mu_vae)
+    tab_ae = latent.axis_table(z_ae)   # also picks the raw axes drawn below
+    axes, labels = experiments.axes_to_show(tab_ae, n_typical=2)
+    vaxes, vlabels = experiments.axes_to_show(latent.axis_table(mu_vae), n_typical=2)
     # the posts' bins of 0.25 are for axes of sd ≈ 1; the VAE's mu is drawn at the same resolution relative
     # to its own scale (RMS per-axis sd)
     vbin = float(np.clip(0.25 * math.sqrt(np.var(mu_vae, axis=0).mean() / max(np.var(z_ae, axis=0).mean(), 1e-300)),
@@ -414,8 +389,7 @@ def _analyse(claim, scale, d, dat, z_ae, h_ae, mu_vae, h_vae, lat) -> None:
         plane_panels += _plane_panels(f"PCA ({i + 1}, {j + 1})", pc, i, j, None, (1.0,), "PC")
     claim.plot("PCA planes (1, 18) and (8, 35) (capped at z_dim), full extent and the central ± 0.5 sd of each "
                "axis; AE beside its null", *plane_panels, ncols=4)
-    tab = latent.axis_table(z_ae)
-    a1, a2 = (int(k) for k in np.argsort(-tab["sd"])[:2])
+    a1, a2 = (int(k) for k in np.argsort(-tab_ae["sd"])[:2])
     raw = {"AE": z_ae, "null": g_ae["null"]}
     claim.plot(f"Raw latent axes {a1} and {a2} (the two broadest; posts: axes 52 and 221), full extent and the "
                "central ± 0.5 sd of each axis; AE beside its null",

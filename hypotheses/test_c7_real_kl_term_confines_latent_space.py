@@ -142,11 +142,8 @@ def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_s
     s0 = scale.seeds[0]
     ae_t, vae_t = trained.many([(scale.ae(), s0), (scale.vae(fact=FACT), s0)])
     train_set, test_set = session.datasets()
-    d, t = scale.data, scale.train
-    claim.describe_scale(scale=scale.name, data=f"{d.source} {d.image_size}×{d.image_size}", n_train=d.n_train,
-                         n_test=d.n_test, image_size=d.image_size, z_dim=scale.z_dim, epochs=t.epochs,
-                         batch_size=t.batch_size, learning_rate=t.learning_rate, seeds=[s0],
-                         n_analysis=scale.n_analysis, models="VAE fact = 5 (BatchNorm) vs AE (no BatchNorm)")
+    claim.describe_scale(**experiments.scale_info(scale), seeds=[s0],
+                         models="VAE fact = 5 (BatchNorm) vs AE (no BatchNorm)")
     claim.plot("Training curves",
                experiments.history_panel("total loss per epoch", {"AE": ae_t.history, "VAE fact 5": vae_t.history}),
                experiments.history_panel("VAE: fact·KL per epoch", {"VAE fact 5": vae_t.history}, key="kl_loss"))
@@ -162,13 +159,13 @@ def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_s
     claim.check(stats.check_within(
         "KL share fact·KL / total loss (training images, inference mode)", share, *KL_SHARE_RANGE,
         tolerance=f"bootstrap CI inside [{KL_SHARE_RANGE[0]:.0%}, {KL_SHARE_RANGE[1]:.0%}]", posts="≈ 3 %"))
-    h = vae_t.history
+    h, last = vae_t.history, experiments.last_epoch
     if h.get("kl_loss") and h.get("loss"):
-        claim.statistic("KL share from the training history (last epoch)", h["kl_loss"][-1] / h["loss"][-1],
+        claim.statistic("KL share from the training history (last epoch)", last(h, "kl_loss") / last(h, "loss"),
                         posts="≈ 3 %")
-        claim.statistic("KL (nats) per image, last epoch", h["kl"][-1] if h.get("kl") else float("nan"))
+        claim.statistic("KL (nats) per image, last epoch", last(h, "kl"))
     if ae_t.history.get("loss") and h.get("loss"):
-        claim.statistic("total loss (VAE − AE) / AE, last epoch", h["loss"][-1] / ae_t.history["loss"][-1] - 1,
+        claim.statistic("total loss (VAE − AE) / AE, last epoch", last(h, "loss") / last(ae_t.history, "loss") - 1,
                         posts="(5015 − 4850) / 4850 ≈ +3.4 % (different AE)")
 
     # 2. Radius peak ratio.
@@ -191,22 +188,15 @@ def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_s
                                                       "VAE mu": lat_v["mu"]}, marks={"√z_dim": sq}))
 
     # 3.–4. Decoded random z: VAE vs AE.
-    n_ref = min(1000, len(test_set) // 2)
-    n_val = min(500, len(test_set) - n_ref)
-    ref_images = np.asarray(test_set.images[:n_ref])
-    val_images = np.asarray(test_set.images[n_ref:n_ref + n_val])
+    ref_images, val_images = experiments.heldout_split(test_set)
     real_scorer = session.quality_scorer()
     scorers, results, decoded, decodes, recons = {}, {}, [], {}, {}
     recon_panels = [experiments.images_panel("real held-out images", val_images[:8])]
     n_random = min(256, len(test_set))
     z_normal = experiments.random_latents(n_random, scale.z_dim, "normal", seed=100)
     for label, tr in (("AE", ae_t), ("VAE", vae_t)):
-        scorers[label] = experiments.reconstruction_scorer(tr.model, ref_images, seed=0)
-        recon_val = experiments.reconstruct(tr.model, val_images, seed=1)
-        claim.statistic(f"{label}: held-out reconstructions, own-reconstruction scorer",
-                        scorers[label].score(recon_val), note="validation of the metric: ≈ 1 by construction")
-        claim.statistic(f"{label}: held-out reconstructions, real-image scorer", real_scorer.score(recon_val),
-                        note="how much the real-image scorer penalises this decoder's blur")
+        scorers[label], recon_val = experiments.validated_reconstruction_scorer(claim, label, tr.model, ref_images,
+                                                                                val_images, real_scorer)
         images = decode(tr.model, z_normal)
         decodes[label], recons[label] = images, recon_val
         results[label] = scorers[label].result(images, seed=0)

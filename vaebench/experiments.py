@@ -1,11 +1,17 @@
-"""Computations that several claims share: random latent points, decoded-sample quality,
-and the plot data (never the plots) of radius histograms, image grids and training
-curves. Hypothesis modules call these instead of writing them again."""
+"""Computations that several claims share: random latent points, decoded-sample quality
+(with the held-out validation of the own-reconstruction scorer), the scale description,
+run usability, ratios of estimates, and the plot data (never the plots) of radius
+histograms, image grids and training curves. Hypothesis modules call these instead of
+writing them again."""
 from __future__ import annotations
 
+import hashlib
+import math
+import weakref
 from typing import Any
 
 import numpy as np
+from scipy import stats as sps
 
 from .errors import SpecError, require
 from .latent import QualityScorer, radii, radius_histogram
@@ -34,14 +40,6 @@ def fit_quality_scorer(reference_images: np.ndarray, n: int = 1000) -> QualitySc
     ref = np.asarray(reference_images[:n])
     ref = ref.astype(np.float32) / 255.0 if ref.dtype == np.uint8 else ref.astype(np.float32)
     return QualityScorer().fit(ref)
-
-
-def decoded_quality(model: Any, z: np.ndarray, scorer: QualityScorer, n_show: int = 16,
-                    seed: int = 0) -> tuple[Estimate, np.ndarray]:
-    """Quality of the images the decoder makes from ``z`` (typicality against real images,
-    ≈ 1 for real images, ≈ 0 for garbage) and the first ``n_show`` of them as uint8."""
-    images = decode(model, z)
-    return scorer.score(images, seed=seed), to_uint8(images[:n_show])
 
 
 def hist_series(label: str, r: np.ndarray, bin_width: float = 0.5, r_max: float | None = None,
@@ -206,20 +204,69 @@ def loss_terms(model: Any, images: np.ndarray, seed: int = 0, batch_size: int = 
     return {"reconstruction": reco, "kl": kl, "kl_loss": fact * kl, "total": reco + fact * kl}
 
 
+# fitted reconstruction scorers per model (weak keys: a model that is gone takes its scorers
+# with it), then per (seed, reference images); claims that share a model (C1 and C7 share the
+# AE) fit its scorer once
+_RECONSTRUCTION_SCORERS: "weakref.WeakKeyDictionary[Any, dict[tuple, QualityScorer]]" = weakref.WeakKeyDictionary()
+
+
+def _images_key(images: np.ndarray) -> tuple:
+    arr = np.ascontiguousarray(images)
+    return arr.shape, arr.dtype.str, hashlib.sha1(arr.view(np.uint8).reshape(-1)).hexdigest()
+
+
 def reconstruction_scorer(model: Any, images: np.ndarray, seed: int = 0) -> QualityScorer:
     """A :class:`QualityScorer` whose reference is ``model``'s own reconstructions of the real
     ``images`` (use held-out images): a score near 1 then means "as typical as what this
     decoder makes from the codes of real images", which judges whether a latent point
     decodes to a face without penalising the decoder's blur (the real-image scorer of
-    :func:`fit_quality_scorer` does penalise it)."""
-    return QualityScorer().fit(reconstruct(model, images, seed=seed))
+    :func:`fit_quality_scorer` does penalise it).
+
+    Fitted once per model, ``seed`` and content of ``images`` (later calls return the same
+    fitted scorer; scoring does not change it). Trained models are not trained further, so
+    the model object stands for its weights."""
+    images = np.asarray(images)
+    key = (seed, *_images_key(images))
+    try:
+        per_model = _RECONSTRUCTION_SCORERS.setdefault(model, {})
+    except TypeError:           # not weak-referenceable: no cache
+        return QualityScorer().fit(reconstruct(model, images, seed=seed))
+    if key not in per_model:
+        per_model[key] = QualityScorer().fit(reconstruct(model, images, seed=seed))
+    return per_model[key]
+
+
+def heldout_split(test_set: Any, n_ref: int = 1000, n_val: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out images split in two: the first min(``n_ref``, half) fit a scorer's reference,
+    the next min(``n_val``, the rest) validate it (C1, C7)."""
+    n_ref = min(n_ref, len(test_set) // 2)
+    n_val = min(n_val, len(test_set) - n_ref)
+    return np.asarray(test_set.images[:n_ref]), np.asarray(test_set.images[n_ref:n_ref + n_val])
+
+
+def validated_reconstruction_scorer(claim: Any, label: str, model: Any, ref_images: np.ndarray,
+                                    val_images: np.ndarray, real_scorer: QualityScorer
+                                    ) -> tuple[QualityScorer, np.ndarray]:
+    """``model``'s :func:`reconstruction_scorer` on ``ref_images`` (seed 0) and its
+    reconstructions of ``val_images`` (seed 1), recording the metric's validation: both
+    scorers' quality of the held-out reconstructions (own-reconstruction scorer ≈ 1 by
+    construction; the real-image scorer shows how much it penalises the decoder's blur).
+    Returns the scorer and the reconstructions."""
+    scorer = reconstruction_scorer(model, ref_images, seed=0)
+    recon_val = reconstruct(model, val_images, seed=1)
+    claim.statistic(f"{label}: held-out reconstructions, own-reconstruction scorer", scorer.score(recon_val),
+                    note="validation of the metric: ≈ 1 by construction")
+    claim.statistic(f"{label}: held-out reconstructions, real-image scorer", real_scorer.score(recon_val),
+                    note="how much the real-image scorer penalises this decoder's blur")
+    return scorer, recon_val
 
 
 def decoded_result(model: Any, z: np.ndarray, scorer: QualityScorer, n_show: int = 16, n_boot: int = 1000,
                    seed: int = 0) -> tuple[Any, np.ndarray]:
-    """Like :func:`decoded_quality`, but returns the scorer's full
-    :class:`vaebench.latent.QualityResult` (per-image scores and summary) and the first
-    ``n_show`` decoded images as uint8."""
+    """Quality of the images the decoder makes from ``z`` as the scorer's full
+    :class:`vaebench.latent.QualityResult` (per-image scores and summary; typicality against
+    the scorer's reference, ≈ 1 for typical images, ≈ 0 for garbage) and the first ``n_show``
+    decoded images as uint8."""
     images = decode(model, z)
     return scorer.result(images, n_boot=n_boot, seed=seed), to_uint8(images[:n_show])
 
@@ -231,3 +278,56 @@ def finite_rows(z: np.ndarray, claim: Any, label: str) -> np.ndarray:
     if not ok.all():
         claim.note(f"{label}: dropped {int((~ok).sum())} latent points holding NaN/inf")
     return z[ok]
+
+
+# --------------------------------------------------------------------------- claim bookkeeping (C1, C2, C3, C6, C7)
+
+def scale_info(scale: Any) -> dict:
+    """The scale description C1, C2 and C7 record (``claim.describe_scale(**scale_info(scale), ...)``)."""
+    d, t = scale.data, scale.train
+    return {"scale": scale.name, "data": f"{d.source} {d.image_size}×{d.image_size}", "n_train": d.n_train,
+            "n_test": d.n_test, "image_size": d.image_size, "z_dim": scale.z_dim, "epochs": t.epochs,
+            "batch_size": t.batch_size, "learning_rate": t.learning_rate, "n_analysis": scale.n_analysis}
+
+
+def usable_run(claim: Any, run: Any, codes: dict, label: str, keys: tuple[str, ...] = ("z",)) -> bool:
+    """Whether a trained run can be analysed: it did not stop early and its latent ``codes``
+    hold no NaN/inf in ``keys``. If not, ``claim.note`` says why ``label`` is left out."""
+    ok = run.stopped is None and all(np.all(np.isfinite(codes[k])) for k in keys)
+    if not ok:
+        claim.note(f"{label} is left out: {run.stopped or 'non-finite latent codes'}")
+    return ok
+
+
+def last_epoch(history: dict, key: str) -> float:
+    """The last value of ``key`` in a training history (NaN when there is none)."""
+    values = history.get(key) or [float("nan")]
+    return float(values[-1])
+
+
+def log_se(e: Estimate) -> float:
+    """Standard error of ln(value) read off a (roughly log-symmetric) CI (0 without a usable CI)."""
+    if not (e.low > 0 and e.high > e.low):
+        return 0.0
+    return (math.log(e.high) - math.log(e.low)) / (2 * float(sps.norm.ppf(0.5 + e.level / 2)))
+
+
+def lognormal_ratio(a: Estimate, b: Estimate) -> Estimate:
+    """a / b for independent positive estimates: log-normal approximation of each CI, combined
+    at ``a``'s level."""
+    z = float(sps.norm.ppf(0.5 + a.level / 2))
+    lr = math.log(a.value / b.value)
+    half = z * math.hypot(log_se(a), log_se(b))
+    return Estimate(a.value / b.value, math.exp(lr - half), math.exp(lr + half), a.level,
+                    "ratio, log-normal CIs combined", a.n)
+
+
+def axes_to_show(table: dict, n_typical: int) -> tuple[list[int], dict[int, str]]:
+    """Latent axes to draw from a :func:`vaebench.latent.axis_table`: the three broadest, the
+    most off-centre one and the ``n_typical`` of most typical sd (no repeats), with labels."""
+    typical = np.argsort(np.abs(table["sd"] - np.median(table["sd"])))
+    axes: list[int] = []
+    for j in list(np.argsort(-table["sd"])[:3]) + [int(np.argmax(np.abs(table["mean"])))] + list(typical[:n_typical]):
+        if int(j) not in axes:
+            axes.append(int(j))
+    return axes, {j: f"axis {j}: mean {table['mean'][j]:+.2f}, sd {table['sd'][j]:.2f}" for j in axes}
