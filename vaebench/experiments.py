@@ -5,9 +5,7 @@ histograms, image grids and training curves. Hypothesis modules call these inste
 writing them again."""
 from __future__ import annotations
 
-import hashlib
 import math
-import weakref
 from typing import Any
 
 import numpy as np
@@ -204,36 +202,13 @@ def loss_terms(model: Any, images: np.ndarray, seed: int = 0, batch_size: int = 
     return {"reconstruction": reco, "kl": kl, "kl_loss": fact * kl, "total": reco + fact * kl}
 
 
-# fitted reconstruction scorers per model (weak keys: a model that is gone takes its scorers
-# with it), then per (seed, reference images); claims that share a model (C1 and C7 share the
-# AE) fit its scorer once
-_RECONSTRUCTION_SCORERS: "weakref.WeakKeyDictionary[Any, dict[tuple, QualityScorer]]" = weakref.WeakKeyDictionary()
-
-
-def _images_key(images: np.ndarray) -> tuple:
-    arr = np.ascontiguousarray(images)
-    return arr.shape, arr.dtype.str, hashlib.sha1(arr.view(np.uint8).reshape(-1)).hexdigest()
-
-
 def reconstruction_scorer(model: Any, images: np.ndarray, seed: int = 0) -> QualityScorer:
     """A :class:`QualityScorer` whose reference is ``model``'s own reconstructions of the real
     ``images`` (use held-out images): a score near 1 then means "as typical as what this
     decoder makes from the codes of real images", which judges whether a latent point
     decodes to a face without penalising the decoder's blur (the real-image scorer of
-    :func:`fit_quality_scorer` does penalise it).
-
-    Fitted once per model, ``seed`` and content of ``images`` (later calls return the same
-    fitted scorer; scoring does not change it). Trained models are not trained further, so
-    the model object stands for its weights."""
-    images = np.asarray(images)
-    key = (seed, *_images_key(images))
-    try:
-        per_model = _RECONSTRUCTION_SCORERS.setdefault(model, {})
-    except TypeError:           # not weak-referenceable: no cache
-        return QualityScorer().fit(reconstruct(model, images, seed=seed))
-    if key not in per_model:
-        per_model[key] = QualityScorer().fit(reconstruct(model, images, seed=seed))
-    return per_model[key]
+    :func:`fit_quality_scorer` does penalise it)."""
+    return QualityScorer().fit(reconstruct(model, images, seed=seed))
 
 
 def heldout_split(test_set: Any, n_ref: int = 1000, n_val: int = 500) -> tuple[np.ndarray, np.ndarray]:
