@@ -78,6 +78,19 @@ def test_render_faces_is_synthetic_faces():
     assert np.array_equal(render_faces(factors, 32), images)
 
 
+@pytest.mark.parametrize("n, size, seed, start", [(70, 96, 5, 123), (7, 16, 0, 0),
+                                                  (40, 32, 3, D.TEST_START), (0, 32, 1, 0)])
+def test_synthetic_faces_equals_the_cached_generator_path(n, size, seed, start):
+    # synthetic_faces renders synthetic_factors with render_faces; the cached data sets
+    # fill their arrays with _generate_into: both must give the same bytes
+    images, factors = synthetic_faces(n, image_size=size, seed=seed, start=start)
+    out = np.empty((n, size, size, 3), np.uint8)
+    D._generate_into(out, seed, start)
+    assert images.dtype == out.dtype and images.shape == out.shape
+    assert images.tobytes() == out.tobytes()
+    assert factors.tobytes() == synthetic_factors(n, seed, start).tobytes()
+
+
 @pytest.mark.parametrize("size", [32, 96])
 def test_every_factor_changes_the_image(size):
     base = np.full((1, len(FACTOR_NAMES)), 0.5, np.float32)

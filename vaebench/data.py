@@ -22,7 +22,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -414,8 +414,7 @@ def synthetic_faces(n: int, image_size: int = 96, seed: int = 0,
     """
     size = _check_size(image_size)
     factors = synthetic_factors(n, seed, start)
-    images = np.empty((len(factors), size, size, 3), np.uint8)
-    _generate_into(images, seed, start)
+    images = render_faces(factors, size)
     return images, factors
 
 
@@ -571,13 +570,26 @@ def _entries(cache_dir: Path, stem: str) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _open_entry(path: Path, key: str) -> tuple[np.ndarray, dict] | None:
+def _load_meta(path: Path) -> tuple[Any, Exception | None]:
+    """The parsed ``.json`` metadata of a cache entry and None, or None and the error
+    reading or parsing it raised (reported by ``_open_entry``)."""
+    try:
+        return json.loads(path.with_suffix(".json").read_text()), None
+    except Exception as exc:  # noqa: BLE001 - a damaged entry is reported when opened
+        return None, exc
+
+
+def _open_entry(path: Path, key: str,
+                loaded: tuple[Any, Exception | None]) -> tuple[np.ndarray, dict] | None:
     """Open a cache entry read-only, or return None (with a DataWarning, deleting it)
     when it is damaged: missing or unparsable metadata, a truncated or foreign ``.npy``,
-    or sampled images that no longer match the digest recorded when it was written."""
+    or sampled images that no longer match the digest recorded when it was written.
+    ``loaded`` is ``_load_meta(path)``."""
     meta_path = path.with_suffix(".json")
     try:
-        meta = json.loads(meta_path.read_text())
+        meta, error = loaded
+        if error is not None:
+            raise error
         require(meta.get("key") == key, "its metadata belongs to another data set", DataError)
         images = np.load(path, mmap_mode="r", allow_pickle=False)
         require(images.dtype == np.uint8 and list(images.shape) == meta["shape"],
@@ -622,9 +634,10 @@ def _cached(cache_dir: str | Path | None, stem: str, key: str, count: int | None
         raise DataError(f"cache_dir={str(cache_dir)!r} cannot be created ({exc}); "
                         "pass a writable folder or cache_dir=None") from exc
     for have, path in _entries(cache_dir, stem):
-        if count is not None and have < count and not _peek_complete(path):
+        loaded = _load_meta(path)
+        if count is not None and have < count and not _peek_complete(loaded):
             continue   # too small and not everything there is
-        opened = _open_entry(path, key)
+        opened = _open_entry(path, key, loaded)
         if opened is not None and (count is not None or opened[1].get("complete")):
             images, meta = opened
             return (images if count is None else images[:count]), meta
@@ -687,9 +700,13 @@ def _remove_stale_temporaries(cache_dir: Path, stem: str, age_s: float = 6 * 360
             pass
 
 
-def _peek_complete(path: Path) -> bool:
+def _peek_complete(loaded: tuple[Any, Exception | None]) -> bool:
+    """Whether ``_load_meta``'s metadata says the entry holds everything there is."""
+    meta, error = loaded
+    if error is not None:
+        return False
     try:
-        return bool(json.loads(path.with_suffix(".json").read_text()).get("complete"))
+        return bool(meta.get("complete"))
     except Exception:  # noqa: BLE001 - a damaged entry is reported when opened
         return False
 
@@ -805,9 +822,10 @@ def _folder_key(kind: str, folder: Path, files: Sequence[Path], size: int) -> st
 
 def _read_files(files: Sequence[Path], folder: Path, size: int, limit: int | None,
                 cache_dir: str | Path | None, progress: bool, name: str, kind: str,
-                extra_notes: Sequence[str] = ()) -> ImageSet:
+                extra_notes: Sequence[str] = (), stacklevel: int = 3) -> ImageSet:
     """Decode ``files`` in order until ``limit`` images are usable (all when None) into an
-    :class:`ImageSet`, cached under ``cache_dir``; bad files are counted skips."""
+    :class:`ImageSet`, cached under ``cache_dir``; bad files are counted skips (one
+    DataWarning, attributed ``stacklevel`` frames up)."""
     size = _check_size(size)
     if limit is not None:
         limit = _check_count("limit", limit, allow_zero=False)
@@ -871,7 +889,7 @@ def _read_files(files: Sequence[Path], folder: Path, size: int, limit: int | Non
             reasons[r0] = reasons.get(r0, 0) + 1
         summary = ", ".join(f"{k} {r}" for r, k in sorted(reasons.items()))
         warnings.warn(f"{folder}: skipped {len(skipped)} of {len(skipped) + n} image files "
-                      f"({summary}); see ImageSet.skipped", DataWarning, stacklevel=3)
+                      f"({summary}); see ImageSet.skipped", DataWarning, stacklevel=stacklevel)
     return ImageSet(images, None, name, skipped, meta["names"][:n], notes)
 
 
@@ -946,6 +964,28 @@ def _read_partition(root: Path) -> tuple[dict[str, int] | None, Path | None]:
     return None, None
 
 
+class _CelebaListing(NamedTuple):
+    """A CelebA folder listed once: its image folder, sorted image files and partition."""
+
+    root: Path
+    images_dir: Path
+    files: list[Path]
+    table: dict[str, int] | None
+    table_file: Path | None
+
+
+def _celeba_listing(root: Path, partition: tuple[dict[str, int] | None, Path | None] | None = None
+                    ) -> _CelebaListing:
+    """List the checked CelebA folder ``root`` (``partition``: ``_read_partition(root)``
+    when the caller has parsed it already; otherwise it is parsed after the listing)."""
+    images_dir = _celeba_images_dir(root)
+    files = _image_files(images_dir)
+    require(bool(files), f"{images_dir} holds no image files; expected CelebA's 000001.jpg ... "
+            "202599.jpg", DataError)
+    table, table_file = _read_partition(root) if partition is None else partition
+    return _CelebaListing(root, images_dir, files, table, table_file)
+
+
 def read_celeba(path: str | Path, image_size: int, split: str = "train", limit: int | None = None,
                 cache_dir: str | Path | None = None, progress: bool = True) -> ImageSet:
     """CelebA's aligned images of ``split`` as uint8 ``(N, S, S, 3)``, at most ``limit``.
@@ -963,11 +1003,15 @@ def read_celeba(path: str | Path, image_size: int, split: str = "train", limit: 
     """
     require(split in CELEBA_SPLITS, f"split={split!r}; use one of {sorted(CELEBA_SPLITS)}", SpecError)
     root = _check_folder(path, "CelebA folder")
-    images_dir = _celeba_images_dir(root)
-    files = _image_files(images_dir)
-    require(bool(files), f"{images_dir} holds no image files; expected CelebA's 000001.jpg ... "
-            "202599.jpg", DataError)
-    table, table_file = _read_partition(root)
+    return _read_celeba(_celeba_listing(root), image_size, split, limit, cache_dir, progress,
+                        stacklevel=3)
+
+
+def _read_celeba(listing: _CelebaListing, image_size: int, split: str, limit: int | None,
+                 cache_dir: str | Path | None, progress: bool, stacklevel: int) -> ImageSet:
+    """:func:`read_celeba` of a listed folder; its warnings are attributed ``stacklevel``
+    frames up (2: the caller of this function)."""
+    root, images_dir, files, table, table_file = listing
     notes = []
     if table is None:
         require(split in ("train", "all"),
@@ -975,7 +1019,7 @@ def read_celeba(path: str | Path, image_size: int, split: str = "train", limit: 
                 "0 train, 1 valid, 2 test); without it only 'train' and 'all' (every image)",
                 DataError)
         message = f"no list_eval_partition.txt in {root}: split={split!r} uses all {len(files)} images"
-        warnings.warn(message, DataWarning, stacklevel=2)
+        warnings.warn(message, DataWarning, stacklevel=stacklevel)
         notes.append(message)
         selected = files
     else:
@@ -988,7 +1032,7 @@ def read_celeba(path: str | Path, image_size: int, split: str = "train", limit: 
         require(bool(selected), f"no image of split={split!r} in {images_dir} is listed in "
                 f"{table_file} with partition {codes}", DataError)
     return _read_files(selected, images_dir, image_size, limit, cache_dir, progress,
-                       f"celeba-{split}", "celeba", notes)
+                       f"celeba-{split}", "celeba", notes, stacklevel=stacklevel + 1)
 
 
 # --------------------------------------------------------------------------------------
@@ -1042,14 +1086,16 @@ def load_dataset(spec: DataSpec, cache_dir: str | Path | None = None,
         everything = read_image_folder(spec.path, size, cache_dir=cache_dir, progress=progress)
         return _tail_split(everything, spec, f"image folder {spec.path!r}")
     root = _check_folder(spec.path, "CelebA folder")
-    table, _ = _read_partition(root)
-    if table is None:   # read_celeba warns that there is no partition file
-        everything = read_celeba(root, size, "all", cache_dir=cache_dir, progress=progress)
+    partition = _read_partition(root)   # parsed before the folder is listed, as always
+    listing = _celeba_listing(root, partition)   # listed once for both splits
+    table = listing.table
+    if table is None:   # _read_celeba warns that there is no partition file
+        everything = _read_celeba(listing, size, "all", None, cache_dir, progress, stacklevel=2)
         return _tail_split(everything, spec, f"CelebA folder {spec.path!r} (no partition file)")
     n_split_train = sum(1 for c in table.values() if c == 0)
     split = "train" if spec.n_train is None or spec.n_train <= n_split_train else "train+valid"
-    train = read_celeba(root, size, split, spec.n_train, cache_dir, progress)
-    test = read_celeba(root, size, "test", spec.n_test, cache_dir, progress)
+    train = _read_celeba(listing, size, split, spec.n_train, cache_dir, progress, stacklevel=2)
+    test = _read_celeba(listing, size, "test", spec.n_test, cache_dir, progress, stacklevel=2)
     for part, want in ((train, spec.n_train), (test, spec.n_test)):
         if want is not None and len(part) < want:
             warnings.warn(f"CelebA {part.name}: n={want} asked, only {len(part)} usable images",

@@ -28,7 +28,7 @@ from scipy import signal
 from scipy import stats as sps
 
 from .errors import StatsError, require
-from .stats import Estimate, bootstrap, mean_ci, rate_ci
+from .stats import Estimate, _as_1d, bootstrap, mean_ci, rate_ci
 
 __all__ = [
     "radii", "radius_histogram", "histogram_peak", "radius_peak", "kde_bandwidth",
@@ -60,20 +60,6 @@ def _as_points(z: Any, name: str = "z", min_n: int = 1, finite: bool = True) -> 
         require(bool(np.all(np.isfinite(arr))),
                 f"{name} holds {int(np.sum(~np.isfinite(arr)))} NaN/inf values; drop those points",
                 StatsError)
-    return arr
-
-
-def _as_values(r: Any, name: str = "r", min_n: int = 1) -> np.ndarray:
-    try:
-        arr = np.asarray(r, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise StatsError(f"{name} cannot be read as numbers ({exc}); pass a 1-D array") from exc
-    require(arr.ndim == 1, f"{name} has shape {arr.shape}; pass a 1-D array", StatsError)
-    require(arr.size >= min_n, f"{name} has {arr.size} values; at least {min_n} are needed",
-            StatsError)
-    require(bool(np.all(np.isfinite(arr))),
-            f"{name} holds {int(np.sum(~np.isfinite(arr)))} NaN/inf values; drop them",
-            StatsError)
     return arr
 
 
@@ -113,7 +99,7 @@ def radius_histogram(r: Any, bin_width: float = 0.5,
     0 < R < 35). By default the bins run just past the largest radius, so every value
     is counted. Returns ``(edges, counts)`` with ``len(edges) == len(counts) + 1``.
     """
-    arr = _as_values(r, "r")
+    arr = _as_1d(r, "r")
     _positive("bin_width", bin_width)
     require(bool(np.all(arr >= 0)),
             f"r holds negative values (min {arr.min():.4g}); radii are >= 0", StatsError)
@@ -138,7 +124,7 @@ def histogram_peak(r: Any, bin_width: float = 0.5) -> float:
     same bins as :func:`radius_histogram`, but memory does not grow with the largest
     radius, so a diverging run (R ~ 1e30) is still monitored.
     """
-    arr = _as_values(r, "r")
+    arr = _as_1d(r, "r")
     _positive("bin_width", bin_width)
     require(bool(np.all(arr >= 0)),
             f"r holds negative values (min {arr.min():.4g}); radii are >= 0", StatsError)
@@ -153,7 +139,7 @@ def kde_bandwidth(r: Any, bandwidth: str | float = "scott") -> float:
     ``'scott'``: sd · n^(-1/5); ``'silverman'``: sd · (3n/4)^(-1/5) (the 1-D factors of
     ``scipy.stats.gaussian_kde``, sd with ddof=1); a number is taken as the bandwidth.
     """
-    arr = _as_values(r, "r", 2)
+    arr = _as_1d(r, "r", 2)
     n = arr.size
     if isinstance(bandwidth, str):
         require(bandwidth in ("scott", "silverman"),
@@ -196,7 +182,7 @@ def radius_peak(r: Any, n_boot: int = 200, seed: int = 0, level: float = 0.95,
     value: resampling the radii is done exactly by drawing multinomial bin counts.
     Known answer: for z ~ N(0, I_k), R is chi-distributed with mode √(k−1).
     """
-    arr = _as_values(r, "r", 10)
+    arr = _as_1d(r, "r", 10)
     _positive("n_boot", n_boot, integer=True)
     require(0 < level < 1, f"level={level!r} must lie in (0, 1)", StatsError)
     n = arr.size
@@ -245,7 +231,7 @@ def fraction_in(r: Any, lo: float, hi: float, level: float = 0.95,
                 method: str = "wilson") -> Estimate:
     """Fraction of radii with ``lo <= R <= hi``, with a Wilson (default) or
     Clopper–Pearson interval (see :func:`vaebench.stats.rate_ci`)."""
-    arr = _as_values(r, "r")
+    arr = _as_1d(r, "r")
     require(lo <= hi, f"lo={lo} exceeds hi={hi}; swap them", StatsError)
     k = int(np.sum((arr >= lo) & (arr <= hi)))
     return rate_ci(k, int(arr.size), level, method)
@@ -763,8 +749,16 @@ def power_spectrum_features(images: Any, n_bands: int = 8, batch: int = 256) -> 
     """
     arr = _as_images(images)
     _positive("n_bands", n_bands, integer=True)
+    return _spectrum_features(arr, n_bands, batch)
+
+
+def _spectrum_features(arr: np.ndarray, n_bands: int, batch: int = 256,
+                       band: np.ndarray | None = None) -> np.ndarray:
+    """:func:`power_spectrum_features` of images already checked by ``_as_images``
+    (``band``: ``_band_index``'s first result, when the caller has it)."""
     n, h, w, _ = arr.shape
-    band, _ = _band_index(h, w, n_bands)
+    if band is None:
+        band, _ = _band_index(h, w, n_bands)
     window = np.outer(np.hanning(h + 2)[1:-1], np.hanning(w + 2)[1:-1]).astype(np.float32)
     sel = band >= 0
     bidx = band[sel]
@@ -790,8 +784,14 @@ def spectral_slope(images: Any, n_bands: int = 8) -> np.ndarray:
     faster (α ≫ 4). Constant images give NaN (no spectrum to fit).
     """
     arr = _as_images(images)
-    feats = power_spectrum_features(arr, n_bands)
-    _, centres = _band_index(arr.shape[1], arr.shape[2], n_bands)
+    _positive("n_bands", n_bands, integer=True)
+    return _spectral_slope(arr, n_bands)
+
+
+def _spectral_slope(arr: np.ndarray, n_bands: int) -> np.ndarray:
+    """:func:`spectral_slope` of images already checked by ``_as_images``."""
+    band, centres = _band_index(arr.shape[1], arr.shape[2], n_bands)
+    feats = _spectrum_features(arr, n_bands, band=band)
     lf = np.log10(centres)
     lf = lf - lf.mean()
     slope = (feats - feats.mean(axis=1, keepdims=True)) @ lf / float(lf @ lf)
@@ -872,7 +872,7 @@ class QualityScorer:
 
         ref = _as_images(reference, "reference", min_n=max(self.k + 2, 10))
         self.shape_ = ref.shape[1:]
-        spec = power_spectrum_features(ref, self.n_bands)
+        spec = _spectrum_features(ref, self.n_bands)
         self.spec_mean_ = spec.mean(axis=0)
         self.spec_sd_ = np.maximum(spec.std(axis=0, ddof=1), 1e-6)
         pix = _downsample(ref, self.grid)
@@ -887,7 +887,7 @@ class QualityScorer:
         self.pix_scale_ = scale[keep]
         self.nn_, self.block_median_ = [], []
         loo = []
-        for block in self._blocks_of(ref):
+        for block in self._standardised(spec, pix):
             nn = NearestNeighbors(n_neighbors=self.k + 1).fit(block)
             dist, _ = nn.kneighbors(block)
             d = dist[:, 1:].mean(axis=1)  # leave-one-out: drop the image itself
@@ -904,27 +904,33 @@ class QualityScorer:
         require(self._fitted, "the QualityScorer is not fitted; call .fit(reference_images)",
                 StatsError)
 
-    def _blocks_of(self, arr: np.ndarray) -> list[np.ndarray]:
-        spec = (power_spectrum_features(arr, self.n_bands) - self.spec_mean_) / self.spec_sd_
-        pix = (_downsample(arr, self.grid) - self.pix_mean_) @ self.components_.T
+    def _standardised(self, spec: np.ndarray, pix: np.ndarray) -> list[np.ndarray]:
+        """The two blocks from spectrum features and downsampled images."""
+        spec = (spec - self.spec_mean_) / self.spec_sd_
+        pix = (pix - self.pix_mean_) @ self.components_.T
         pix = pix / self.pix_scale_
         return [spec, pix]
 
-    def _checked(self, images: Any) -> np.ndarray:
+    def _blocks_of(self, arr: np.ndarray) -> list[np.ndarray]:
+        return self._standardised(_spectrum_features(arr, self.n_bands),
+                                  _downsample(arr, self.grid))
+
+    def _checked(self, images: Any, prechecked: bool = False) -> np.ndarray:
+        """``images`` checked (``prechecked``: already by ``_as_images``) and of the
+        reference's size, on a fitted scorer."""
         self._need_fit()
-        arr = _as_images(images)
+        arr = images if prechecked else _as_images(images)
         require(arr.shape[1:] == self.shape_,
                 f"images are {arr.shape[1:]} but the reference was {self.shape_}; "
                 "resize them to the reference size", StatsError)
         return arr
 
-    def features(self, images: Any) -> np.ndarray:
-        """Standardised feature vectors (N, n_bands + components): spectrum, then layout."""
-        return np.hstack(self._blocks_of(self._checked(images)))
-
     def block_distances(self, images: Any) -> dict[str, np.ndarray]:
         """Per block, each image's k-NN distance over the reference's median LOO distance."""
-        blocks = self._blocks_of(self._checked(images))
+        return self._block_distances(self._checked(images))
+
+    def _block_distances(self, arr: np.ndarray) -> dict[str, np.ndarray]:
+        blocks = self._blocks_of(arr)
         out = {}
         for name, block, nn, med in zip(("spectrum", "layout"), blocks, self.nn_,
                                         self.block_median_):
@@ -935,12 +941,18 @@ class QualityScorer:
     def distances(self, images: Any) -> np.ndarray:
         """Non-conformity of each image: the larger of its two block distances
         (≈ 1 for a typical real image)."""
-        d = self.block_distances(images)
+        return self._distances(self._checked(images))
+
+    def _distances(self, arr: np.ndarray) -> np.ndarray:
+        d = self._block_distances(arr)
         return np.maximum(d["spectrum"], d["layout"])
 
     def scores(self, images: Any) -> np.ndarray:
         """Per-image conformal p-values in (0, 1] (uniform for real images)."""
-        d = self.distances(images)
+        return self._scores(self._checked(images))
+
+    def _scores(self, arr: np.ndarray) -> np.ndarray:
+        d = self._distances(arr)
         cal = self.calibration_
         above = cal.size - np.searchsorted(cal, d, side="left")
         return (1.0 + above) / (cal.size + 1.0)
@@ -953,7 +965,10 @@ class QualityScorer:
     def result(self, images: Any, n_boot: int = 1000, seed: int = 0,
                level: float = 0.95) -> QualityResult:
         """Per-image scores and their summary (see :meth:`score`)."""
-        p = self.scores(images)
+        return self._result(self._checked(images), n_boot, seed, level)
+
+    def _result(self, arr: np.ndarray, n_boot: int, seed: int, level: float) -> QualityResult:
+        p = self._scores(arr)
         if p.size >= 2:
             est = bootstrap(p, lambda v: 2.0 * v.mean(axis=-1), n_boot=n_boot, level=level,
                             seed=seed, vectorized=True)
@@ -965,7 +980,7 @@ class QualityScorer:
 
 
 def _reference_free_scores(arr: np.ndarray, alpha0: float, width: float) -> np.ndarray:
-    alpha = spectral_slope(arr)
+    alpha = _spectral_slope(arr, 8)
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.exp(-0.5 * (np.log(alpha / alpha0) / width) ** 2)
     return np.where(np.isfinite(score) & (alpha > 0), score, 0.0)
@@ -988,7 +1003,7 @@ def image_quality(images: Any, reference: Any = None, n_boot: int = 1000, seed: 
     if reference is not None:
         scorer = (reference if isinstance(reference, QualityScorer)
                   else QualityScorer().fit(reference))
-        return scorer.result(arr, n_boot, seed, level)
+        return scorer._result(scorer._checked(arr, prechecked=True), n_boot, seed, level)
     _positive("alpha0", alpha0)
     _positive("width", width)
     scores = _reference_free_scores(arr, alpha0, width)

@@ -289,18 +289,15 @@ def bootstrap(data: Any, statistic: Callable[..., Any], n_boot: int = 1000,
         out = statistic(*arrays)
         return np.asarray(out, dtype=np.float64)
 
+    point = call([s[None, ...] for s in samples] if vectorized else samples)
     if vectorized:
-        point = call([s[None, ...] for s in samples]).reshape(-1)
-        require(point.size == 1,
-                f"a vectorized statistic must return shape (B,), got {point.shape} for B=1",
-                StatsError)
-        value = float(point[0])
-    else:
-        point = call(samples)
-        require(point.size == 1,
-                f"the statistic returned shape {point.shape}; it must return one number "
-                "(or pass vectorized=True for a batched statistic)", StatsError)
-        value = float(point.reshape(-1)[0])
+        point = point.reshape(-1)
+    require(point.size == 1,
+            f"a vectorized statistic must return shape (B,), got {point.shape} for B=1"
+            if vectorized else
+            f"the statistic returned shape {point.shape}; it must return one number "
+            "(or pass vectorized=True for a batched statistic)", StatsError)
+    value = float(point.reshape(-1)[0])
     require(math.isfinite(value),
             f"the statistic on the original data is {value}; it must be finite", StatsError)
 
