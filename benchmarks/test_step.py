@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from vaebench import benchmark as vb
+from vaebench.plugin import scale_option
 
 #: label -> (model spec of the scale and the bench config, compute precision): the posts'
 #: three models (post XII: AE, VAE, the VAE with an extra Dense(256)) and the VAE in bfloat16
@@ -38,10 +39,7 @@ MODELS = {
 def pytest_generate_tests(metafunc):
     # the pack sizes depend on the scale, known from the option before any fixture runs
     if "pack" in metafunc.fixturenames:
-        import os
-
-        name = metafunc.config.getoption("--vaebench-scale") or os.environ.get("VAEBENCH_SCALE")
-        metafunc.parametrize("pack", vb.bench_pack_sizes(name), ids=lambda k: f"pack{k}")
+        metafunc.parametrize("pack", vb.bench_pack_sizes(scale_option(metafunc.config)), ids=lambda k: f"pack{k}")
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +132,8 @@ def test_fit_overhead(benchmark, scale, cfg):
     bare(), loop()  # warm-up: tracing of the train and predict functions, untimed
     times: dict[str, list[float]] = {"bare": [], "vaebench": []}
 
-    def one_round():
-        pairs = [("bare", bare), ("vaebench", loop)]
-        for name, arm in pairs if len(times["bare"]) % 2 == 0 else pairs[::-1]:
-            times[name].append(arm())
+    def one_round():  # each arm returns its own epoch's seconds
+        vb.interleaved_round({"bare": bare, "vaebench": loop}, times, returns_seconds=True)
 
     benchmark.group = "vaebench loop vs bare model.fit"
     vb.pedantic_rounds(benchmark, one_round, cfg.overhead_rounds, 0)

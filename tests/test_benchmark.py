@@ -50,6 +50,27 @@ def test_time_interleaved_rotates_the_order():
         vb.time_rounds(lambda: None, 0)
 
 
+def test_interleaved_round_starts_where_the_rounds_so_far_point():
+    order = []
+    fns = {k: (lambda k=k: order.append(k)) for k in "abc"}
+    times: dict[str, list[float]] = {}
+    for _ in range(4):
+        vb.interleaved_round(fns, times)
+    assert order == list("abc" "bca" "cab" "abc") and all(len(v) == 4 for v in times.values())
+    # functions that time themselves: their return values are the seconds
+    arms = {"bare": lambda: order.append("bare") or 1.5, "vaebench": lambda: order.append("vb") or 2.5}
+    times = {"bare": [0.1], "vaebench": [0.2]}          # one round done: this one starts with the second
+    order.clear()
+    vb.interleaved_round(arms, times, returns_seconds=True)
+    assert order == ["vb", "bare"] and times == {"bare": [0.1, 1.5], "vaebench": [0.2, 2.5]}
+    ticks = iter([0.0, 1.0, 10.0, 13.0])                  # timed here with the given timer
+    times = {}
+    vb.interleaved_round({"x": lambda: None, "y": lambda: None}, times, timer=lambda: next(ticks))
+    assert times == {"x": [1.0], "y": [3.0]}
+    with pytest.raises(SpecError, match="names no function"):
+        vb.interleaved_round({}, {})
+
+
 def test_pedantic_rounds_without_pytest_benchmark_and_when_disabled():
     assert len(vb.pedantic_rounds(None, lambda: None, 4, 1)) == 4
 
@@ -119,6 +140,12 @@ def test_tensorflow_allocator_figures_on_cpu():
                                    trace_python=False)
     assert reading.device_source == "tf.config.experimental.get_memory_info('CPU:0')"
     assert reading.device_resettable and reading.device_increment >= 2048 * 2048 * 4
+
+
+def test_parameters_count_every_weight(tiny_model):
+    counts = vb.parameters(tiny_model)
+    assert counts["params"] == sum(int(np.prod(w.shape)) for w in tiny_model.weights)
+    assert counts["trainable_params"] == sum(int(np.prod(w.shape)) for w in tiny_model.trainable_weights)
 
 
 def test_state_bytes_are_weights_plus_two_adam_moments(tiny_model):
@@ -263,6 +290,8 @@ def test_bench_config_and_info():
     assert (smoke.image_size, smoke.batch_size) == (32, 64)
     assert (cpu.image_size, cpu.batch_size, cpu.z_dim) == (96, 128, 256)     # the posts' configuration
     assert smoke.pack_sizes == (1, 2) and cpu.pack_sizes == (1, 2, 4, 8)
+    assert smoke.pack_sizes == vb.bench_pack_sizes("smoke") and cpu.to_dict()["pack_sizes"] == (1, 2, 4, 8)
+    assert list(smoke.to_dict())[-1] == "pack_sizes" and smoke.to_dict()["scale"] == "smoke"
     info = vb.benchmark_info(TINY, 16, 8, label="tiny")
     for key in ("backend", "device", "dtype", "precision", "batch_size", "image_size", "model", "kind"):
         assert key in info

@@ -16,7 +16,9 @@ import pytest
 
 from vaebench import cli
 from vaebench.compare import (CompareError, benchmark_change, compare_runs, history_runs, load_run, min_exact_p,
-                              moved, trends)
+                              moved, slim_results, trends)
+from vaebench.report import to_markdown
+from vaebench.stats import Estimate
 
 DATA = Path(__file__).parent / "data" / "compare"
 RUN_A, RUN_B = DATA / "run_a", DATA / "run_b"
@@ -147,6 +149,50 @@ def test_moved_needs_both_points_outside_the_other_interval():
     assert not moved((1.0, 0.9, 1.1), (1.05, 0.95, 1.15), 0.1)       # overlapping
     assert not moved((1.0, 0.99, 1.01), (1.02, 1.015, 1.025), 0.1)     # apart, but only 2 %
     assert moved((5.0, 5.0, 5.0), (5.000001, 5.000001, 5.000001), 0.1)  # exact figures: any change
+    assert moved(Estimate(1.0, 0.9, 1.1), Estimate(1.5, 1.4, 1.6), 0.1)
+    assert not moved(Estimate(1.0, 0.9, 1.1), Estimate(1.1, 1.05, 1.15), 0.1)  # 1.1 is in the closed old CI
+    assert moved(Estimate.exact(5.0), Estimate(float("nan"), float("nan"), float("nan")), 0.1)
+
+
+def test_markdown_of_a_comparison():
+    same = compare_runs(load_run(RUN_A / "results.json"), load_run(RUN_A / "results.json"))
+    text = to_markdown(same)
+    assert text.startswith("## vaebench compare: ") and "**0 regressions**" in text and "No differences." in text
+    text = to_markdown(compare_runs(load_run(RUN_A), load_run(RUN_B)))
+    assert "| | kind | what | old | new | detail |" in text and "| REGRESSION | benchmark |" in text
+
+
+def test_slim_results_drop_only_the_figures():
+    results = _load(RUN_A / "results.json")
+    results["records"][0]["figures"] = [{"title": "t", "panels": []}]
+    slim = slim_results(results)
+    assert "figures" not in slim["records"][0] and "figures" in results["records"][0]
+    assert list(slim) == list(results)
+    slim["records"][1]["checks"].clear()                                  # a copy, not a view
+    assert results["records"][1]["checks"] or not slim["records"][1]["checks"]
+    assert slim["environment"] == results["environment"] and slim["environment"] is not results["environment"]
+
+
+def test_unreadable_estimate_is_named(tmp_path):
+    new = _copy(RUN_A, tmp_path / "broken")
+    results = _load(new / "results.json")
+    record = next(r for r in results["records"] if r["checks"])
+    del record["checks"][0]["estimate"]["low"]
+    (new / "results.json").write_text(json.dumps(results))
+    with pytest.raises(CompareError, match="holds no readable estimate"):
+        compare_runs(load_run(RUN_A), load_run(new))
+
+
+def test_history_is_read_only_when_used(tmp_path, capsys):
+    history = tmp_path / "history"
+    (history / "junk").mkdir(parents=True)                                 # a sub-folder that is no run
+    assert cli.main(["compare", str(RUN_A), str(RUN_B), "--history", str(history)]) == 1
+    assert "skipping junk" not in capsys.readouterr().err
+    assert cli.main(["compare", str(RUN_A), str(RUN_B), "--history", str(history),
+                     "--html", str(tmp_path / "r.html")]) == 1
+    assert "skipping junk" in capsys.readouterr().err
+    assert cli.main(["compare", str(RUN_A), str(RUN_B), "--history", str(tmp_path / "nope")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
 
 
 def test_different_scales_are_not_compared(tmp_path, capsys):

@@ -119,3 +119,21 @@ def test_a_claim_test_that_raises_fails_in_record_mode(pytester):
     result.assert_outcomes(failed=1)
     results = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
     assert results["records"][0]["verdict"] == "error"
+
+
+def test_scale_option_prefers_the_option_over_the_environment(monkeypatch):
+    import types
+
+    from vaebench.plugin import scale_option, verdicts_decide_outcome
+
+    def config(**options):
+        return types.SimpleNamespace(getoption=lambda name: options.get(name))
+
+    monkeypatch.delenv("VAEBENCH_SCALE", raising=False)
+    assert scale_option(config()) is None
+    assert scale_option(config(**{"--vaebench-scale": "cpu"})) == "cpu"
+    monkeypatch.setenv("VAEBENCH_SCALE", "smoke")
+    assert scale_option(config()) == "smoke"
+    assert scale_option(config(**{"--vaebench-scale": "cpu"})) == "cpu"
+    assert not verdicts_decide_outcome(config())                          # smoke: record mode
+    assert verdicts_decide_outcome(config(**{"--vaebench-scale": "cpu"}))

@@ -15,7 +15,9 @@ Time
 * :func:`time_rounds` / :func:`time_interleaved` — per-round wall-clock seconds with
   warm-up rounds *outside* the timed rounds (the first call traces and compiles the step:
   seconds on CPU, more with XLA). ``time_interleaved`` rotates several functions round by
-  round so that drifting machine load (other jobs, thermal state) hits all of them alike.
+  round so that drifting machine load (other jobs, thermal state) hits all of them alike;
+  :func:`interleaved_round` runs one such round (for a pytest-benchmark round, or for
+  functions that return their own seconds, like :func:`overhead_arms`).
 * :func:`epoch_throughput` — images/s of whole ``model.fit`` epochs from uint8 NumPy
   arrays, i.e. *including* vaebench's input pipeline (Keras' array adapter: shuffling,
   batching, host-to-device copies; the uint8→float conversion runs in the model).
@@ -121,8 +123,8 @@ class BenchConfig:
     with z_dim 256, whatever the scale trains on (a benchmark needs no trained weights).
     ``claim_rounds``: the interleaved rounds of claim C5's step-time ratio (more than a
     plain benchmark's, since a verdict rests on their confidence interval).
-    ``pack_sizes``: how many models the pack-throughput benchmark trains at once
-    (:func:`bench_pack_sizes`).
+    :attr:`pack_sizes`: how many models the pack-throughput benchmark trains at once
+    (:func:`bench_pack_sizes` of ``scale``).
     """
 
     scale: str
@@ -138,14 +140,17 @@ class BenchConfig:
     probe_size: int
     claim_rounds: int = 15
     learning_rate: float = 5e-4
-    pack_sizes: tuple[int, ...] = (1, 2, 4, 8)
+
+    @property
+    def pack_sizes(self) -> tuple[int, ...]:
+        return bench_pack_sizes(self.scale)
 
     @property
     def epoch_images(self) -> int:
         return self.epoch_batches * self.batch_size
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "pack_sizes": self.pack_sizes}
 
 
 def bench_pack_sizes(scale_name: str | None) -> tuple[int, ...]:
@@ -163,17 +168,13 @@ def bench_config(scale: Scale) -> BenchConfig:
     the per-epoch fixed costs (starting ``fit``, the first batch's transfer) not to swamp it.
     """
     if scale.name == "smoke":
-        return BenchConfig(scale=scale.name, image_size=scale.data.image_size, batch_size=scale.train.batch_size,
-                           z_dim=scale.z_dim, step_rounds=20, step_warmup=2, epoch_batches=8, epoch_rounds=5,
-                           epoch_warmup=1, overhead_rounds=5, probe_size=scale.train.probe_size,
-                           claim_rounds=15, learning_rate=scale.train.learning_rate,
-                           pack_sizes=bench_pack_sizes(scale.name))
-    return BenchConfig(scale=scale.name, image_size=POSTS_IMAGE_SIZE, batch_size=POSTS_BATCH_SIZE,
-                       z_dim=POSTS_Z_DIM, step_rounds=5, step_warmup=2,
-                       epoch_batches=200 if backend.accelerator_visible() else 4, epoch_rounds=3,
-                       epoch_warmup=1, overhead_rounds=3, probe_size=scale.train.probe_size,
-                       claim_rounds=15, learning_rate=scale.train.learning_rate,
-                       pack_sizes=bench_pack_sizes(scale.name))
+        sizes = dict(image_size=scale.data.image_size, batch_size=scale.train.batch_size, z_dim=scale.z_dim,
+                     step_rounds=20, epoch_batches=8, epoch_rounds=5, overhead_rounds=5)
+    else:
+        sizes = dict(image_size=POSTS_IMAGE_SIZE, batch_size=POSTS_BATCH_SIZE, z_dim=POSTS_Z_DIM, step_rounds=5,
+                     epoch_batches=200 if backend.accelerator_visible() else 4, epoch_rounds=3, overhead_rounds=3)
+    return BenchConfig(scale=scale.name, step_warmup=2, epoch_warmup=1, probe_size=scale.train.probe_size,
+                       claim_rounds=15, learning_rate=scale.train.learning_rate, **sizes)
 
 
 # --------------------------------------------------------------------------- models and data
@@ -213,9 +214,10 @@ def train_step(model, batch: np.ndarray) -> Callable[[], float]:
 
 
 def parameters(model) -> dict[str, int]:
-    trainable = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
-    total = int(sum(int(np.prod(w.shape)) for w in model.weights))
-    return {"params": total, "trainable_params": trainable}
+    """``{'params': all weights, 'trainable_params': trainable weights}`` (:func:`vaebench.models.count_params`)."""
+    from .models import count_params
+
+    return {"params": count_params(model), "trainable_params": count_params(model, trainable_only=True)}
 
 
 def environment() -> dict:
@@ -280,18 +282,37 @@ def time_interleaved(fns: Mapping[str, Callable[[], Any]], rounds: int, warmup_r
     """
     _check_rounds(rounds, warmup_rounds)
     require(len(fns) > 0, "fns={} names no function to time; pass {'label': callable, ...}")
-    names = list(fns)
     for _ in range(warmup_rounds):
-        for name in names:
-            fns[name]()
-    out: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        k = r % len(names)
-        for name in names[k:] + names[:k]:
+        for fn in fns.values():
+            fn()
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        interleaved_round(fns, out, timer=timer)
+    return out
+
+
+def interleaved_round(fns: Mapping[str, Callable[[], float | Any]], times: dict[str, list[float]],
+                      returns_seconds: bool = False, timer: Callable[[], float] = time.perf_counter) -> None:
+    """One round of :func:`time_interleaved`: every function of ``fns`` once, in rotating order.
+
+    The round starts with the ``k``-th function of ``fns`` (in its order), ``k = len(times[first
+    name]) % len(fns)``: the number of rounds already in ``times`` picks the start, so round
+    ``r`` starts with the ``r``-th function and wraps around. Each function's seconds are
+    appended to ``times[name]`` (created when missing): ``timer()`` around the call, or, with
+    ``returns_seconds=True``, the call's own return value (functions that time themselves,
+    such as the arms of :func:`overhead_arms`).
+    """
+    require(len(fns) > 0, "fns={} names no function to time; pass {'label': callable, ...}")
+    names = list(fns)
+    k = len(times.get(names[0], ())) % len(names)
+    for name in names[k:] + names[:k]:
+        if returns_seconds:
+            seconds = fns[name]()
+        else:
             t0 = timer()
             fns[name]()
-            out[name].append(timer() - t0)
-    return out
+            seconds = timer() - t0
+        times.setdefault(name, []).append(seconds)
 
 
 def ratio_of_means(a: Sequence[float], b: Sequence[float], level: float = 0.95, paired: bool = False) -> Estimate:
@@ -413,10 +434,7 @@ def epoch_throughput(model, images: np.ndarray, batch_size: int, rounds: int = 3
     timed. The estimate is the mean of the rounds' images/s with a t interval.
     """
     _check_rounds(rounds, warmup_rounds)
-    images = np.asarray(images)
-    require(images.dtype == np.uint8 and images.ndim == 4 and len(images) >= batch_size,
-            f"images of dtype {images.dtype} and shape {images.shape} must be uint8 (N, S, S, 3) with "
-            f"N >= batch_size={batch_size}; make them with vaebench.benchmark.make_batch")
+    images = _check_images(images, batch_size)
     for _ in range(warmup_rounds):
         fit_epoch(model, images, batch_size)
     return throughput(len(images), [fit_epoch(model, images, batch_size) for _ in range(rounds)])
@@ -466,10 +484,16 @@ def pack_trainer(spec: ModelSpec, image_size: int, images: np.ndarray, batch_siz
     ``spec`` with seeds ``0 .. pack-1`` (or ``seeds``) on the uint8 ``images``: the path
     :func:`vaebench.training.train_many` trains on. The probe is the first ``probe_size``
     images, as in training."""
+    return _pack_trainer(spec, image_size, _check_images(images, batch_size), batch_size, pack, learning_rate,
+                         precision, probe_size, seeds)
+
+
+def _pack_trainer(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, pack: int,
+                  learning_rate: float, precision: str, probe_size: int, seeds: Sequence[int] | None):
+    """:func:`pack_trainer` on ``images`` that :func:`_check_images` has already checked."""
     from .config import DataSpec, TrainSpec
     from .training import Job, PackTrainer
 
-    images = _check_images(images, batch_size)
     require(isinstance(pack, int) and pack >= 1, f"pack={pack!r} must be an integer >= 1 (models trained at once)")
     seeds = list(range(pack)) if seeds is None else [int(s) for s in seeds]
     require(len(seeds) == pack, f"seeds={seeds} must name {pack} seeds, one per model of the pack")
@@ -511,8 +535,8 @@ def overhead_arms(spec: ModelSpec, image_size: int, images: np.ndarray, batch_si
     """
     images = _check_images(images, batch_size)
     model = compiled_model(spec, image_size, seed=seed, learning_rate=learning_rate, precision=precision)
-    trainer = pack_trainer(spec, image_size, images, batch_size, pack=1, learning_rate=learning_rate,
-                           precision=precision, probe_size=probe_size, seeds=[seed])
+    trainer = _pack_trainer(spec, image_size, images, batch_size, pack=1, learning_rate=learning_rate,
+                            precision=precision, probe_size=probe_size, seeds=[seed])
 
     def bare() -> float:
         return fit_epoch(model, images, batch_size)
@@ -556,15 +580,12 @@ def fit_overhead(spec: ModelSpec, image_size: int, images: np.ndarray, batch_siz
     for _ in range(warmup_rounds):
         bare()
         vaebench_loop()
-    t_bare, t_vb = [], []
-    for r in range(rounds):
-        if r % 2 == 0:
-            t_bare.append(bare())
-            t_vb.append(vaebench_loop())
-        else:
-            t_vb.append(vaebench_loop())
-            t_bare.append(bare())
-    return overhead_estimate(t_bare, t_vb, len(images), min(probe_size, len(images)), projected_images)
+    arms = {"bare": bare, "vaebench": vaebench_loop}
+    times: dict[str, list[float]] = {"bare": [], "vaebench": []}
+    for _ in range(rounds):
+        interleaved_round(arms, times, returns_seconds=True)
+    return overhead_estimate(times["bare"], times["vaebench"], len(images), min(probe_size, len(images)),
+                             projected_images)
 
 
 def pack_throughput(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, pack: int = 2,

@@ -38,7 +38,7 @@ each key figure across it (benchmark median with its interquartile range, each c
 estimate with its CI) through :mod:`vaebench.report`'s matplotlib helpers, and tabulates
 the verdicts per run.
 
-Compute first (:func:`compare_runs`, :func:`trends`), render last (:func:`to_markdown`,
+Compute first (:func:`compare_runs`, :func:`trends`), render last (:func:`vaebench.report.to_markdown`,
 :func:`vaebench.report.render_comparison_html`, which draws every figure with :func:`vaebench.report.render_figure`).
 """
 from __future__ import annotations
@@ -56,7 +56,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .errors import VaebenchError, require
+from .errors import StatsError, VaebenchError, require
+from .stats import Estimate
 
 RESULTS = "results.json"
 #: extra_info fields that must agree for two benchmarks to be compared
@@ -173,11 +174,16 @@ def load_run(path: str | os.PathLike, bench: Iterable[str | os.PathLike] = (), l
     return run
 
 
-def history_runs(folder: str | os.PathLike) -> list[Run]:
-    """The runs in ``folder`` (one sub-folder each), oldest first (start time, then name)."""
+def _check_history_folder(folder: str | os.PathLike) -> Path:
     root = Path(folder)
     require(root.is_dir(), f"history={str(root)!r} is not a folder; make one with 'vaebench history add'",
             CompareError)
+    return root
+
+
+def history_runs(folder: str | os.PathLike) -> list[Run]:
+    """The runs in ``folder`` (one sub-folder each), oldest first (start time, then name)."""
+    root = _check_history_folder(folder)
     runs = []
     for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
         try:
@@ -188,11 +194,11 @@ def history_runs(folder: str | os.PathLike) -> list[Run]:
 
 
 def slim_results(results: dict) -> dict:
-    """``results`` without the plot data (images, histograms): what a history needs, far smaller."""
-    out = copy.deepcopy(results)
-    for record in out.get("records", []):
-        record.pop("figures", None)
-    return out
+    """``results`` without the plot data (images, histograms): what a history needs, far smaller.
+
+    A deep copy of everything else; the figures are left out before copying, not copied."""
+    return copy.deepcopy({k: ([{rk: rv for rk, rv in record.items() if rk != "figures"} for record in v]
+                              if k == "records" else v) for k, v in results.items()})
 
 
 def add_to_history(run_path: str | os.PathLike, history: str | os.PathLike, bench: Iterable[str] = (),
@@ -254,34 +260,36 @@ class Comparison:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
-def _f(x: Any) -> float:
+def _est(item: dict) -> Estimate:
+    """The estimate of a recorded check or statistic (:meth:`vaebench.stats.Check.to_dict`,
+    :meth:`vaebench.record.ClaimRecorder.statistic`: ``estimate`` with non-finite figures as
+    strings, and ``estimate_text``)."""
     try:
-        return float(x)
-    except (TypeError, ValueError):
-        return float("nan")
+        if "estimate_text" not in item:
+            raise KeyError("estimate_text")
+        return Estimate.from_dict(item["estimate"])
+    except (KeyError, TypeError, ValueError, StatsError) as e:
+        raise CompareError(f"{item.get('name')!r} holds no readable estimate ({e!r}): {item.get('estimate')!r}; "
+                           "is it a vaebench results.json?") from e
 
 
-def _est(d: dict) -> tuple[float, float, float]:
-    e = d.get("estimate") or {}
-    return _f(e.get("value")), _f(e.get("low")), _f(e.get("high"))
+def _as_estimate(x: Estimate | tuple[float, float, float]) -> Estimate:
+    return x if isinstance(x, Estimate) else Estimate(*x)
 
 
-def _fmt(v: float, lo: float, hi: float) -> str:
-    if lo == v == hi:
-        return f"{v:.6g}"
-    return f"{v:.4g} [{lo:.4g}, {hi:.4g}]"
-
-
-def moved(old: tuple[float, float, float], new: tuple[float, float, float], min_change: float) -> bool:
+def moved(old: Estimate | tuple[float, float, float], new: Estimate | tuple[float, float, float],
+          min_change: float) -> bool:
     """New point outside the old CI and old point outside the new CI (and, unless both are
-    exact, a change of at least ``min_change`` relative to the old value)."""
-    (ov, ol, oh), (nv, nl, nh) = old, new
+    exact, a change of at least ``min_change`` relative to the old value). ``old`` and ``new``:
+    :class:`~vaebench.stats.Estimate` or ``(value, low, high)``."""
+    old, new = _as_estimate(old), _as_estimate(new)
+    ov, nv = old.value, new.value
     if any(math.isnan(x) for x in (ov, nv)):
         return math.isnan(ov) != math.isnan(nv)
-    outside = not (ol <= nv <= oh) and not (nl <= ov <= nh)
+    outside = not old.contains(nv) and not new.contains(ov)
     if not outside:
         return False
-    if ol == ov == oh and nl == nv == nh:
+    if old.low == ov == old.high and new.low == nv == new.high:
         return True
     return abs(nv - ov) >= min_change * abs(ov) if ov != 0 else True
 
@@ -332,7 +340,7 @@ def _compare_claims(old: dict, new: dict, min_change: float, findings: list[Find
                 counts[kind] += 1
                 oi, ni = o_items[key], n_items[key]
                 oe, ne = _est(oi), _est(ni)
-                text_o, text_n = oi.get("estimate_text") or _fmt(*oe), ni.get("estimate_text") or _fmt(*ne)
+                text_o, text_n = oi["estimate_text"], ni["estimate_text"]
                 if kind == "checks" and oi.get("verdict") != ni.get("verdict"):
                     findings.append(Finding("check", key, f"{oi.get('verdict')}: {text_o}",
                                             f"{ni.get('verdict')}: {text_n}",
@@ -484,7 +492,8 @@ def trends(runs: list[Run], max_checks: int = 24) -> dict:
             verdicts.setdefault(row["id"], ["—"] * len(runs))[i] = row["verdict"]
         for rk, rec in _records(results).items():
             for key, item in _keyed(rec.get("checks", []), rk).items():
-                v, lo, hi = _est(item)
+                e = _est(item)
+                v, lo, hi = e.value, e.low, e.high
                 if not all(math.isfinite(x) for x in (v, lo, hi)):
                     lo, hi = (v, v) if math.isfinite(v) else (lo, hi)
                 if not math.isfinite(v):
@@ -499,28 +508,6 @@ def trends(runs: list[Run], max_checks: int = 24) -> dict:
     keep = dict(list(varying.items())[:max_checks])
     return {"labels": labels, "benchmarks": bench, "checks": keep, "checks_left_out": len(varying) - len(keep),
             "constant_checks": sorted(set(checks) - set(varying)), "verdicts": verdicts}
-
-
-# --------------------------------------------------------------------------- rendering (markup only)
-
-def to_markdown(comparison: Comparison) -> str:
-    c = comparison
-    lines = [f"## vaebench compare: `{c.old.label}` → `{c.new.label}`", ""]
-    n = len(c.regressions)
-    lines.append(f"**{n} regression{'s' if n != 1 else ''}** · compared {c.compared.get('claims', 0)} claims, "
-                 f"{c.compared.get('checks', 0)} checks, {c.compared.get('statistics', 0)} statistics, "
-                 f"{c.compared.get('benchmarks', 0)} benchmarks · rule: Mann–Whitney p ≤ "
-                 f"{'auto (0.001 with ≥ 12 rounds, else 0.05)' if c.alpha is None else c.alpha} and "
-                 f"≥ {c.min_change:.0%} change")
-    lines.append("")
-    if not c.findings:
-        lines.append("No differences.")
-        return "\n".join(lines) + "\n"
-    lines += ["| | kind | what | old | new | detail |", "|---|---|---|---|---|---|"]
-    for f in c.findings:
-        cells = [("REGRESSION" if f.regression else ""), f.kind, f.key, f.old, f.new, f.detail]
-        lines.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- command line
@@ -543,8 +530,16 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_compare(args) -> int:
-    """``vaebench compare``: 0 no regression, 1 regression(s), 2 nothing comparable or bad input."""
-    history = history_runs(args.history) if args.history else []
+    """``vaebench compare``: 0 no regression, 1 regression(s), 2 nothing comparable or bad input.
+
+    ``--history`` is read only where it is used: for the trend plots of ``--html`` and when
+    OLD and NEW are not given (its newest two runs); otherwise only its folder is checked."""
+    from .report import to_markdown
+
+    uses_history = bool(args.history) and bool(args.html or not (args.old or args.new))
+    history = history_runs(args.history) if uses_history else []
+    if args.history and not uses_history:
+        _check_history_folder(args.history)
     if args.old and args.new:
         old = load_run(args.old, args.old_bench)
         new = load_run(args.new, args.new_bench)

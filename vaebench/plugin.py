@@ -193,14 +193,19 @@ def pytest_runtest_makereport(item, call):
         report.user_properties.append((ENV_KEY, json.dumps(session.environment())))
 
 
-def verdicts_decide_outcome(config) -> bool:
-    """Whether a claim's verdict decides its test's outcome (see ``--vaebench-verdicts``)."""
+def scale_option(config) -> str | None:
+    """The scale name as the run asks for it: ``--vaebench-scale``, else ``$VAEBENCH_SCALE``, else
+    None. Not resolved: ``auto`` (or None) stays as it is (:func:`vaebench.config.get_scale` picks)."""
     import os
 
+    return config.getoption("--vaebench-scale") or os.environ.get("VAEBENCH_SCALE")
+
+
+def verdicts_decide_outcome(config) -> bool:
+    """Whether a claim's verdict decides its test's outcome (see ``--vaebench-verdicts``)."""
     mode = config.getoption("--vaebench-verdicts")
     if mode is None:
-        scale = config.getoption("--vaebench-scale") or os.environ.get("VAEBENCH_SCALE")
-        mode = "record" if scale == "smoke" else "outcome"
+        mode = "record" if scale_option(config) == "smoke" else "outcome"
     return mode == "outcome"
 
 

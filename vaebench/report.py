@@ -3,7 +3,8 @@
 The page has a verdict table, then per claim its quote and source, the posts' figures
 beside ours, each check with its confidence interval and tolerance, the plots, and the
 run's environment. Figures are PNGs embedded as data URIs: no external URL, so the file
-opens offline. This module renders what the plugin collected; it computes nothing.
+opens offline. This module renders what the plugin collected; it computes nothing. It also
+renders what :mod:`vaebench.compare` computes: :func:`to_markdown` and :func:`render_comparison_html`.
 """
 from __future__ import annotations
 
@@ -237,6 +238,28 @@ def _short(key: str, width: int = 60) -> str:
     parts = key.split("::")
     key = f"{parts[0]}: {parts[-1]}" if len(parts) >= 3 else parts[-1]
     return key if len(key) <= width else key[:width - 1] + "…"
+
+
+def to_markdown(comparison) -> str:
+    """The findings of :func:`vaebench.compare.compare_runs` as a markdown table (what
+    ``vaebench compare`` prints and ``--markdown`` writes)."""
+    c = comparison
+    lines = [f"## vaebench compare: `{c.old.label}` → `{c.new.label}`", ""]
+    n = len(c.regressions)
+    lines.append(f"**{n} regression{'s' if n != 1 else ''}** · compared {c.compared.get('claims', 0)} claims, "
+                 f"{c.compared.get('checks', 0)} checks, {c.compared.get('statistics', 0)} statistics, "
+                 f"{c.compared.get('benchmarks', 0)} benchmarks · rule: Mann–Whitney p ≤ "
+                 f"{'auto (0.001 with ≥ 12 rounds, else 0.05)' if c.alpha is None else c.alpha} and "
+                 f"≥ {c.min_change:.0%} change")
+    lines.append("")
+    if not c.findings:
+        lines.append("No differences.")
+        return "\n".join(lines) + "\n"
+    lines += ["| | kind | what | old | new | detail |", "|---|---|---|---|---|---|"]
+    for f in c.findings:
+        cells = [("REGRESSION" if f.regression else ""), f.kind, f.key, f.old, f.new, f.detail]
+        lines.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def render_comparison_html(comparison, trend: dict | None = None) -> str:
