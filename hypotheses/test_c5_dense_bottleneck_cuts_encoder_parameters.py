@@ -215,15 +215,8 @@ def test_c5_step_time_and_memory(claim, scale, benchmark):
         state[k] = vb.state_bytes(models[k])
 
     times: dict[str, list[float]] = {k: [] for k in steps}
-    names = list(steps)
-
-    def one_round():
-        r = len(times[names[0]]) % len(names)
-        for k in names[r:] + names[:r]:
-            times[k].append(vb.time_rounds(steps[k], 1, 0)[0])
-
     benchmark.group = f"C5 train step, 3 VAEs interleaved ({cfg.image_size}px batch {cfg.batch_size})"
-    vb.pedantic_rounds(benchmark, one_round, cfg.claim_rounds, 0)
+    vb.pedantic_rounds(benchmark, lambda: vb.interleaved_round(steps, times), cfg.claim_rounds, 0)
 
     ratio = vb.median_ratio(times["VAE+Dense(256)"], times["VAE"])
     ratio384 = vb.median_ratio(times["VAE+Dense(384)"], times["VAE"])
