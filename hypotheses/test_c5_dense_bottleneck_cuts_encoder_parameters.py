@@ -215,6 +215,7 @@ def test_c5_step_time_and_memory(claim, scale, benchmark):
         state[k] = vb.state_bytes(models[k])
 
     times: dict[str, list[float]] = {k: [] for k in steps}
+    names = list(steps)
     benchmark.group = f"C5 train step, 3 VAEs interleaved ({cfg.image_size}px batch {cfg.batch_size})"
     vb.pedantic_rounds(benchmark, lambda: vb.interleaved_round(steps, times), cfg.claim_rounds, 0)
 
