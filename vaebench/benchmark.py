@@ -104,7 +104,7 @@ import keras
 from . import backend
 from .config import ModelSpec, Scale
 from .errors import SpecError, StatsError, require
-from .stats import Estimate, mean_ci
+from .estimate import Estimate, mean_ci
 
 #: the posts' configuration (post XII): 96x96 images, batch 128, z_dim 256
 POSTS_IMAGE_SIZE, POSTS_BATCH_SIZE, POSTS_Z_DIM = 96, 128, 256
@@ -374,7 +374,7 @@ def median_ratio(a: Sequence[float], b: Sequence[float], level: float = 0.95) ->
     does not: one spike can make Fieller's interval unbounded). The interval
     (:func:`vaebench.stats.quantile_ci`) is distribution-free.
     """
-    from .stats import quantile_ci
+    from .estimate import quantile_ci
 
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)

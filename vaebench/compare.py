@@ -57,7 +57,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .errors import StatsError, VaebenchError, require
-from .stats import Estimate
+from .estimate import Estimate
 
 RESULTS = "results.json"
 #: extra_info fields that must agree for two benchmarks to be compared

@@ -12,10 +12,11 @@ import numpy as np
 from scipy import stats as sps
 
 from .errors import SpecError, require
-from .latent import QualityScorer, radii, radius_histogram
+from .estimate import Estimate
+from .geometry import radii, radius_histogram
 from .models import decode
+from .quality import QualityScorer
 from .record import to_uint8
-from .stats import Estimate
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 

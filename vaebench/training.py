@@ -34,7 +34,7 @@ import keras
 from . import backend
 from .config import DataSpec, ModelSpec, TrainSpec
 from .errors import TrainingError, require
-from .latent import histogram_peak, radii
+from .geometry import histogram_peak, radii
 from .models import AE, build_model, encode
 
 
