@@ -14,24 +14,45 @@ TOY = '''
 """A toy claim: numbers whose answers are known."""
 import pytest
 from vaebench.record import Claim
-from vaebench.stats import Estimate, check_within
+from vaebench.stats import Estimate, SubClaim, check_within
 
 CLAIM = Claim(id="T1", title="toy claim", quote="two plus two is four", source="a textbook",
-              posts={"sum": "4"})
+              posts={"sum": "4"}, subclaims=(SubClaim("T1a", "two plus two is four", "sum"),))
+P = dict(role="primary", subclaim="T1a", unit="runs", n_runs=3)
 
 
 def test_supported(claim):
-    claim.check(check_within("sum", Estimate(4.0, 3.9, 4.1), 3.5, 4.5, posts="4"))
+    claim.check(check_within("sum", Estimate(4.0, 3.9, 4.1), 3.5, 4.5, posts="4", **P))
     claim.plot("a histogram", {"type": "hist", "title": "h", "series": [{"label": "a", "edges": [0, 1, 2],
                                                                           "counts": [3, 5]}]})
 
 
 def test_refuted(claim):
-    claim.check(check_within("sum", Estimate(5.0, 4.8, 5.2, method="bootstrap"), 3.5, 4.5, posts="4"))
+    claim.check(check_within("sum", Estimate(5.0, 4.8, 5.2, method="bootstrap"), 3.5, 4.5, posts="4", **P))
 
 
 def test_inconclusive(claim):
-    claim.check(check_within("sum", Estimate(4.4, 4.2, 4.6), 3.5, 4.5, posts="4"))
+    claim.check(check_within("sum", Estimate(4.4, 4.2, 4.6), 3.5, 4.5, posts="4", **P))
+'''
+
+TWO = '''
+from vaebench.record import Claim
+from vaebench.stats import Estimate, SubClaim, check_above, check_within
+
+CLAIM = Claim(id="T2", title="two sub-claims", quote="q", source="s",
+              subclaims=(SubClaim("T2a", "a is four", "a"), SubClaim("T2b", "b is positive", "b")))
+
+
+def test_a(claim):
+    claim.covers("T2a")
+    claim.check(check_within("a", Estimate(4.0, 3.9, 4.1, level=0.975), 3.5, 4.5, role="primary", subclaim="T2a"))
+    claim.check(check_within("a side statistic", Estimate(9.0, 8.9, 9.1), 3.5, 4.5))   # secondary: no vote
+
+
+def test_b(claim):
+    claim.covers("T2b")
+    claim.check(check_above("b", Estimate(-1.0, -2.0, -0.5, level=0.975), 0.0, role="primary", subclaim="T2b",
+                            precondition="model X: not converged: loss changing -3.0% per epoch"))
 '''
 
 
@@ -65,6 +86,35 @@ def test_outcomes_and_report(toy):
                    "data:image/png;base64,", "5.00 [4.80, 5.20]"):
         assert needle in page
     assert "http://" not in page and "https://" not in page  # opens offline
+
+
+def test_subclaims_merge_over_tests_and_preconditions_make_inconclusive(pytester):
+    pytester.makepyfile(test_two=TWO)
+    result = pytester.runpytest("--vaebench-report", "reports", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    # the secondary check outside its tolerance does not refute T2a; T2b's refuting interval
+    # rests on a model that has not converged, so it is inconclusive with that reason
+    assert outcomes.get("passed") == 1 and outcomes.get("inconclusive") == 1 and "failed" not in outcomes
+    results = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
+    (row,) = results["summary"]
+    assert row["verdict"] == "inconclusive"
+    subs = {s["id"]: s for s in row["subclaims"]}
+    assert subs["T2a"]["verdict"] == "supported" and subs["T2b"]["verdict"] == "inconclusive"
+    assert "not converged" in subs["T2b"]["reason"]
+    checks = [c for r in results["records"] for c in r["checks"]]
+    for c in checks:
+        for key in ("claim", "subclaim", "role", "n_runs", "unit", "level", "precondition"):
+            assert key in c
+    b = next(c for c in checks if c["name"] == "b")
+    assert b["precondition"] == {"ok": False, "reason": "model X: not converged: loss changing -3.0% per epoch"}
+    assert b["level"] == 0.975 and b["role"] == "primary"
+    result.stdout.fnmatch_lines(["*T2a*supported*", "*T2b*inconclusive*not converged*"])
+
+
+def test_a_primary_check_below_the_design_level_is_an_error(pytester):
+    pytester.makepyfile(test_two=TWO.replace("level=0.975), 3.5", "level=0.95), 3.5"))
+    result = pytester.runpytest("-k", "test_a", "--vaebench-report", "none")
+    result.stdout.fnmatch_lines(["*has a 0.95 interval; the design asks 0.975*"])
 
 
 def test_inconclusive_is_shown_with_letter_I(toy):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,6 +26,8 @@ ACTIVATIONS = ("leaky_relu", "relu")
 #: skipped steps would couple models trained together (see ``training.Pack``), and
 #: bfloat16 is what the GPUs this runs on (Ampere, Hopper) compute fastest anyway.
 PRECISIONS = ("float32", "mixed_bfloat16")
+#: pixels of the posts' 96 x 96 images: the image size at which ``fact`` means what the posts say
+POSTS_PIXELS = 96 * 96
 
 
 def check_precision(precision: str) -> str:
@@ -80,6 +83,13 @@ class ModelSpec:
     ``dense`` is the width of the optional extra Dense layer between Flatten and
     mu/logvar (post XII); ``fact`` the KL weight; ``eps_clip`` clips the sampling
     epsilon to ``|eps| <= eps_clip`` (post XIII); both only for ``kind='vae'``.
+
+    ``kl_reference_pixels`` keeps the posts' balance of KL to reconstruction at every
+    image size: the reconstruction loss sums over the H x W pixels, so at 32 x 32 it is
+    9 times smaller than at the posts' 96 x 96 and the same ``fact`` would weigh the KL
+    9 times more. The model therefore applies the weight ``fact * H * W /
+    kl_reference_pixels`` (:meth:`kl_weight`): ``fact`` always means "the posts' fact at
+    96 x 96" (9216 pixels). ``None`` applies ``fact`` as it is.
     """
 
     kind: str = "vae"
@@ -92,6 +102,7 @@ class ModelSpec:
     fact: float = 1e-5
     eps_clip: float | None = None
     activation: str = "leaky_relu"
+    kl_reference_pixels: int | None = POSTS_PIXELS
 
     def __post_init__(self) -> None:
         require(self.kind in MODEL_KINDS,
@@ -107,14 +118,25 @@ class ModelSpec:
             _positive_int("dense", self.dense)
         require(self.activation in ACTIVATIONS,
                 f"activation={self.activation!r}; use one of {ACTIVATIONS}")
+        if self.kl_reference_pixels is not None:
+            _positive_int("kl_reference_pixels", self.kl_reference_pixels)
         if self.kind == "vae":
-            require(self.fact >= 0, f"fact={self.fact} must be >= 0 (the KL weight)")
+            require(isinstance(self.fact, (int, float)) and math.isfinite(self.fact) and self.fact >= 0,
+                    f"fact={self.fact} must be a finite number >= 0 (the KL weight)")
             require(self.eps_clip is None or self.eps_clip > 0,
                     f"eps_clip={self.eps_clip} must be > 0 or None (no clipping)")
         else:
             require(self.eps_clip is None and self.fact == 0,
                     f"an AE has no KL term: use fact=0 and eps_clip=None (got fact={self.fact}, "
                     f"eps_clip={self.eps_clip})")
+
+    def kl_weight(self, image_size: int) -> float:
+        """The weight of the KL term the model applies at ``image_size`` (see the class doc)."""
+        if self.kind != "vae":
+            return 0.0
+        if self.kl_reference_pixels is None:
+            return float(self.fact)
+        return float(self.fact) * image_size * image_size / self.kl_reference_pixels
 
     def downsampling(self) -> int:
         """The factor by which the encoder shrinks each image side."""

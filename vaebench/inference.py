@@ -21,6 +21,8 @@ __all__ = [
     "RateTest", "fisher_exact", "boschloo", "rate_ci", "rate_upper_bound",
     "power_two_rates",
     "linear_fit", "linear_slope",
+    "across_runs", "difference_across_runs", "ratio_across_runs", "PermutationResult",
+    "between_within_permutation",
 ]
 
 
@@ -533,3 +535,111 @@ def linear_slope(x: Any, y: Any, level: float = 0.95, groups: Any = None,
     the radius peak against z_dim (expected 0.5). See :func:`linear_fit`.
     """
     return linear_fit(x, y, level, groups, n_boot, seed)["slope"]
+
+
+# --------------------------------------------------------------------------- training runs as the unit
+
+def _runs(x: Any, name: str, min_n: int = 2) -> np.ndarray:
+    return _as_1d(x, name, min_n=min_n)
+
+
+def across_runs(values: Any, level: float = 0.95) -> Estimate:
+    """Mean of one statistic per training run with scipy's t interval across the runs
+    (``ttest_1samp(...).confidence_interval``): the runs, not the points of one model,
+    are the observations."""
+    _check_level(level)
+    arr = _runs(values, "values (one per run)")
+    if np.ptp(arr) == 0.0:
+        return Estimate(float(arr[0]), float(arr[0]), float(arr[0]), level, "t over runs (no spread)", arr.size)
+    ci = sps.ttest_1samp(arr, 0.0).confidence_interval(confidence_level=level)
+    return Estimate(float(arr.mean()), float(ci.low), float(ci.high), level, "t over runs", arr.size)
+
+
+def difference_across_runs(a: Any, b: Any, level: float = 0.95, paired: bool = False) -> Estimate:
+    """``mean(a) − mean(b)`` over runs: Welch's t interval (``ttest_ind(equal_var=False)``),
+    or with ``paired=True`` (run i of ``a`` and of ``b`` share a seed) the t interval of the
+    paired differences (``ttest_rel``)."""
+    _check_level(level)
+    a, b = _runs(a, "a (one value per run)"), _runs(b, "b (one value per run)")
+    if paired:
+        require(a.size == b.size, f"paired runs need as many values in a ({a.size}) as in b ({b.size})",
+                StatsError)
+        d = a - b
+        if np.ptp(d) == 0.0:
+            return Estimate(float(d[0]), float(d[0]), float(d[0]), level, "paired t over runs (no spread)", a.size)
+        ci = sps.ttest_rel(a, b).confidence_interval(confidence_level=level)
+        return Estimate(float(d.mean()), float(ci.low), float(ci.high), level, "paired t over runs", a.size)
+    value = float(a.mean() - b.mean())
+    if np.ptp(a) == 0.0 and np.ptp(b) == 0.0:
+        return Estimate(value, value, value, level, "Welch t over runs (no spread)", a.size + b.size)
+    ci = sps.ttest_ind(a, b, equal_var=False).confidence_interval(confidence_level=level)
+    return Estimate(value, float(ci.low), float(ci.high), level, "Welch t over runs", a.size + b.size)
+
+
+def ratio_across_runs(a: Any, b: Any, level: float = 0.95, paired: bool = False) -> Estimate:
+    """Ratio of the geometric means of positive per-run values, ``gm(a) / gm(b)``: the
+    interval of :func:`difference_across_runs` on the logs, exponentiated."""
+    a, b = _runs(a, "a (one value per run)"), _runs(b, "b (one value per run)")
+    require(bool(np.all(a > 0) and np.all(b > 0)), "ratio_across_runs needs positive values", StatsError)
+    d = difference_across_runs(np.log(a), np.log(b), level, paired)
+    return Estimate(math.exp(d.value), math.exp(d.low), math.exp(d.high), level,
+                    "geometric-mean ratio, " + d.method, d.n)
+
+
+@dataclass(frozen=True)
+class PermutationResult:
+    """Between-model over seed-to-seed distance of run-level summaries, with the exact
+    permutation p-value over run labels (H0: the two models' runs are exchangeable)."""
+
+    ratio: float
+    p_value: float
+    n_permutations: int
+    n_a: int
+    n_b: int
+
+    def to_dict(self) -> dict:
+        return {"ratio": self.ratio, "p_value": self.p_value, "n_permutations": self.n_permutations,
+                "n_a": self.n_a, "n_b": self.n_b}
+
+
+def between_within_permutation(distances: Any, n_a: int) -> PermutationResult:
+    """Is the distance between two models' runs larger than between runs of one model?
+
+    ``distances`` is the symmetric matrix of distances between all ``n_a + n_b`` runs (the
+    first ``n_a`` of model A). The statistic is mean between-model distance over mean
+    within-model distance; its p-value is exact over every relabelling of the runs into
+    groups of ``n_a`` and ``n_b`` (one-sided, large ratios). Pairs that share a run are
+    never treated as independent: the runs are what is permuted, so the test keeps its
+    level whatever the dependence between pairs. The smallest attainable p is
+    1 / C(n_a + n_b, n_a) (0.05 at 3 + 3 runs).
+    """
+    from itertools import combinations
+
+    d = np.asarray(distances, dtype=np.float64)
+    require(d.ndim == 2 and d.shape[0] == d.shape[1], f"distances has shape {d.shape}; pass a square matrix",
+            StatsError)
+    n = d.shape[0]
+    require(isinstance(n_a, int) and 2 <= n_a <= n - 2,
+            f"n_a={n_a!r}: each model needs at least 2 runs (of {n})", StatsError)
+    require(bool(np.all(np.isfinite(d))), "distances hold NaN/inf", StatsError)
+
+    iu = np.triu_indices(n, 1)
+
+    def ratio(mask: np.ndarray) -> float:
+        same = mask[iu[0]] == mask[iu[1]]
+        w = float(d[iu][same].mean())
+        b = float(d[iu][~same].mean())
+        return b / w if w > 0 else (math.inf if b > 0 else 1.0)
+
+    labels = np.zeros(n, bool)
+    labels[:n_a] = True
+    observed = ratio(labels)
+    stats_ = []
+    for group in combinations(range(n), n_a):
+        m = np.zeros(n, bool)
+        m[list(group)] = True
+        stats_.append(ratio(m))
+    stats_ = np.asarray(stats_)
+    p = float(np.mean(stats_ >= observed - 1e-12))
+    return PermutationResult(observed, p, len(stats_), n_a, n - n_a)
+

@@ -7,9 +7,11 @@ small ``keras.Model`` subclasses that own the loss. Only ``keras.ops`` and
 Loss (as in posts XI-XIII): binary cross-entropy averaged over the 3 colour channels of
 a pixel and summed over the H x W geometric pixels of an image, averaged over the
 batch. At 96x96 a per-pixel BCE of 0.49 is 0.49 * 9216 = 4515.8 per image, the posts'
-AE figure. The VAE adds ``fact * KL`` with KL = -1/2 sum_j (1 + logvar_j - mu_j^2 -
+AE figure. The VAE adds ``w * KL`` with ``w = ModelSpec.kl_weight(image_size)`` (the
+posts' ``fact`` at 96x96, scaled by the pixel count elsewhere so that KL and
+reconstruction keep the posts' balance) and KL = -1/2 sum_j (1 + logvar_j - mu_j^2 -
 exp(logvar_j)) summed over the latent axes. History keys: ``loss`` (total),
-``reconstruction_loss``, ``kl_loss`` (= fact * KL, the quantity the posts print as
+``reconstruction_loss``, ``kl_loss`` (= w * KL, the quantity the posts print as
 kl_loss), ``kl`` (unweighted KL) and ``eps_tail`` (per epoch: how many sampled epsilon
 components had |eps| above the clip level, i.e. how many the clip changed; for an
 unclipped VAE the same count at the level 5).
@@ -169,7 +171,8 @@ class AE(keras.Model):
 
 
 class VAE(AE):
-    """Variational autoencoder with KL weight ``fact`` and optional epsilon clipping."""
+    """Variational autoencoder with KL weight ``fact`` (the weight applied: see
+    :meth:`vaebench.config.ModelSpec.kl_weight`) and optional epsilon clipping."""
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, fact: float,
                  eps_clip: float | None = None, seed: int | None = None, **kwargs):
@@ -203,7 +206,8 @@ def build_model(spec: ModelSpec, image_size: int, seed: int | None = None, preci
     """The AE or VAE of ``spec`` for ``image_size`` images, built (weights created)."""
     encoder, decoder = build_encoder(spec, image_size, precision), build_decoder(spec, image_size, precision)
     if spec.kind == "vae":
-        model: AE = VAE(encoder, decoder, fact=spec.fact, eps_clip=spec.eps_clip, seed=seed, name="vae")
+        model: AE = VAE(encoder, decoder, fact=spec.kl_weight(image_size), eps_clip=spec.eps_clip, seed=seed,
+                        name="vae")
     else:
         model = AE(encoder, decoder, name="ae")
     model(np.zeros((1, image_size, image_size, 3), dtype="uint8"))

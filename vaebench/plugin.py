@@ -233,25 +233,63 @@ def _git_commit(root: Path) -> str:
         return "unknown"
 
 
+_GRAVITY = {"supported": 0, "inconclusive": 1, "refuted": 2, "error": 3}
+
+
 def summarise(records: list[dict]) -> list[dict]:
-    """One row per claim: its verdict over all its tests (any refuted or error -> that; all
-    supported -> supported; else inconclusive) and the counts of its checks."""
+    """One row per claim, merged over its tests: the verdict of each declared sub-claim
+    (from the test that ran its primary check; ``error`` when the test covering it
+    raised), the claim's verdict by the pre-registered rule (every sub-claim supported ->
+    supported; any refuted -> refuted; else inconclusive; any error -> error), the runs
+    its primary checks rest on and the health flags of its models."""
     rows: dict[str, dict] = {}
     for r in records:
         c = r["claim"]
-        row = rows.setdefault(c["id"], {"id": c["id"], "title": c["title"], "verdicts": [], "passed": 0,
-                                        "failed": 0, "open": 0, "reasons": []})
-        row["verdicts"].append(r["verdict"])
-        row["reasons"].append(f"{r['test']}: {r['reason']}")
+        row = rows.setdefault(c["id"], {"id": c["id"], "title": c["title"], "generalises": c.get("generalises"),
+                                        "level": c.get("level"), "declared": c.get("subclaims", []),
+                                        "subclaims": {}, "errors": [], "passed": 0, "failed": 0, "open": 0,
+                                        "n_runs": None, "flags": {}, "scale": r.get("scale", {})})
+        if r["verdict"] == "error":
+            row["errors"].append(r["test"])
+        for sub in r.get("subclaims", []):
+            sub = {**sub, "test": r["test"],
+                   "verdict": "error" if r["verdict"] == "error" and sub["check"] is None else sub["verdict"]}
+            have = row["subclaims"].get(sub["id"])
+            # a sub-claim decided by several tests (parametrised, say) takes the gravest verdict
+            if have is None or _GRAVITY[sub["verdict"]] > _GRAVITY[have["verdict"]]:
+                row["subclaims"][sub["id"]] = sub
         for check in r["checks"]:
-            key = {True: "passed", False: "failed", None: "open"}[check["passed"]]
+            if check.get("role", "primary") != "primary":
+                continue
+            key = {"supported": "passed", "refuted": "failed"}.get(check["verdict"], "open")
             row[key] += 1
+            if check.get("n_runs"):
+                row["n_runs"] = max(row["n_runs"] or 0, int(check["n_runs"]))
+        for m in r.get("models", []):
+            for flag in m.get("flags", []):
+                row["flags"].setdefault(flag, []).append(m["label"])
     out = []
     for row in sorted(rows.values(), key=lambda r: r["id"]):
-        v = row.pop("verdicts")
-        verdict = ("error" if "error" in v else "refuted" if "refuted" in v else
-                   "supported" if all(x == "supported" for x in v) else "inconclusive")
-        out.append({**row, "verdict": verdict, "reason": "; ".join(row.pop("reasons"))})
+        subs = []
+        for decl in row.pop("declared"):
+            got = row["subclaims"].get(decl["id"]) or {**decl, "verdict": "inconclusive", "check": None,
+                                                       "reason": "its primary check was not run", "test": None}
+            subs.append(got)
+        verdicts = [s["verdict"] for s in subs]
+        if row["errors"] or "error" in verdicts:
+            verdict = "error"
+        elif verdicts and all(v == "supported" for v in verdicts):
+            verdict = "supported"
+        elif "refuted" in verdicts:
+            verdict = "refuted"
+        else:
+            verdict = "inconclusive"
+        reason = "; ".join(f"{s['id']} {s['verdict']}" + (f" ({s['reason']})" if s["verdict"] != "supported" else "")
+                           for s in subs)
+        if row["errors"]:
+            reason = "error in " + ", ".join(row["errors"]) + "; " + reason
+        out.append({**row, "subclaims": subs, "verdict": verdict, "reason": reason,
+                    "flags": {k: sorted(set(v)) for k, v in row["flags"].items()}})
     return out
 
 
@@ -310,11 +348,20 @@ class Collector:
             return
         tr = terminalreporter
         tr.section("vaebench verdicts")
+        colours = {"supported": {"green": True}, "refuted": {"red": True}, "error": {"red": True}}
         for row in self.summary:
-            colour = {"supported": {"green": True}, "refuted": {"red": True}, "error": {"red": True}}.get(
-                row["verdict"], {"yellow": True})
             tr.write(f"{row['id']:4s} ")
-            tr.write(f"{row['verdict'].upper():13s}", **colour, bold=True)
-            tr.write_line(f" {row['title']}  ({row['passed']} ok / {row['failed']} failed / {row['open']} open)")
+            tr.write(f"{row['verdict'].upper():13s}", **colours.get(row["verdict"], {"yellow": True}), bold=True)
+            extra = f"  [extends {row['generalises']}]" if row.get("generalises") else ""
+            runs = f", n_runs {row['n_runs']}" if row.get("n_runs") else ""
+            tr.write_line(f" {row['title']}{extra}  (primary: {row['passed']} supported / {row['failed']} refuted / "
+                          f"{row['open']} open{runs})")
+            for sub in row["subclaims"]:
+                tr.write("       ")
+                tr.write(f"{sub['id']:5s} {sub['verdict']:13s}", **colours.get(sub["verdict"], {"yellow": True}))
+                why = "" if sub["verdict"] == "supported" else f" — {sub['reason']}"
+                tr.write_line(f" {sub['statement']}{why}"[:240])
+            for flag, labels in row.get("flags", {}).items():
+                tr.write_line(f"       health: {flag}: {', '.join(labels)}"[:240], yellow=True)
         if self.report_path:
             tr.write_line(f"report: {self.report_path}")

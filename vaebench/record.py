@@ -28,23 +28,52 @@ from typing import Any
 import numpy as np
 
 from .errors import StatsError, require
-from .stats import Check, ClaimResult, Estimate, Verdict
+from .estimate import Estimate
+from .verdict import Check, ClaimResult, Design, SubClaim, Verdict
 
 PANEL_TYPES = ("hist", "lines", "scatter", "bars", "images", "table")
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim as the posts make it. ``posts`` maps a quantity to the posts' figure."""
+    """A claim as the posts make it, with its pre-registered verdict structure.
+
+    ``posts`` maps a quantity to the posts' figure; ``subclaims`` are the claim's
+    statements, each with the name of its one primary check (:class:`vaebench.verdict.SubClaim`);
+    ``alpha`` is the family-wise level of the claim's decision. ``generalises`` names the
+    claim this one extends beyond the posts (e.g. C2b generalises C2): such a claim is
+    vaebench's, never the posts', and its verdict never touches the other's.
+    """
 
     id: str
     title: str
     quote: str
     source: str
     posts: dict[str, str] = field(default_factory=dict)
+    subclaims: tuple[SubClaim, ...] = ()
+    alpha: float = 0.05
+    generalises: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subclaims", tuple(self.subclaims))
+        require(len(self.subclaims) > 0,
+                f"claim {self.id}: declare its sub-claims, each with its primary check, before any run "
+                "(subclaims=(SubClaim(id, statement, primary), ...))", StatsError)
+
+    @property
+    def design(self) -> Design:
+        return Design(self.subclaims, self.alpha)
+
+    @property
+    def level(self) -> float:
+        """The level of each primary check's interval (1 − α/m, Bonferroni over m sub-claims)."""
+        return self.design.level
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["subclaims"] = [s.to_dict() for s in self.subclaims]
+        d["level"] = self.level
+        return d
 
 
 def jsonable(obj: Any) -> Any:
@@ -96,10 +125,32 @@ class ClaimRecorder:
         self.figures: list[dict] = []
         self.notes: list[str] = []
         self.scale: dict = {}
+        self.models: list[dict] = []
+        self.covered: tuple[str, ...] | None = None
         self.result: ClaimResult | None = None
 
+    @property
+    def level(self) -> float:
+        """The level at which to compute every primary check's interval."""
+        return self.claim.level
+
+    def covers(self, *subclaims: str) -> None:
+        """This test decides only ``subclaims`` (for claims split over several tests)."""
+        for sid in subclaims:
+            self.claim.design.subclaim(sid)
+        self.covered = tuple(subclaims)
+
+    def model_health(self, *healths) -> None:
+        """Record the :class:`vaebench.diagnostics.Health` of the models this test used."""
+        known = {m["label"] for m in self.models}
+        for h in healths:
+            if h.label not in known:
+                self.models.append(h.to_dict())
+                known.add(h.label)
+
     def check(self, check: Check) -> Check:
-        """Add a statistic held to a tolerance; it takes part in the verdict."""
+        """Add a statistic held to a tolerance; a primary check decides its sub-claim, a
+        secondary one is shown beside it."""
         require(isinstance(check, Check), f"check={check!r} is not a vaebench.stats.Check; build one with "
                                           "check_within/check_above/check_below", StatsError)
         self.checks.append(check)
@@ -126,22 +177,40 @@ class ClaimRecorder:
         """What the claim ran at (data, image size, z_dim, epochs, seeds, ...)."""
         self.scale.update(info)
 
+    def decide(self) -> ClaimResult:
+        """The pre-registered decision over the sub-claims this test covers."""
+        return ClaimResult.from_checks(self.claim.id, self.checks, design=self.claim.design, covered=self.covered)
+
     def verdict(self, reason: str = "") -> Verdict:
-        self.result = ClaimResult.from_checks(self.claim.id, self.checks, reason)
+        self.result = self.decide()
+        if reason:
+            self.result.reason = reason
         return self.result.verdict
 
     def failure_message(self) -> str:
-        result = self.result or ClaimResult.from_checks(self.claim.id, self.checks)
+        result = self.result or self.decide()
         lines = [f"{self.claim.id} {result.verdict.value.upper()}: {result.reason}"]
-        for c in self.checks:
-            mark = {True: "ok  ", False: "FAIL", None: "open"}[c.passed]
-            posts = f"; posts: {c.posts}" if c.posts else ""
-            lines.append(f"  [{mark}] {c.name}: {c.estimate}; tolerance: {c.tolerance}{posts}")
+        marks = {Verdict.SUPPORTED: "ok  ", Verdict.REFUTED: "FAIL", Verdict.INCONCLUSIVE: "open"}
+        for sub in result.subclaims:
+            c = sub.check
+            lines.append(f"  [{marks[sub.verdict]}] {sub.subclaim.id} {sub.subclaim.statement}")
+            if c is not None:
+                posts = f"; posts: {c.posts}" if c.posts else ""
+                lines.append(f"         primary: {c.name}: {c.estimate}; tolerance: {c.tolerance}{posts}")
+                if c.precondition:
+                    lines.append(f"         precondition failed: {c.precondition}")
+            else:
+                lines.append(f"         {sub.reason}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        result = self.result or ClaimResult.from_checks(self.claim.id, self.checks)
+        result = self.result or self.decide()
+        checks = []
+        for c in self.checks:
+            d = c.to_dict()
+            d["claim"] = self.claim.id
+            checks.append(d)
         return jsonable({"claim": self.claim.to_dict(), "test": self.test, "verdict": result.verdict.value,
-                         "reason": result.reason, "checks": [c.to_dict() for c in self.checks],
-                         "statistics": self.statistics, "figures": self.figures, "notes": self.notes,
-                         "scale": self.scale})
+                         "reason": result.reason, "subclaims": [s.to_dict() for s in result.subclaims],
+                         "checks": checks, "statistics": self.statistics, "figures": self.figures,
+                         "notes": self.notes, "scale": self.scale, "models": self.models})

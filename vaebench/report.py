@@ -165,18 +165,33 @@ def render_figure(figure: dict) -> str:
 
 def _checks_table(record: dict) -> str:
     rows = []
-    for c in record.get("checks", []):
-        rows.append(f"<tr><td>{_esc(c['name'])}</td><td>{_esc(c['estimate_text'])}</td><td>{_esc(c['tolerance'])}</td>"
+    checks = sorted(record.get("checks", []), key=lambda c: c.get("role", "primary") != "primary")
+    for c in checks:
+        role = c.get("role", "primary")
+        who = f"{_esc(c.get('subclaim') or '')} {role}" + (f", {c['n_runs']} runs" if c.get("n_runs") else "")
+        if c.get("unit") and c.get("unit") != "runs":
+            who += f", unit: {_esc(c['unit'])}"
+        rows.append(f"<tr><td>{_esc(c['name'])}<br><span class=small>{who}</span></td>"
+                    f"<td>{_esc(c['estimate_text'])}</td><td>{_esc(c['tolerance'])}</td>"
                     f"<td>{_esc(c.get('posts') or '')}</td><td>{badge(c['verdict'])}</td>"
                     f"<td class=small>{_esc(c.get('reason'))}</td></tr>")
     for s in record.get("statistics", []):
-        rows.append(f"<tr><td>{_esc(s['name'])}</td><td>{_esc(s['estimate_text'])}</td><td class=small>"
-                    f"(reported, no tolerance)</td><td>{_esc(s.get('posts') or '')}</td><td></td>"
+        rows.append(f"<tr><td>{_esc(s['name'])}<br><span class=small>shown</span></td><td>{_esc(s['estimate_text'])}"
+                    f"</td><td class=small>—</td><td>{_esc(s.get('posts') or '')}</td><td></td>"
                     f"<td class=small>{_esc(s.get('note'))}</td></tr>")
     if not rows:
         return "<p class=small>No statistics recorded.</p>"
     return ("<table><tr><th>statistic</th><th>ours (estimate [CI])</th><th>tolerance</th><th>posts</th>"
             "<th>verdict</th><th>why</th></tr>" + "".join(rows) + "</table>")
+
+
+def _models_table(record: dict) -> str:
+    models = record.get("models", [])
+    if not models:
+        return ""
+    rows = "".join(f"<tr><td>{_esc(m['label'])}</td><td>{_esc(', '.join(m.get('flags', [])) or 'healthy')}</td>"
+                   f"<td class=small>{_esc('; '.join(m.get('reasons', {}).values()))}</td></tr>" for m in models)
+    return "<table><tr><th>model</th><th>health</th><th>why</th></tr>" + rows + "</table>"
 
 
 def render_html(results: dict) -> str:
@@ -187,12 +202,19 @@ def render_html(results: dict) -> str:
              f"<h1>vaebench report</h1><p class=small>run <code>{_esc(run.get('name'))}</code> · scale "
              f"<b>{_esc(env.get('scale'))}</b> · {_esc(env.get('backend'))} on {_esc(env.get('device'))} · "
              f"{_esc(run.get('started'))} · {float(run.get('duration_s', 0)):.0f} s</p>"]
-    parts.append("<h2>Verdicts</h2><table><tr><th>claim</th><th>title</th><th>verdict</th><th>checks "
-                 "(ok / failed / open)</th><th>why</th></tr>")
+    parts.append("<h2>Verdicts</h2><table><tr><th>claim</th><th>title / sub-claim</th><th>verdict</th>"
+                 "<th>runs</th><th>model health</th><th>why</th></tr>")
     for s in summary:
-        parts.append(f"<tr><td><a href='#{_esc(s['id'])}'>{_esc(s['id'])}</a></td><td>{_esc(s['title'])}</td>"
-                     f"<td>{badge(s['verdict'])}</td><td>{s['passed']} / {s['failed']} / {s['open']}</td>"
-                     f"<td class=small>{_esc(s['reason'])}</td></tr>")
+        flags = "; ".join(f"{k}: {', '.join(v)}" for k, v in s.get("flags", {}).items()) or "healthy"
+        extends = f" <span class=small>(extends {_esc(s['generalises'])}; vaebench's, not the posts')</span>" \
+            if s.get("generalises") else ""
+        parts.append(f"<tr><td><a href='#{_esc(s['id'])}'>{_esc(s['id'])}</a></td><td>{_esc(s['title'])}{extends}</td>"
+                     f"<td>{badge(s['verdict'])}</td><td>{_esc(s.get('n_runs') or '')}</td>"
+                     f"<td class=small>{_esc(flags)}</td><td class=small></td></tr>")
+        for sub in s.get("subclaims", []):
+            parts.append(f"<tr><td></td><td class=small>{_esc(sub['id'])}: {_esc(sub['statement'])}</td>"
+                         f"<td>{badge(sub['verdict'])}</td><td></td><td></td>"
+                         f"<td class=small>{_esc('' if sub['verdict'] == 'supported' else sub.get('reason'))}</td></tr>")
     parts.append("</table>")
     by_claim: dict[str, list[dict]] = {}
     for record in results.get("records", []):
@@ -212,6 +234,7 @@ def render_html(results: dict) -> str:
                 parts.append("<p class=small>ran at: " + ", ".join(
                     f"{_esc(k)}={_esc(v)}" for k, v in record["scale"].items()) + "</p>")
             parts.append(_checks_table(record))
+            parts.append(_models_table(record))
             parts += [f"<p class=small>{_esc(n)}</p>" for n in record.get("notes", [])]
             parts += [render_figure(f) for f in record.get("figures", [])]
     parts.append("<h2>Environment</h2><table>" + "".join(

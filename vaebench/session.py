@@ -44,6 +44,7 @@ class Session:
         self._models: dict[tuple, Trained] = {}
         self._latents: dict[tuple, dict] = {}
         self._scorer = None
+        self._health: dict[str, object] = {}
         self.timings: dict[str, float] = {}
 
     @property
@@ -135,6 +136,19 @@ class Session:
             noise_seed = 2 * seed + (split == "test")
             self._latents[key] = encode(trained.model, np.asarray(images[:n]), seed=noise_seed)
         return self._latents[key]
+
+    def health(self, trained: Trained, label: str | None = None):
+        """The :class:`vaebench.diagnostics.Health` of a trained model (convergence from its
+        history; for a VAE, posterior collapse from the codes of the analysed images)."""
+        from .diagnostics import health
+        from .training import describe
+
+        key = trained.entry.name
+        if key not in self._health:
+            codes = self.latents(trained) if trained.entry.model_spec.kind == "vae" and not trained.stopped else None
+            self._health[key] = health(label or describe(trained.entry.model_spec, trained.entry.train),
+                                       trained.history, trained.stopped, codes)
+        return self._health[key]
 
     def quality_scorer(self):
         """The validated decoded-image quality score, fitted once on real training images."""

@@ -1,0 +1,58 @@
+"""Shared helpers of the planted-input tests of claim decisions (tests/test_claim_*.py).
+
+A claim module's decision is a pure function of per-run statistics; these helpers load a
+hypothesis module without running it and count the verdicts its decision gives over
+seeded simulated replicates whose truth is known.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from vaebench.verdict import ClaimResult, decide
+
+HYPOTHESES = Path(__file__).resolve().parent.parent / "hypotheses"
+
+
+def load_claim(stem: str):
+    """The hypothesis module ``hypotheses/<stem>.py`` (e.g. ``test_c1_tiny_kl_vae_behaves_like_ae``),
+    imported under a private name so pytest does not collect it twice."""
+    name = f"_vaebench_claim_{stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, HYPOTHESES / f"{stem}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def result(claim, checks, covered=None) -> ClaimResult:
+    """The pre-registered decision of ``claim`` (a :class:`vaebench.record.Claim`) on ``checks``."""
+    return decide(claim.id, claim.design, checks, covered)
+
+
+def verdict_rates(claim, simulate: Callable[[np.random.Generator], list], n_rep: int = 500, seed: int = 0,
+                  covered=None, subclaim: str | None = None) -> dict[str, float]:
+    """Frequencies of the claim's verdict (or of one ``subclaim``'s) over ``n_rep`` replicates;
+    ``simulate(rng)`` returns the checks of one simulated study."""
+    rng = np.random.default_rng(seed)
+    counts: Counter = Counter()
+    for _ in range(n_rep):
+        res = result(claim, simulate(rng), covered)
+        if subclaim is None:
+            counts[res.verdict.value] += 1
+        else:
+            counts[next(s.verdict.value for s in res.subclaims if s.subclaim.id == subclaim)] += 1
+    return {v: counts[v] / n_rep for v in ("supported", "refuted", "inconclusive")}
+
+
+def mc_slack(alpha: float, n_rep: int) -> float:
+    """Three Monte-Carlo standard errors of a rate near ``alpha`` over ``n_rep`` replicates,
+    the allowance of an error-rate assertion on simulated replicates."""
+    return 3.0 * float(np.sqrt(alpha * (1 - alpha) / n_rep))
