@@ -1,0 +1,64 @@
+"""Model health on histories and codes whose answer is known."""
+import numpy as np
+import pytest
+
+from vaebench import diagnostics as dg
+from vaebench.errors import StatsError
+
+
+def test_drift_of_known_series():
+    assert dg.drift([10, 10, 10, 10]) == pytest.approx(0.0, abs=1e-12)
+    assert dg.drift([1, 2, 3, 4, 5, 6]) == pytest.approx(1 / 5)          # last 3: 4, 5, 6 -> slope 1 / mean 5
+    assert dg.drift([0, -1, -2, -3], relative=False) == pytest.approx(-1.0)
+    assert np.isnan(dg.drift([1, 2]))
+    assert dg.window(8) == 3 and dg.window(24) == 8
+
+
+def test_converged_model_passes_and_rising_radius_fails_with_its_rate():
+    flat = {"loss": [700, 650, 646, 645.5, 645.4, 645.3], "probe_radius_mean": [14, 15, 15.5, 15.6, 15.6, 15.65]}
+    h = dg.health("AE seed 0", flat)
+    assert h.converged is True and h.flags == [] and dg.precondition([h], dg.CONVERGED) is None
+    rising = dict(flat, probe_radius_mean=[11, 14, 17, 20, 23, 25])
+    h = dg.health("VAE seed 0", rising)
+    assert h.converged is False
+    why = dg.precondition([h], dg.CONVERGED)
+    assert why.startswith("VAE seed 0: not converged: probe radius rising") and "per epoch" in why
+
+
+def test_falling_logvar_is_not_converged():
+    hist = {"loss": [10] * 6, "probe_radius_mean": [5] * 6, "probe_logvar_mean": [-1, -2, -3, -4, -5, -6]}
+    h = dg.health("VAE", hist)
+    assert h.converged is False and "mean logvar falling 1.00 nat per epoch" in h.reasons[dg.CONVERGED]
+
+
+def test_collapse_from_active_units():
+    rng = np.random.default_rng(0)
+    mu = np.zeros((500, 16))
+    mu[:, :3] = rng.normal(0, 1, (500, 3))                                 # three informative axes
+    logvar = np.zeros_like(mu)
+    h = dg.health("VAE fact=5", {"loss": [5, 5, 5]}, codes={"mu": mu, "logvar": logvar})
+    assert h.collapsed is True and "3 of 16 active units" in h.reasons[dg.NOT_COLLAPSED]
+    mu[:, :8] = rng.normal(0, 1, (500, 8))
+    assert dg.health("VAE", {"loss": [5, 5, 5]}, codes={"mu": mu, "logvar": logvar}).collapsed is False
+    kl = dg.kl_per_axis(mu, logvar)
+    assert kl[8:] == pytest.approx(0.0) and kl[0] == pytest.approx(0.5 * np.mean(mu[:, 0] ** 2))
+
+
+def test_a_stopped_run_fails_every_precondition():
+    h = dg.health("VAE seed 3", {"loss": [5, float("nan")]}, stopped="non-finite loss nan at epoch 2")
+    assert not h.finite and h.flags == ["non-finite"]
+    assert "non-finite loss" in dg.precondition([h], dg.FINITE)
+
+
+def test_min_ok_lets_a_check_drop_failed_runs():
+    good = dg.health("a", {"loss": [1, 1, 1]})
+    bad = dg.health("b", {"loss": [1.0]}, stopped="nan")
+    assert dg.precondition([good, good, bad], dg.FINITE, min_ok=2) is None
+    assert "1 of 2 runs pass" in dg.precondition([good, bad], dg.FINITE, min_ok=2)
+
+
+def test_bad_input():
+    with pytest.raises(StatsError, match="not a precondition"):
+        dg.health("a", {"loss": [1, 1, 1]}).fails("happy")
+    with pytest.raises(StatsError):
+        dg.active_units(np.zeros(3))
