@@ -87,7 +87,9 @@ def tost(a: Any, b: Any, margin: float, alpha: float = 0.05, *,
         p = 0.0 if abs(diff) < m else 1.0
         est = Estimate(diff, diff, diff, 1 - 2 * alpha, "Welch t", na + nb)
         return Equivalence(est, m, p, abs(diff) < m, float(alpha), rel)
-    df = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))
+    den = va ** 2 / (na - 1) + vb ** 2 / (nb - 1)
+    # Welch-Satterthwaite; a variance so small that its square underflows takes the pooled df
+    df = (va + vb) ** 2 / den if den > 0 else float(na + nb - 2)
     p_low = float(sps.t.sf((diff + m) / se, df))   # H0: diff <= -m
     p_high = float(sps.t.cdf((diff - m) / se, df))  # H0: diff >= +m
     p = max(p_low, p_high)
