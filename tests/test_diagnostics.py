@@ -44,6 +44,12 @@ def test_collapse_from_active_units():
     assert kl[8:] == pytest.approx(0.0) and kl[0] == pytest.approx(0.5 * np.mean(mu[:, 0] ** 2))
 
 
+def test_too_few_epochs_to_judge_fails_the_convergence_precondition():
+    h = dg.health("VAE", {"loss": [5.0, 4.0]})
+    assert h.converged is None and h.flags == ["convergence unknown"]
+    assert "convergence unknown: only 2 epochs" in dg.precondition([h], dg.CONVERGED)
+
+
 def test_a_stopped_run_fails_every_precondition():
     h = dg.health("VAE seed 3", {"loss": [5, float("nan")]}, stopped="non-finite loss nan at epoch 2")
     assert not h.finite and h.flags == ["non-finite"]

@@ -114,6 +114,8 @@ class Health:
             return f"{self.label}: {self.reasons.get(FINITE, 'non-finite')}"
         if condition == CONVERGED and self.converged is False:
             return f"{self.label}: not converged: {self.reasons[CONVERGED]}"
+        if condition == CONVERGED and self.converged is None:     # unknown is not passed
+            return f"{self.label}: convergence unknown: {self.reasons[CONVERGED]}"
         if condition == NOT_COLLAPSED and self.collapsed:
             return f"{self.label}: posterior collapse: {self.reasons[NOT_COLLAPSED]}"
         return None
@@ -125,6 +127,8 @@ class Health:
             out.append("non-finite")
         if self.converged is False:
             out.append("not converged")
+        elif self.converged is None and self.finite:
+            out.append("convergence unknown")
         if self.collapsed:
             out.append("collapsed")
         return out

@@ -1,0 +1,116 @@
+"""C2b's decision on planted inputs: mean logvar per run against ln(fact), seeds shared across facts.
+
+Simulated studies have the cpu scale's design: every fact of ``SCALES["cpu"].fact_sweep``
+with every seed of ``SCALES["cpu"].seeds``. A run's mean logvar is
+``a + b·ln(fact) + u_s + v_s·(ln fact − mean) + e``: a seed shifts the level (u_s, sd 0.5
+nat) and the slope (v_s, sd 0.05) of all its runs, and each run adds its own noise (e, sd
+0.2 nat). Error rates are asserted ≤ α = 0.05 plus ``claimsim.mc_slack`` (three Monte
+Carlo standard errors over the replicates).
+"""
+import math
+
+import numpy as np
+import pytest
+from claimsim import load_claim, mc_slack, result, verdict_rates
+
+from vaebench import diagnostics, stats
+from vaebench.config import SCALES
+
+C2B = load_claim("test_c2b_logvar_tracks_ln_fact")
+FACTS = SCALES["cpu"].fact_sweep
+SEEDS = SCALES["cpu"].seeds
+N_REP = 500
+ALPHA = 0.05
+LO, HI = C2B.SLOPE_RANGE
+
+
+def points_of(slope, rng=None, seeds=SEEDS, facts=FACTS, level_sd=0.5, slope_sd=0.05, noise_sd=0.2,
+              intercept=-2.0):
+    x = np.log(np.asarray(facts))
+    out = []
+    for s in seeds:
+        u, v = (level_sd * rng.standard_normal(), slope_sd * rng.standard_normal()) if rng is not None else (0, 0)
+        e = noise_sd * rng.standard_normal(x.size) if rng is not None else np.zeros(x.size)
+        y = intercept + slope * x + u + v * (x - x.mean()) + e
+        out += [(s, f, float(lv)) for f, lv in zip(facts, y)]
+    return out
+
+
+def simulate(slope):
+    return lambda rng: C2B.decide(points_of(slope, rng), C2B.CLAIM.level)
+
+
+def verdict(points, precondition=None):
+    return result(C2B.CLAIM, C2B.decide(points, C2B.CLAIM.level, precondition))
+
+
+def test_c2b_is_its_own_claim_generalising_c2():
+    assert C2B.CLAIM.id == "C2b" and C2B.CLAIM.generalises == "C2"
+    assert [s.id for s in C2B.CLAIM.subclaims] == ["C2b.1"] and C2B.CLAIM.level == pytest.approx(0.95)
+    assert "not in the posts" in C2B.CLAIM.source
+
+
+def test_per_seed_fits_on_planted_lines():
+    level = {s: -3.0 + i for i, s in enumerate(SEEDS)}
+    pts = [(s, f, 0.8 * math.log(f) + level[s]) for s in SEEDS for f in FACTS]
+    fits = C2B.per_seed_fits(pts)
+    assert set(fits) == set(SEEDS)
+    for s, c in level.items():
+        slope, intercept, n = fits[s]
+        assert slope == pytest.approx(0.8) and intercept == pytest.approx(c) and n == len(FACTS)
+    # the applied weight w = fact × H·W/9216 is a constant multiple: same slope, intercept moved by slope × ln 9
+    applied = C2B.per_seed_fits([(s, f / 9, lv) for s, f, lv in pts])
+    for s in SEEDS:
+        assert applied[s][0] == pytest.approx(fits[s][0])
+        assert applied[s][1] == pytest.approx(fits[s][1] + 0.8 * math.log(9))
+    # a seed with runs at one fact only has no slope
+    assert set(C2B.per_seed_fits(pts[:1] + [(99, FACTS[0], -5.0)])) == set()
+
+
+def test_the_mean_of_per_seed_slopes_is_the_pooled_slope_on_a_balanced_design():
+    pts = points_of(1.0, np.random.default_rng(3))
+    pooled = stats.linear_fit([math.log(f) for _, f, _ in pts], [lv for *_, lv in pts])["slope"].value
+    assert np.mean([f[0] for f in C2B.per_seed_fits(pts).values()]) == pytest.approx(pooled)
+
+
+def test_supported_refuted_and_inconclusive_cases():
+    rng = np.random.default_rng(4)
+    assert verdict(points_of(1.0, rng)).verdict.value == "supported"
+    # logvar not set by fact (an optimiser-limited descent): slope 0
+    res = verdict(points_of(0.0, rng))
+    assert res.verdict.value == "refuted" and res.subclaims[0].subclaim.id == "C2b.1"
+    assert verdict(points_of(2.5, rng)).verdict.value == "refuted"
+    # slopes straddling 0.5: undecided
+    pts = [(0, f, 0.3 * math.log(f)) for f in FACTS] + [(1, f, 0.7 * math.log(f)) for f in FACTS]
+    assert verdict(pts).verdict.value == "inconclusive"
+    # one seed only: no interval across seeds
+    res = verdict(points_of(1.0, rng, seeds=SEEDS[:1]))
+    assert res.verdict.value == "inconclusive" and "1 seed(s)" in res.reason
+
+
+def test_a_sweep_model_still_moving_makes_the_slope_inconclusive():
+    """A logvar still falling sits above its equilibrium, the more so the smaller fact: the slope is biased."""
+    falling = diagnostics.health("VAE fact 1e-6 seed 0", {"loss": [100.0] * 8,
+                                                          "probe_logvar_mean": [-2.0 - 0.5 * e for e in range(8)]})
+    pre = diagnostics.precondition([falling], diagnostics.CONVERGED, diagnostics.NOT_COLLAPSED)
+    res = verdict(points_of(0.0, np.random.default_rng(5)), pre)
+    assert res.verdict.value == "inconclusive" and "not converged" in res.subclaims[0].reason
+
+
+@pytest.mark.parametrize("edge", [LO, HI])
+def test_false_refutation_rate_at_the_edge(edge):
+    """Truth: the slope lies on an edge of the tolerance, so the claim (just) holds."""
+    rates = verdict_rates(C2B.CLAIM, simulate(edge), N_REP, seed=21)
+    assert rates["refuted"] <= ALPHA + mc_slack(ALPHA, N_REP)
+
+
+@pytest.mark.parametrize("edge", [LO - 1e-9, HI + 1e-9])
+def test_false_support_rate_at_the_edge(edge):
+    """Truth: the slope lies just outside the tolerance, so the claim is false."""
+    rates = verdict_rates(C2B.CLAIM, simulate(edge), N_REP, seed=22)
+    assert rates["supported"] <= ALPHA + mc_slack(ALPHA, N_REP)
+
+
+def test_the_tolerance_can_be_met():
+    """The theory's slope 1 is supported most of the time at the cpu design."""
+    assert verdict_rates(C2B.CLAIM, simulate(1.0), N_REP, seed=23)["supported"] >= 0.8
