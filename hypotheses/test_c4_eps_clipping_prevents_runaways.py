@@ -5,87 +5,114 @@ statistical variation of epsilon. [...] if abs(epsilon) >= 5: epsilon *= 5. / ab
 [...] This stabilized everything. [...] after the limitation of epsilon fluctuations all
 training runs found a loss minimum similar to the one of our simple AE – in the sense that
 it creates a z-point density distribution around R ≈ 16."
+Posts' figures: without clipping, of four VAE runs (fact = 1e-5) one settled at another
+minimum (average radius 19.75 instead of ≈ 16) and one jumped at epoch 22 to a radius peak
+of 66 with a KL spike (not repeated when restarted from epoch 18); with clipping all runs
+found R ≈ 16 (how many is not said). Read as runaway rates p_U = 0.5 unclipped, p_C = 0
+clipped.
 
-Posts' figures (post XIII, seeds/000_73ebeab37ce6d73c.txt, "Can this result be
-reproduced?"): without clipping, three of four VAE runs (fact = 1e-5) peaked at R ≈ 16;
-one settled at another minimum ("a distribution with an average radius at R ≈ 19.75");
-another run "at epoch 22 [...] a maximum of the density distribution at R = 66 [...] At the
-same time the KL-loss also jumped to a much higher value" (not repeated when restarted
-from epoch 18). With clipping: all runs near R ≈ 16 (the number of clipped runs is not
-given). We read this as about 2 misbehaving runs in 4 without clipping, 0 with it.
+Design: arm U (``scale.vae()``) and arm C (``scale.vae(eps_clip=5.0)``), each trained with
+every seed of ``range(scale.runaway_runs)``; arm U shares its store entries with C1 where
+the seeds coincide. The unit is the **twin pair**: a seed fixes the initial weights, the
+shuffling and the eps stream, and the clip acts after the draw, so the twins of a seed
+differ only in the draws beyond |eps| = 5 (2Φ(−5) ≈ 5.7e-7 of them). Each run gives one
+indicator (runaway or not), each seed one pair (U, C).
 
-Design: a run-level study. Arm U (unclipped, ``scale.vae()``) and arm C (clipped,
-``scale.vae(eps_clip=5.0)``), identical otherwise, each trained with seeds
-``range(scale.runaway_runs)``; arm U shares its store entries with C1 where the seeds
-coincide. The arms are paired: a seed fixes the initial weights, the shuffling and the
-eps stream, and clipping does not change which eps are drawn, so the clipped and the
-unclipped run of one seed ("twins") differ only in the few draws beyond |eps| = 5. Clipping
-changes z by exp(logvar/2)·(|eps| − 5) only when |eps| > 5, which happens to 2Φ(−5) ≈ 5.7e-7
-of the draws — so it can only matter through components whose logvar is not ≪ 0 (the posts
-saw max logvar 3.38 in one run). The largest difference between twins' final losses is
-shown.
+The runaway event (pre-declared; unchanged), from the per-epoch history (``loss``, ``kl``,
+``probe_radius_peak``: the fullest 0.5-wide bin of the radii of a fixed probe batch,
+``probe_radius_mean``) and the store's ``stopped``; a run is a runaway when ANY holds
+(epochs from 1):
+(a) non-finite: training stopped on a non-finite loss, or a recorded loss or kl is NaN/inf;
+(b) radius jump: for some epoch e ≥ 3, peak[e] > 1.5 × peak[e−1] AND peak[e] − peak[e−1] > 2.0
+    AND mean[e] > 1.25 × mean[e−1] (the posts' 16 → 66; the extra conditions keep the
+    bin-quantised peak of the probe batch from firing on noise: the whole distribution moves);
+(c) KL spike: for some epoch e ≥ 3, kl[e] > 3 × median(kl[max(1, e−3) .. e−1]) (a local
+    baseline: kl grows steadily while logvar descends);
+(d) different minimum: the final probe_radius_mean differs by more than 15 % from the median
+    final probe_radius_mean of the finite runs of both arms (the posts' 19.75 vs 16.28 is
+    +21 %; seed-to-seed spread is a few percent).
+Epochs 1–2 are left out of (b) and (c): the latent scale is still being set up.
 
-The runaway event, defined here before any run, from the per-epoch training history
-(``loss``, ``kl``, ``probe_radius_peak`` — the fullest 0.5-wide bin of the radii of a fixed
-probe batch — and ``probe_radius_mean``) and the store's ``meta['stopped']``. A run is a
-runaway when ANY of these holds (epochs numbered from 1, E = epochs run):
-
-(a) non-finite: training stopped on a non-finite loss, or any recorded loss or kl is
-    NaN/inf;
-(b) radius jump: for some epoch e ≥ 3, probe_radius_peak[e] > 1.5 × probe_radius_peak[e−1]
-    AND probe_radius_peak[e] − probe_radius_peak[e−1] > 2.0 AND probe_radius_mean[e] > 1.25 ×
-    probe_radius_mean[e−1]. The posts' event was 16 → 66 (× 4); the extra conditions keep
-    the bin-quantised peak of a 512-point probe batch (which can hop a few bins between
-    epochs) from firing on noise: the whole distribution has to move;
-(c) KL spike: for some epoch e ≥ 3, kl[e] > 3 × median(kl[max(1, e−3) .. e−1]) (the
-    running median of up to three previous epochs; a local baseline, because kl grows
-    steadily while logvar descends: −logvar/2 per component);
-(d) different minimum: the final probe_radius_mean differs by more than 15 % from the
-    median final probe_radius_mean of all finite runs of both arms. The posts' second
-    minimum had an average radius of 19.75 against 16.28 (+21 %); seed-to-seed spread of
-    the mean radius is a few percent.
-Epochs 1–2 are excluded from (b) and (c) because the latent scale is still being set up.
-
-Statistics (rate 1 = arm U, rate 2 = arm C; α = 0.05):
-- The check: Boschloo's exact unconditional test, one-sided, H1: rate U > rate C (the
-  claim's direction; Boschloo is uniformly more powerful than Fisher and keeps its size).
-  Supported if p < 0.05; refuted if the reverse one-sided test gives p < 0.05 (clipping
-  makes runaways more frequent); otherwise inconclusive. Zero events in both arms is
-  INCONCLUSIVE with that reason — there was nothing to prevent. The estimate shown is the
-  rate difference with Newcombe's hybrid-score 95 % CI.
-- Fisher's exact test (one- and two-sided), both rates with Clopper–Pearson CIs, the 95 %
-  upper confidence bound on each rate (``stats.rate_upper_bound``; 0 of n gives
-  1 − 0.05^(1/n)), the exact power of the one-sided tests for the posts' rates
-  (p_U = 0.5, p_C = 0) at the runs chosen, and how often the clip fired: Σ eps_tail over
-  epochs of arm C over epochs × n_train × z_dim (expected 2Φ(−5) ≈ 5.7e-7; arm U's count
-  above 5 is shown as well).
-
-Power per scale (one-sided, α = 0.05, p_U = 0.5 vs p_C = 0, exact): smoke has 2 runs per
-arm — power 0 (no outcome can reach p < 0.05: a mechanical run only); cpu has 4 — Boschloo
-0.31, Fisher 0.06 (only 3 or 4 of 4 against 0 of 4 can decide); full has 8 — Boschloo
-0.86, Fisher 0.64. So at cpu a supported verdict needs a large effect, and an inconclusive
-verdict is the expected outcome even if the posts are right. Also, cpu runs 8 epochs
-(1,000 Adam steps) against the posts' 24 × 1,329, so there are ~30× fewer chances for a
-rare excursion per run.
-
-Observed in the first cpu run (kept here because it bears on the definition, which was not
-changed): no event in 8 runs; the largest epoch-to-epoch rise of the probe radius peak from
-epoch 3 on was ×1.44 (threshold ×1.5; mean radius ×1.44 alongside, threshold ×1.25), because
-at 8 epochs the tiny-KL VAE's radius is still growing (≈ 11 → 27) while logvar descends; the
-largest kl rise was ×1.12 (threshold ×3); final mean radii lay within 1 % of their median
-(threshold 15 %). So (b) is the criterion closest to firing on ordinary growth at this scale.
+Sub-claim and primary check (fixed before any run; m = 1, so claim.level = 0.95 and each
+one-sided error is ≤ α/2 = 0.025):
+- C4a clipping prevents runaways: θ = p_C / p_U, the ratio of the runaway rates, with an
+  exact paired 95 % interval over the twin pairs. Supported when the interval lies below 1
+  (the clipped rate is lower); refuted when it lies above λ = 1/2 (the clip prevents fewer
+  than half of the runaways: "stabilized everything" read at its weakest, "most"); both at
+  once (a real reduction smaller than half) reads as refuted; zero runaways in both arms
+  is INCONCLUSIVE whatever the interval: there was nothing to prevent.
+  The interval inverts exact unconditional tests (Suissa & Shuster 1985; Hsueh, Liu & Chen
+  2001) of H0: p_C − θ0·p_U = 0 on a grid of θ0 (:data:`THETA_GRID`): the statistic is the
+  per-pair contrast X = 1[C] − θ0·1[U] averaged over the pairs and divided by its standard
+  error under the restricted maximum-likelihood cells (a score statistic); its p-value is
+  the largest tail probability over the twin-pair multinomial (π11, π10, π01, π00) with
+  p_C = θ0·p_U — every twin dependence, none assumed (grid :data:`NUISANCE_STEPS`). The bounds are connected (every grid θ0 beyond a bound is
+  rejected), so support needs every θ0 ≥ 1 rejected. At θ0 = 1 the test is the exact
+  unconditional McNemar test on the discordant pairs, more powerful than the conditional
+  one (``binomtest`` on the discordant pairs: 0.79 against 0.91 at 14 pairs). Largest exact
+  error over every twin-pair distribution at 14 pairs: P(supported | p_C ≥ p_U) = 0.018,
+  P(refuted | p_C ≤ p_U / 2) = 0.024 (≤ 0.025; tests/test_claim_c4.py).
+Why paired: an unpaired exact test (Boschloo) assumes independent arms. Under negative twin
+dependence its one-sided size reaches 0.037 > 0.025 (p = 0.3, ρ = −0.4, 14 per arm); under
+positive dependence with p_C > 0 the paired test has more power (p_U = 0.6, p_C = 0.2,
+ρ = 0.5: 0.72 against 0.55), and only the pairing lets concordant runaways refute. At the
+posts' p_C = 0 there are no concordant runaway pairs and Boschloo has more power (0.97 vs
+0.91 at 14): it is shown as a secondary statistic.
+Power (:func:`power`, exact: the decision of every table of n pairs weighted by its
+multinomial probability; at the posts' rates p_C = 0 there are no concordant runaway pairs,
+so the twins' dependence does not enter): P(supported) at p_U = 0.5, p_C = 0 is 0.36 / 0.50 /
+0.62 / 0.73 / 0.81 / 0.87 / 0.91 / 0.94 / 0.96 for n = 8 … 16 pairs; the full scale's 14
+pairs give 0.91, the cpu scale's 3 pairs 0 (no table of 3 pairs reaches one-sided 0.025:
+at cpu C4 is inconclusive by design). Under no effect (θ = 1, p = 0.5) 14 pairs refute
+with probability 0.37 (independent twins) to 0.91 (identical twins).
+Secondary (shown): both rates with Clopper–Pearson CIs and their 95 % upper confidence
+bounds; the twin-pair table; the conditional McNemar p; unpaired Boschloo and Fisher
+one-sided p (they ignore the pairing: valid for non-negative twin dependence only); the
+power of this design at the run count used, and of an unpaired Boschloo test at the same
+one-sided level; how often the clip fired (Σ eps_tail over epochs × n_train × z_dim;
+expected 2Φ(−5)); the largest twin difference of the final loss.
+Preconditions: none on convergence or finiteness — runaways are the subject, a non-finite
+run is an event, not a failed model. The check is inconclusive when the clip never fired in
+the clipped arm (both arms then ran the same computation: smoke, 2 epochs of 512 images,
+expects 0.02 clipped draws per run) or a run lacks the history the event definition reads.
+Scale: smoke (machinery only), cpu (3 pairs: inconclusive by design, shows the machinery and
+the event statistics), full (14 pairs, the posts' 24 epochs; power 0.91).
 """
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytest
-from scipy.stats import norm
+from scipy import special
+from scipy.stats import binomtest, norm
 
 from vaebench import experiments, stats
+from vaebench.errors import StatsError
 from vaebench.record import Claim
-from vaebench.stats import Check
+from vaebench.stats import Check, Estimate, SubClaim
+
+EPS_CLIP = 5.0
+FIRST_EPOCH = 3              # (b), (c): epochs from 3 on, compared with earlier ones
+PEAK_JUMP = 1.5              # (b)
+PEAK_JUMP_ABS = 2.0          # (b)
+MEAN_JUMP = 1.25             # (b)
+KL_SPIKE = 3.0               # (c)
+KL_WINDOW = 3                # (c)
+OFF_MINIMUM = 0.15           # (d)
+HISTORY_KEYS = ("loss", "kl", "probe_radius_peak", "probe_radius_mean", "eps_tail")
+#: C4a's refutation edge: the clip prevents fewer than half of the runaways when θ = p_C / p_U > LAMBDA
+LAMBDA = 0.5
+P_UNCLIPPED_POSTS, P_CLIPPED_POSTS = 0.5, 0.0
+#: the θ0 at which the exact tests are inverted (0.05 apart up to 1; the bounds are reported on this grid)
+THETA_GRID = tuple(round(0.05 * i, 2) for i in range(21)) + (1.25, 1.5, 2.0, 3.0, 5.0, 10.0, math.inf)
+#: grid of the nuisance on the null boundary: p_U in NUISANCE_STEPS[0] + 1 steps, π11 between its bounds in [1] + 1
+NUISANCE_STEPS = (50, 20)
+
+RATIO = "runaway-rate ratio clipped / unclipped (exact paired CI over twin seeds)"
+CELLS = ("both ran away", "only unclipped", "only clipped", "neither")
 
 CLAIM = Claim(
     id="C4",
@@ -99,33 +126,27 @@ CLAIM = Claim(
     posts={"unclipped runs": "2 of 4 misbehaved: one at average radius 19.75 instead of ≈ 16; one jumped to a "
                              "radius peak of 66 with a KL spike at epoch 22",
            "clipped runs": "all found the R ≈ 16 minimum (number of runs not given)"},
+    subclaims=(SubClaim("C4a", "clipping eps at |eps| ≤ 5 prevents most training runaways "
+                               f"(p_C / p_U < 1 shown; refuted when > {LAMBDA:g} is shown)", RATIO,
+                        posts="0 clipped vs 2 of 4 unclipped"),),
 )
 
-EPS_CLIP = 5.0
-FIRST_EPOCH = 3              # (b), (c): epochs from 3 on, compared with earlier ones
-PEAK_JUMP = 1.5              # (b)
-PEAK_JUMP_ABS = 2.0          # (b)
-MEAN_JUMP = 1.25             # (b)
-KL_SPIKE = 3.0               # (c)
-KL_WINDOW = 3                # (c)
-OFF_MINIMUM = 0.15           # (d)
-ALPHA = 0.05
-P_UNCLIPPED_POSTS, P_CLIPPED_POSTS = 0.5, 0.0
 
+# --------------------------------------------------------------------------- the runaway event
 
-def _series(history: dict, key: str) -> np.ndarray:
+def _series(history: Mapping, key: str) -> np.ndarray:
     return np.asarray(history.get(key) or [], dtype=np.float64)
 
 
-def runaway_events(history: dict, stopped: str | None) -> list[str]:
-    """Events (a)–(c) of the module docstring for one run; (d) needs all runs."""
+def runaway_events(history: Mapping, stopped: str | None) -> list[str]:
+    """Events (a)–(c) of the module docstring for one run; (d) needs all runs (:func:`classify`)."""
     events = []
     loss, kl = _series(history, "loss"), _series(history, "kl")
     peak, mean = _series(history, "probe_radius_peak"), _series(history, "probe_radius_mean")
     if stopped or not np.all(np.isfinite(loss)) or not np.all(np.isfinite(kl)):
         events.append(f"(a) non-finite{': ' + stopped if stopped else ''}")
     with np.errstate(invalid="ignore", divide="ignore"):
-        for e in range(FIRST_EPOCH, len(peak) + 1):          # e is 1-based
+        for e in range(FIRST_EPOCH, min(len(peak), len(mean)) + 1):          # e is 1-based
             p0, p1, m0, m1 = peak[e - 2], peak[e - 1], mean[e - 2], mean[e - 1]
             if p1 > PEAK_JUMP * p0 and p1 - p0 > PEAK_JUMP_ABS and m1 > MEAN_JUMP * m0:
                 events.append(f"(b) radius jump at epoch {e}: peak {p0:.2f} → {p1:.2f}, mean {m0:.2f} → {m1:.2f}")
@@ -136,13 +157,204 @@ def runaway_events(history: dict, stopped: str | None) -> list[str]:
     return events
 
 
-def _max_ratio(x: np.ndarray, start: int) -> float:
-    """Largest epoch-to-epoch ratio x[e]/x[e−1] for 1-based e ≥ start (for the table)."""
+def classify(runs: Mapping[tuple, tuple[Mapping, str | None]]) -> tuple[dict, float]:
+    """Events (a)–(d) of every run: ``runs`` maps (arm, seed) to (history, stopped). Returns the
+    events per run and the median final probe mean radius that (d) compares with."""
+    events = {key: runaway_events(h, stopped) for key, (h, stopped) in runs.items()}
+    finals = {key: float(_series(h, "probe_radius_mean")[-1]) if h.get("probe_radius_mean") else math.nan
+              for key, (h, _) in runs.items()}
+    finite = [v for v in finals.values() if math.isfinite(v)]
+    median = float(np.median(finite)) if finite else math.nan
+    for key, v in finals.items():
+        if math.isfinite(v) and median > 0 and abs(v / median - 1) > OFF_MINIMUM:
+            events[key].append(f"(d) different minimum: final mean radius {v:.2f} vs median {median:.2f}")
+    return events, median
+
+
+def _max_ratio(x: np.ndarray, start: int = FIRST_EPOCH) -> float:
+    """Largest epoch-to-epoch ratio x[e]/x[e−1] for 1-based e ≥ ``start`` (how near (b) and (c) came)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         r = x[start - 1:] / x[start - 2:-1] if len(x) >= start else np.array([])
     r = r[np.isfinite(r)]
-    return float(r.max()) if r.size else float("nan")
+    return float(r.max()) if r.size else math.nan
 
+
+def precondition(histories: Mapping[tuple, Mapping], clipped: str = "clipped") -> str | None:
+    """Why the twin pairs cannot show what clipping does (None when they can): a run lacks
+    the history the event definition reads, or the clip never fired in the ``clipped`` arm."""
+    missing = [f"{a} seed {s}" for (a, s), h in histories.items() if any(not h.get(k) for k in HISTORY_KEYS)]
+    if missing:
+        return f"history without {'/'.join(HISTORY_KEYS)}: {', '.join(missing)}"
+    fired = sum(float(np.nansum(_series(h, "eps_tail"))) for (a, _), h in histories.items() if a == clipped)
+    if fired <= 0:
+        return (f"the clip never fired (0 draws with |eps| > {EPS_CLIP:g} in the clipped arm): both arms ran the "
+                "same computation, so they cannot show what clipping does")
+    return None
+
+
+# --------------------------------------------------------------------------- exact paired inference
+
+def pair_counts(unclipped: Sequence[bool], clipped: Sequence[bool]) -> tuple[int, int, int, int]:
+    """(both, only unclipped, only clipped, neither) over twin pairs (index i of each arm: one seed)."""
+    u, c = np.asarray(unclipped, bool), np.asarray(clipped, bool)
+    if u.shape != c.shape or u.ndim != 1 or u.size == 0:
+        raise StatsError(f"twin indicators need one value per seed in each arm; got {u.shape} and {c.shape}")
+    return int(np.sum(u & c)), int(np.sum(u & ~c)), int(np.sum(~u & c)), int(np.sum(~u & ~c))
+
+
+@functools.lru_cache(maxsize=8)
+def _outcomes(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every table (n11, n10, n01, n00) of n twin pairs and its log multinomial coefficient."""
+    k = np.array([(a, b, c, n - a - b - c) for a in range(n + 1) for b in range(n + 1 - a)
+                  for c in range(n + 1 - a - b)], dtype=np.float64)
+    return k, special.gammaln(n + 1) - special.gammaln(k + 1).sum(axis=1)
+
+
+def _log_pmf(n: int, pi: np.ndarray) -> np.ndarray:
+    """Log multinomial probabilities of every table of n pairs (rows) under each cell vector of ``pi`` (columns)."""
+    k, logcoef = _outcomes(n)
+    pi = np.atleast_2d(np.asarray(pi, dtype=np.float64))
+    logp = np.where(pi > 0, np.log(np.where(pi > 0, pi, 1.0)), -1e4)     # a cell of probability 0 kills its tables
+    return logcoef[:, None] + sum(k[:, j, None] * logp[None, :, j] for j in range(4))   # faster than k @ logp.T
+
+
+def cells(p_u: float, p_c: float, rho: float = 0.0) -> np.ndarray:
+    """Twin-pair cell probabilities (π11, π10, π01, π00) for runaway rates ``p_u``, ``p_c`` and the
+    twins' indicator correlation ``rho`` (phi coefficient; clamped to the feasible range)."""
+    both = p_u * p_c + rho * math.sqrt(p_u * (1 - p_u) * p_c * (1 - p_c))
+    both = min(max(both, max(0.0, p_u + p_c - 1.0)), min(p_u, p_c))
+    return np.array([both, p_u - both, p_c - both, 1.0 - p_u - p_c + both])
+
+
+def _null_boundary(theta0: float) -> np.ndarray:
+    """Cell vectors with p_C = θ0·p_U (θ0 = inf: p_U = 0), on the :data:`NUISANCE_STEPS` grid."""
+    nu, nf = NUISANCE_STEPS
+    if math.isinf(theta0):
+        pc = np.linspace(0.0, 1.0, nu + 1)
+        return np.stack([0 * pc, 0 * pc, pc, 1 - pc], axis=1)
+    pu = np.linspace(0.0, min(1.0, 1.0 / theta0) if theta0 > 0 else 1.0, nu + 1)
+    pc = theta0 * pu
+    lo, hi = np.maximum(0.0, pu + pc - 1.0), np.minimum(pu, pc)
+    f = np.linspace(0.0, 1.0, nf + 1)
+    both = (lo[:, None] + f[None, :] * (hi - lo)[:, None]).ravel()
+    pu, pc = np.repeat(pu, nf + 1), np.repeat(pc, nf + 1)
+    return np.clip(np.stack([both, pu - both, pc - both, 1.0 - pu - pc + both], axis=1), 0.0, 1.0)
+
+
+@functools.lru_cache(maxsize=256)
+def _pvalues(n: int, theta0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact unconditional p-values of every table of n pairs for H0: θ = θ0, against θ > θ0 and
+    against θ < θ0: the largest tail probability over the null boundary.
+
+    The statistic is the score statistic of the contrast X = 1[C] − θ0·1[U] (θ0 = inf: −1[U]):
+    its mean over the pairs divided by its standard error under the table's restricted maximum
+    likelihood cells (the most likely boundary grid point); ±inf when that variance is 0.
+    """
+    k, _ = _outcomes(n)
+    a = np.array([-1.0, -1.0, 0.0, 0.0]) if math.isinf(theta0) else np.array([1 - theta0, -theta0, 1.0, 0.0])
+    boundary = _null_boundary(theta0)
+    logp = _log_pmf(n, boundary)                                          # tables × nuisance
+    restricted = boundary[np.argmax(logp, axis=1)]
+    var = np.maximum(restricted @ (a * a) - (restricted @ a) ** 2, 0.0)
+    mean = k @ a / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(var > 1e-12, mean * math.sqrt(n) / np.sqrt(np.where(var > 1e-12, var, 1.0)),
+                     np.sign(mean) * np.inf)
+    t = np.round(np.where(np.abs(mean) <= 1e-12, 0.0, t), 9)             # ties stay ties
+    prob = np.exp(logp)
+    out = []
+    for s in (t, -t):                                                     # large t: θ > θ0; small t: θ < θ0
+        order = np.argsort(-s, kind="stable")
+        cum = np.cumsum(prob[order], axis=0)
+        last = np.searchsorted(-s[order], -s[order], side="right") - 1    # the last table tied with each
+        p = np.empty(len(s))
+        p[order] = cum[last].max(axis=1)
+        out.append(np.minimum(p, 1.0))
+    return out[0], out[1]
+
+
+@functools.lru_cache(maxsize=16)
+def _bounds(n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper confidence bounds on θ for every table of n pairs (connected on :data:`THETA_GRID`),
+    each one-sided at (1 + level) / 2."""
+    a = (1.0 - level) / 2.0
+    grid = np.array(THETA_GRID)
+    above = np.stack([_pvalues(n, float(g))[0] < a for g in grid[:-1]], axis=1)   # rejects θ ≤ g
+    below = np.stack([_pvalues(n, float(g))[1] < a for g in grid[1:]], axis=1)    # rejects θ ≥ g
+    n_low = np.cumprod(above, axis=1).sum(axis=1)             # leading rejected grid points from 0 up
+    n_high = np.cumprod(below[:, ::-1], axis=1).sum(axis=1)   # trailing rejected grid points from inf down
+    low = np.where(n_low > 0, grid[:-1][np.maximum(n_low - 1, 0)], 0.0)
+    high = np.where(n_high > 0, grid[1:][::-1][np.maximum(n_high - 1, 0)], math.inf)
+    return low, high
+
+
+def _table_index(n: int, counts: tuple[int, int, int, int]) -> int:
+    k, _ = _outcomes(n)
+    return int(np.flatnonzero(np.all(k == np.asarray(counts, dtype=np.float64), axis=1))[0])
+
+
+def ratio_interval(counts: tuple[int, int, int, int], level: float) -> Estimate:
+    """θ̂ = k_C / k_U with the exact paired interval of the module docstring at ``level``."""
+    n = int(sum(counts))
+    low, high = _bounds(n, float(level))
+    i = _table_index(n, counts)
+    k_u, k_c = counts[0] + counts[1], counts[0] + counts[2]
+    value = k_c / k_u if k_u else (math.inf if k_c else math.nan)
+    return Estimate(value, min(low[i], value) if math.isfinite(value) else low[i],
+                    max(high[i], value) if math.isfinite(value) else high[i], level,
+                    "exact unconditional paired (twin seeds)", n)
+
+
+def _verdicts(n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Supported and refuted, as booleans per table of n pairs (the rule of :func:`decide`)."""
+    k, _ = _outcomes(n)
+    low, high = _bounds(n, float(level))
+    events = k[:, :3].sum(axis=1) > 0
+    refuted = events & (low >= LAMBDA)
+    return events & (high <= 1.0) & ~refuted, refuted
+
+
+def power(n: int, p_u: float = P_UNCLIPPED_POSTS, p_c: float = P_CLIPPED_POSTS, rho: float = 0.0,
+          level: float = 0.95) -> dict[str, float]:
+    """Exact probabilities of C4a's verdicts with ``n`` twin pairs: every table weighted by its
+    multinomial probability under :func:`cells` (p_u, p_c, rho); no simulation."""
+    w = np.exp(_log_pmf(n, cells(p_u, p_c, rho))[:, 0])
+    sup, ref = _verdicts(n, level)
+    return {"supported": float(w @ sup), "refuted": float(w @ ref), "inconclusive": float(w @ (~sup & ~ref))}
+
+
+def decide(unclipped: Sequence[bool], clipped: Sequence[bool], level: float,
+           precondition: str | None = None) -> list[Check]:
+    """C4a's primary check from the runaway indicators of the twins (index i of each arm: seed i)."""
+    counts = pair_counts(unclipped, clipped)
+    n = sum(counts)
+    est = ratio_interval(counts, level)
+    k_u, k_c = counts[0] + counts[1], counts[0] + counts[2]
+    side = (1 - level) / 2
+    tolerance = (f"supported: exact paired {level:.0%} CI of p_C / p_U below 1; refuted: CI above {LAMBDA:g} (the "
+                 f"clip prevents fewer than half of the runaways); no runaway in either arm: inconclusive")
+    seen = f"{k_u}/{n} unclipped vs {k_c}/{n} clipped runaways (twin pairs {counts})"
+    if k_u == 0 and k_c == 0:
+        passed, reason = None, (f"no runaway in either arm (0 of {n} and 0 of {n}): there was nothing for the clip "
+                                "to prevent, so the data cannot speak to the claim")
+    elif est.low >= LAMBDA:
+        passed, reason = False, (f"{seen}: the ratio exceeds {LAMBDA:g} at one-sided level {side:g}, so the clip "
+                                 f"prevents fewer than half of the runaways (CI {est})")
+    elif est.high <= 1.0:
+        passed, reason = True, f"{seen}: the clipped rate is lower (CI {est} lies below 1)"
+    else:
+        passed, reason = None, f"{seen}: CI {est} straddles 1 and {LAMBDA:g}; {n} pairs cannot decide"
+    return [Check(RATIO, est, tolerance, passed, reason, posts="0 clipped vs 2 of 4 unclipped", subclaim="C4a",
+                  role="primary", unit="pairs of runs", n_runs=2 * n, precondition=precondition)]
+
+
+def unpaired_power(n: int, level: float = 0.95) -> float:
+    """Power at the posts' rates of an unpaired one-sided Boschloo test at the same one-sided level."""
+    return stats.power_two_rates(P_UNCLIPPED_POSTS, P_CLIPPED_POSTS, n, n, alpha=(1 - level) / 2,
+                                 test="boschloo", alternative="greater")
+
+
+# --------------------------------------------------------------------------- the test
 
 @pytest.mark.gpu
 def test_c4_eps_clipping_prevents_runaways(claim, scale, trained, vaebench_session):
@@ -150,104 +362,70 @@ def test_c4_eps_clipping_prevents_runaways(claim, scale, trained, vaebench_sessi
     seeds = list(range(n))
     got = trained.many([(scale.vae(), s) for s in seeds] + [(scale.vae(eps_clip=EPS_CLIP), s) for s in seeds])
     arms = {"unclipped": dict(zip(seeds, got[:n])), "clipped": dict(zip(seeds, got[n:]))}
-    d, t = scale.data, scale.train
-    claim.describe_scale(scale=scale.name, data=f"{d.source} {d.image_size}×{d.image_size}", n_train=d.n_train,
-                         image_size=d.image_size, z_dim=scale.z_dim, epochs=t.epochs, batch_size=t.batch_size,
-                         learning_rate=t.learning_rate, runs_per_arm=n, seeds=seeds,
-                         arms="VAE fact = 1e-5, eps unclipped vs clipped at |eps| ≤ 5")
+    claim.describe_scale(**experiments.scale_info(scale), runs_per_arm=n, seeds=seeds,
+                         arms="VAE fact = 1e-5, eps unclipped vs clipped at |eps| ≤ 5 (twins share a seed)")
+    claim.model_health(*(vaebench_session.health(t) for runs in arms.values() for t in runs.values()))
 
-    events = {(a, s): runaway_events(r.history, r.stopped) for a, runs in arms.items() for s, r in runs.items()}
-    finals = {(a, s): float(_series(r.history, "probe_radius_mean")[-1]) if r.history.get("probe_radius_mean")
-              else float("nan") for a, runs in arms.items() for s, r in runs.items()}
-    finite = [v for v in finals.values() if math.isfinite(v)]
-    median_final = float(np.median(finite)) if finite else float("nan")
-    for key, v in finals.items():
-        if math.isfinite(v) and math.isfinite(median_final) and abs(v / median_final - 1) > OFF_MINIMUM:
-            events[key].append(f"(d) different minimum: final mean radius {v:.2f} vs median {median_final:.2f}")
-    k_u = sum(1 for s in seeds if events["unclipped", s])
-    k_c = sum(1 for s in seeds if events["clipped", s])
-    for key, ev in events.items():
+    runs = {(a, s): (t.history, t.stopped) for a, rs in arms.items() for s, t in rs.items()}
+    events, median_final = classify(runs)
+    for (a, s), ev in events.items():
         if ev:
-            claim.note(f"{key[0]} seed {key[1]}: " + "; ".join(ev))
+            claim.note(f"{a} seed {s}: " + "; ".join(ev))
+    ran_away = {a: [bool(events[a, s]) for s in seeds] for a in arms}
+    pre = precondition({key: h for key, (h, _) in runs.items()})
+    for check in decide(ran_away["unclipped"], ran_away["clipped"], claim.level, pre):
+        claim.check(check)
 
-    # The decision: Boschloo one-sided (H1: unclipped rate > clipped rate).
-    bos = stats.boschloo(k_u, n, k_c, n, alternative="greater")
-    rev = stats.boschloo(k_u, n, k_c, n, alternative="less")
-    tolerance = (f"Boschloo exact one-sided p < {ALPHA:g} (H1: rate unclipped > rate clipped); reverse p < {ALPHA:g} "
-                 "refutes; zero events in both arms is inconclusive")
-    if bos.no_events:
-        passed, reason = None, (f"no runaway in either arm (0 of {n} and 0 of {n}): there was nothing for the clip "
-                                "to prevent at this scale, so the data cannot speak to the claim")
-    elif bos.p_value < ALPHA:
-        passed, reason = True, f"{k_u}/{n} unclipped vs {k_c}/{n} clipped runaways, Boschloo p = {bos.p_value:.3g}"
-    elif rev.p_value < ALPHA:
-        passed, reason = False, (f"clipped runs ran away more often ({k_c}/{n} vs {k_u}/{n}), reverse Boschloo "
-                                 f"p = {rev.p_value:.3g}")
-    else:
-        passed, reason = None, (f"{k_u}/{n} unclipped vs {k_c}/{n} clipped runaways: Boschloo p = {bos.p_value:.3g}"
-                                f" (reverse {rev.p_value:.3g}); {n} runs per arm cannot separate these rates")
-    claim.check(Check("runaway rate, unclipped − clipped (Newcombe 95 % CI)", bos.difference, tolerance, passed,
-                      reason, posts="2/4 unclipped vs 0 clipped"))
-
-    fis1 = stats.fisher_exact(k_u, n, k_c, n, alternative="greater")
-    fis2 = stats.fisher_exact(k_u, n, k_c, n, alternative="two-sided")
-    bos2 = stats.boschloo(k_u, n, k_c, n, alternative="two-sided")
-    claim.statistic("runaway rate, unclipped (Clopper–Pearson)", bos.rate1, posts="2 of 4",
-                    note=f"95 % upper bound {stats.rate_upper_bound(k_u, n):.3f}")
-    claim.statistic("runaway rate, clipped (Clopper–Pearson)", bos.rate2, posts="0 (all runs at R ≈ 16)",
-                    note=f"95 % upper bound {stats.rate_upper_bound(k_c, n):.3f}")
-    claim.statistic("95 % upper bound on the unclipped rate", stats.rate_upper_bound(k_u, n))
-    claim.statistic("95 % upper bound on the clipped rate", stats.rate_upper_bound(k_c, n))
-    claim.statistic("Boschloo p, one-sided (U > C)", bos.p_value)
-    claim.statistic("Boschloo p, two-sided", bos2.p_value)
-    claim.statistic("Fisher p, one-sided (U > C)", fis1.p_value)
-    claim.statistic("Fisher p, two-sided", fis2.p_value)
-    pw_b = stats.power_two_rates(P_UNCLIPPED_POSTS, P_CLIPPED_POSTS, n, n, alpha=ALPHA, test="boschloo",
-                                 alternative="greater")
-    pw_f = stats.power_two_rates(P_UNCLIPPED_POSTS, P_CLIPPED_POSTS, n, n, alpha=ALPHA, test="fisher",
-                                 alternative="greater")
-    claim.statistic(f"power, Boschloo one-sided, {n} runs per arm, p_U = 0.5 vs p_C = 0", pw_b,
+    counts = pair_counts(ran_away["unclipped"], ran_away["clipped"])
+    k_u, k_c = counts[0] + counts[1], counts[0] + counts[2]
+    for arm, k, posts in (("unclipped", k_u, "2 of 4"), ("clipped", k_c, "0 (all runs at R ≈ 16)")):
+        claim.statistic(f"runaway rate, {arm} (Clopper–Pearson)", stats.rate_ci(k, n), posts=posts,
+                        note=f"95 % upper confidence bound {stats.rate_upper_bound(k, n):.3f}")
+        claim.statistic(f"95 % upper confidence bound on the {arm} rate", stats.rate_upper_bound(k, n))
+    claim.statistic("twin pairs (seeds)", float(n), note=", ".join(f"{c}: {v}" for c, v in zip(CELLS, counts)))
+    if counts[1] + counts[2]:
+        claim.statistic("exact conditional McNemar p, one-sided (discordant pairs, binomtest)",
+                        binomtest(counts[1], counts[1] + counts[2], 0.5, alternative="greater").pvalue)
+    for test in ("boschloo", "fisher"):
+        rt = getattr(stats, test if test == "boschloo" else "fisher_exact")(k_u, n, k_c, n, alternative="greater")
+        claim.statistic(f"unpaired {test.capitalize()} p, one-sided (U > C; ignores the twins)", rt.p_value)
+    pw = power(n, level=claim.level)
+    claim.statistic(f"power of C4a with {n} twin pairs at p_U = 0.5, p_C = 0 (exact)", pw["supported"],
                     note="the probability that this design supports the claim if the posts' rates are true")
-    claim.statistic(f"power, Fisher one-sided, {n} runs per arm, p_U = 0.5 vs p_C = 0", pw_f)
+    claim.statistic(f"power of an unpaired Boschloo test, {n} runs per arm, same one-sided level",
+                    unpaired_power(n, claim.level))
 
-    # The twins (same seed, clipped or not) differ only in the clipped draws: how much does that change?
-    twin = []
-    for s in seeds:
-        lc, lu = _series(arms["clipped"][s].history, "loss"), _series(arms["unclipped"][s].history, "loss")
-        if lc.size and lu.size:
-            twin.append(abs(lc[-1] / lu[-1] - 1))
+    expected = 2.0 * float(norm.sf(EPS_CLIP))
+    for arm, what in (("clipped", "clip fired"), ("unclipped", "|eps| > 5 drawn, not clipped")):
+        k = round(sum(float(np.nansum(_series(t.history, "eps_tail"))) for t in arms[arm].values()))
+        draws = sum(len(t.history.get("loss") or []) for t in arms[arm].values()) * scale.data.n_train * scale.z_dim
+        if draws > 0:
+            claim.statistic(f"{arm}: fraction of eps draws with |eps| > {EPS_CLIP:g} ({what})", stats.rate_ci(k, draws),
+                            posts=f"expected 2Φ(−5) = {expected:.3g}", note=f"{k:,} of {draws:,} draws")
+    twin = [abs(experiments.last_epoch(arms["clipped"][s].history, "loss")
+                / experiments.last_epoch(arms["unclipped"][s].history, "loss") - 1) for s in seeds]
     twin = [v for v in twin if math.isfinite(v)]
     if twin:
-        claim.statistic("largest relative difference of final loss between clipped and unclipped twins", max(twin),
+        claim.statistic("largest relative difference of final loss between twins", max(twin),
                         note="same seed: same initial weights, shuffling and eps stream")
 
-    # How often did the clip fire?
-    expected = 2.0 * float(norm.sf(EPS_CLIP))
-    for arm, what in (("clipped", "clip fired"), ("unclipped", "|eps| > 5 drawn (not clipped)")):
-        k = int(round(sum(float(np.nansum(_series(r.history, "eps_tail"))) for r in arms[arm].values())))
-        draws = sum(len(r.history.get("loss") or []) for r in arms[arm].values()) * d.n_train * scale.z_dim
-        if draws > 0:
-            claim.statistic(f"{arm}: fraction of eps draws with |eps| > 5 ({what})", stats.rate_ci(k, draws),
-                            posts=f"expected 2Φ(−5) = {expected:.3g}", note=f"{k:,} of {draws:,} draws")
-
-    labels = {(a, s): f"{a} seed {s}" for a in arms for s in seeds}
-    hist = {labels[a, s]: arms[a][s].history for a in arms for s in seeds}
+    hist = {f"{a} seed {s}": arms[a][s].history for a in arms for s in seeds}
     claim.plot("Training runs of both arms",
                experiments.history_panel("probe radius peak per epoch", hist, key="probe_radius_peak"),
                experiments.history_panel("probe mean radius per epoch", hist, key="probe_radius_mean"),
                experiments.history_panel("KL (unweighted) per epoch", hist, key="kl", logy=True),
                experiments.history_panel("total loss per epoch", hist, key="loss"))
     rows = []
-    for (a, s), ev in events.items():
-        h = arms[a][s].history
-        rows.append([a, s, arms[a][s].stopped or "", f"{finals[a, s]:.2f}",
-                     f"{_series(h, 'probe_radius_peak')[-1]:.2f}" if h.get("probe_radius_peak") else "—",
-                     f"{_max_ratio(_series(h, 'probe_radius_peak'), FIRST_EPOCH):.3f}",
-                     f"{_max_ratio(_series(h, 'kl'), FIRST_EPOCH):.3f}",
-                     f"{int(np.nansum(_series(h, 'eps_tail')))}", "; ".join(ev) or "none"])
-    claim.plot("Runs and events", {
+    for s in seeds:
+        for a in arms:
+            h = arms[a][s].history
+            rows.append([s, a, arms[a][s].stopped or "", f"{experiments.last_epoch(h, 'probe_radius_mean'):.2f}",
+                         f"{experiments.last_epoch(h, 'probe_radius_peak'):.2f}",
+                         f"{_max_ratio(_series(h, 'probe_radius_peak')):.3f}", f"{_max_ratio(_series(h, 'kl')):.3f}",
+                         f"{int(np.nansum(_series(h, 'eps_tail')))}", "; ".join(events[a, s]) or "none"])
+    claim.plot("Twin runs and events", {
         "type": "table", "title": f"runaway events (definition in the module docstring); median final mean radius "
                                   f"{median_final:.2f}",
-        "columns": ["arm", "seed", "stopped", "final mean radius", "final radius peak",
+        "columns": ["seed", "arm", "stopped", "final mean radius", "final radius peak",
                     "max peak ratio e/e−1 (e ≥ 3)", "max kl ratio e/e−1 (e ≥ 3)", "|eps| > 5 draws", "events"],
         "rows": rows})

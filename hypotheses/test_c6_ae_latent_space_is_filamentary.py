@@ -3,128 +3,101 @@ and post XIII).
 
 Claim (quotes). "Curse II": "The “meaningful” z-points for our CelebA data obviously get
 positioned on long, very thin and basically one-dimensional filaments which surround voids.
-And the voids are relatively large regarding their area/volume. [...] Whenever you chose a
-randomly positioned z-point the chance that you end up in an unpopulated region of the
-z-space or in a void and not on a filament is extremely big." "There is one dominant
-component and the importance smooths out to an almost constant value after the first 10
-components." Post XIII: "A VAE with a tiny KL-loss will show the same fragmentation."
+[...] Whenever you chose a randomly positioned z-point the chance that you end up in an
+unpopulated region of the z-space or in a void and not on a filament is extremely big."
+"There is one dominant component and the importance smooths out to an almost constant value
+after the first 10 components." Post XIII: a VAE's data points "fill the latent space
+densely and without gaps between clusters or filaments [...] most of the latent space of
+an AE is empty or only sparsely populated [...] in contrast to a VAE's latent space".
 
-Posts' figures (z_dim 256, 170,000 CelebA images; curse II's figures): per-axis densities
-mostly Gaussian at 0; PCA explained-variance plot with one dominant component, flat after
-≈ 10; scatter plots of the (PC1, PC2) plane at full extent and zoomed to squares of side 5,
-…, 0.5 ("(−0.25, −0.25) … (0.25, 0.25)") around the centre showing thin curved lines around
-voids; the same in PCA planes (1, 18) and (8, 35) and in the raw axes (52, 221); t-SNE
-with perplexity 30 / early exaggeration 12 and 10 / 16 showing islands and gaps (also post
-XIII). No number is given for any of these: the test turns the pictures into statistics
-against a null that has no filaments.
+Posts' figures (z_dim 256, 170,000 CelebA images): per-axis densities mostly Gaussian at 0;
+a PCA explained-variance plot with one dominant component, flat after ≈ 10; the (PC1, PC2)
+plane at full extent and zoomed to squares of side 5 … 0.5, planes (1, 18), (8, 35) and raw
+axes (52, 221), all showing thin curved lines around voids; t-SNE (perplexity 30 /
+exaggeration 12 and 10 / 16) with islands and gaps. No number is given for any of these.
 
-Models: the AE of C1 (``scale.ae()``, seed ``scale.seeds[0]``; latent key ``'z'``) and the
-VAE of C7 (``scale.vae(fact=5.0)``, same seed), both encoded on ``scale.n_analysis``
-training images; held-out points are the encoded TEST split. For the VAE the checks use
-``'mu'``, the encoder's deterministic map: the sampled ``z = mu + σ·ε`` adds Gaussian noise
-of the posterior width, which fills voids by construction and would make the contrast with
-the AE trivially favourable; the ``'z'`` numbers are shown as statistics. The tiny-KL VAE
-of C1 (``scale.vae()``, ``'mu'``) is shown too (the posts: "shows the same"), without a vote.
+Models, every seed of ``scale.seeds``, in one ``trained.many`` call: the AE (``scale.ae()``,
+latents ``'z'``), the VAE of post XI / C7 (``scale.vae(fact=5.0)``, latents ``'mu'``: the
+sampled z adds posterior noise that fills voids by construction) and the tiny-KL VAE of C1
+(``scale.vae()``, ``'mu'``, shown only). Per run: ``scale.n_analysis`` training images
+encoded, held-out points = the encoded test split.
 
-The null: N(m̂, Σ̂) fitted to the same latents (``latent.gaussian_null``), with the same
-number of points — it has the data's mean, covariance (so its PCA spectrum) and radius
-scale, and no filaments or voids. Every geometric statistic is compared with the same
-statistic on the null, never with an absolute value, because in 256 dimensions with 10⁴
-points the estimators themselves are biased (TwoNN finds ≈ 80, not 256, for the null).
+Training runs are the unit. ``run_statistics`` measures each run's latents against their
+own matched Gaussian null N(m̂, Σ̂) (``latent.gaussian_null``, as many points; redrawn per
+run, so its sampling noise is part of the between-run spread); the interval is the t
+interval across runs (``stats.across_runs``; on the logs for ratios, i.e. of the geometric
+mean) at ``claim.level`` = 1 − 0.05/5. Point-bootstrap intervals within one model are not
+used: in 256 dimensions they are 1.4–2.4× narrower than the spread over repeated data sets.
+Every geometric statistic is a ratio to the null's, never an absolute value: with 10⁴ points
+in 256 dimensions the estimators are biased (TwoNN finds ≈ 80, not 256, for the null).
 
-Statistics and tolerances (fixed before any run, never tuned to pass):
-
-- Intrinsic dimension ratio: TwoNN (censored MLE, ``latent.twonn``) of the AE's latents
-  over that of its null; CI from the two χ² CIs combined on the log scale (independent
-  samples). Tolerance: CI below 0.5. Why: "far below" — the data fill less than half the
-  dimensions a Gaussian with their covariance fills at the nearest-neighbour scale. The
-  Levina–Bickel MLE (k = 20, a larger scale) is shown beside it. The posts' "basically
-  one-dimensional" is not a check: at the nearest-neighbour scale of 10⁴ points a thin
-  tube has the dimension of its cross-section too, so TwoNN cannot tell a string from a
-  thin tube; the dimension is shown beside the posts' words.
-- Void ratio (``latent.void_probe``, probes drawn from the null, as many as held-out
-  points): median NN distance of probes to the training latents over that of held-out
-  latents; two-sample bootstrap CI. The null itself gives ≈ 1 (shown: the null as data
-  with a null held-out set). Tolerance: CI above 2. Why: "≫ 1" — a typical random point of
-  the data's own Gaussian is at least twice as far from any data point as a real unseen
-  point is.
-- Void fraction: fraction of probes farther from the data than the 99 % quantile of the
-  held-out NN distances (null ≈ 0.01). Tolerance: CI above 0.5. Why: the posts' "extremely
-  big" chance to land in a void, read as weakly as possible: most random points do.
-- PCA (``latent.pca_spectrum``, block bootstrap CIs): λ1/λ2, tolerance CI above 2 ("one
-  dominant component": at least twice the variance of the next; sampling noise alone gives
-  ≈ 1.05); flatness (geometric over arithmetic mean) of λ11 … λd, tolerance CI above 0.8
-  ("almost constant after 10": a log-sd of the tail eigenvalues below ≈ 0.67; a power law
-  λ_k ∝ 1/k over k = 11 … 256 gives ≈ 0.7, an isotropic sample of the same size ≈ 0.99,
-  shown). This is the posts' own reading of their plot — "Most of the coordinates show
-  rather similar Gaussian distributions and thus contribute in almost the same manner" —
-  i.e. a tail of similar, non-negligible eigenvalues; a tail falling by orders of magnitude
-  near zero would also look "constant" on their linear plot, but would not be that.
-- The VAE contrast ("much closer to the null"): for the dimension ratio and for the void
-  ratio, the VAE's distance from its null on the log scale, |ln ratio_VAE|, over the AE's,
-  |ln ratio_AE|; Monte-Carlo CI from the log-normal approximations of the four CIs.
-  Tolerance: CI below 0.5 — the VAE is less than half as far from its null as the AE.
-- Shown without a vote: the inertia curves (MiniBatchKMeans, k = 2 … 78 every 4th k) and the
-  gap statistic (k = 1 … 10) of the AE, its null and the VAE; t-SNE with the posts' two
-  parameter sets on a subsample, AE beside its null; the posts' scatter views (PCA plane
-  at full extent and zoomed, planes (1, 18) and (8, 35), the two broadest raw axes), each
-  beside its null. The (PC1, PC2) zoom squares have sides 5, 2, 1, 0.5 times u = √(tr Σ̂ / d),
-  the RMS per-axis sd (≈ 1 in the posts, where the squares were 5 … 0.5), so a zoom means
-  the same at any latent scale; the other planes are zoomed to ± 0.5 sd of each of their
-  axes (their two axes can differ in scale by orders of magnitude, where a square shows
-  nothing). PCA axes are 1-based as in the posts and capped at d; raw axes are 0-based.
-
-Scale: smoke (512 images, z_dim 32, 2 epochs — machinery only; planes (8, 35) become (8,
-32)); cpu (default: 16,000 synthetic 32×32 faces, z_dim 256, 8 epochs, 10⁴ analysed
-points, t-SNE on 2,000); full (the posts' sizes, 2·10⁴ analysed points, TwoNN on 10⁴). The
-synthetic faces are drawn from 16 uniform generative factors, so their image manifold has
-at most 16 dimensions; on them the check asks whether the AE keeps that low dimension in
-its 256-dimensional latent space instead of filling it, which is the mechanism the posts
-propose for CelebA.
+Sub-claims and primary checks (fixed before any run, never tuned to pass):
+- C6a filament dimension: per-run TwoNN dimension (censored MLE, ``latent.twonn``) over its
+  null's; CI of the geometric mean below 0.5 ("far below": fewer than half the dimensions
+  a Gaussian with the same covariance fills at the nearest-neighbour scale; the null gives 1).
+  "Basically one-dimensional" is not checked: at the neighbour scale of 10⁴ points a thin
+  tube has the dimension of its cross-section, so TwoNN cannot tell a string from a tube;
+  the dimension is shown beside the posts' words.
+- C6b voids: per-run void ratio (``latent.void_probe``: median NN distance to the training
+  latents of probes drawn from the null over that of held-out latents); CI above 2 ("≫ 1":
+  a random point of the data's own Gaussian is at least twice as far from the data as an
+  unseen real point; the null gives 1).
+- C6c one dominant component: per-run PCA λ1/λ2; CI above 2 (at least twice the next
+  component's variance; sampling noise alone gives ≈ 1.05).
+- C6d flat after 10: per-run spectral flatness (geometric over arithmetic mean) of
+  λ11 … λd; CI of the mean above 0.8 (a log-sd of the tail below ≈ 0.67; λ_k ∝ 1/k gives
+  ≈ 0.7, an isotropic sample of the same size ≈ 0.99, shown). The posts' own reading: the
+  coordinates "contribute in almost the same manner". No tail (z_dim < 12): inconclusive.
+- C6e the VAE fills the voids: geometric-mean void ratio of the VAE over the square root of
+  the AE's (``stats.ratio_across_runs``, Welch t on the logs); CI below 1, i.e. the VAE's
+  log void ratio is less than half the AE's ("much closer to the null", which sits at log 1
+  = 0). Unpaired: an AE and a VAE of one seed share a data order, not a latent space.
+C6c/C6d (the PCA statement) are separate from C6a/C6b (the filament geometry): a textbook
+filament — a closed curve — has λ1/λ2 ≈ 1, so the PCA shape never decides the geometry.
+C6e is primary, not a claim of its own: the posts state the AE's emptiness "in contrast to a
+VAE's latent space", and it guards C6a/C6b against a null that calls every trained encoder
+filamentary.
+Secondary (shown, or checks without a vote, at claim.level): Levina–Bickel MLE dimension
+ratio (k = 20) below 0.5; void fraction (probes beyond the held-out 99 % NN distance; null
+≈ 0.01) above 0.5 (the posts' "extremely big" chance, read weakly); the VAE's dimension
+ratio over √(the AE's) above 1; the tiny-KL VAE's dimension ratio below 0.5 and void ratio
+above 2 (post XIII: "shows the same"); per-run tables and spectra; for the first seed the
+null's own void ratio (≈ 1), the posts' scatter views, t-SNE, inertia curves and the gap
+statistic, each beside the null.
+Preconditions: the AE runs converged (``diagnostics.CONVERGED``) for every check — the
+geometry of an AE whose loss or latent radius still drifts is a moving target; for C6e also
+the VAE runs converged and not collapsed (``NOT_COLLAPSED``): a collapsed VAE's mu is
+noise around a point, which sits at its Gaussian null trivially. The tiny-KL VAE's
+secondary checks ask the same of it.
+Power: at the cpu scale's 3 runs the t quantile at 1 − 0.005 with 2 df is 9.9, so a check
+decides only when the margin exceeds ≈ 5.7 between-run sds of its per-run statistic.
+Scale: smoke (CI, machinery only; planes (8, 35) become (8, 32)); cpu (16,000 synthetic
+32×32 faces from 16 generative factors, z_dim 256, 10⁴ analysed points, t-SNE on 2,000);
+full (the posts' sizes). On the synthetic faces the question is whether the AE keeps the
+data's ≤ 16-dimensional manifold thin inside 256 dimensions, the mechanism the posts propose.
 """
 from __future__ import annotations
 
 import math
+from typing import Mapping, Sequence
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from vaebench import experiments, latent, stats
+from vaebench import diagnostics, experiments, latent, stats
 from vaebench.record import Claim
-from vaebench.stats import Estimate
+from vaebench.stats import Check, Estimate, SubClaim
 
-CLAIM = Claim(
-    id="C6",
-    title="an AE's latent space is filamentary, with voids",
-    quote=("The “meaningful” z-points for our CelebA data obviously get positioned on long, very thin and "
-           "basically one-dimensional filaments which surround voids. [...] Whenever you chose a randomly "
-           "positioned z-point the chance that you end up in an unpopulated region of the z-space or in a void "
-           "and not on a filament is extremely big. [PCA:] There is one dominant component and the importance "
-           "smooths out to an almost constant value after the first 10 components."),
-    source=("'curse of high dimensionality II' (seeds/001_d8730745b7dc8ccb.txt: per-axis densities, PCA, "
-            "zoomed PCA planes, planes (1, 18), (8, 35), raw axes (52, 221), t-SNE) and post XIII "
-            "(seeds/000_73ebeab37ce6d73c.txt: t-SNE, tiny-KL VAE)"),
-    posts={"PCA": "one dominant component; almost constant after ≈ 10 components",
-           "PCA-plane zoom": "squares of side 5 … 0.5 at the centre: thin curved lines around voids",
-           "other planes": "PCA (1, 18), (8, 35) and raw axes (52, 221): lines and voids",
-           "t-SNE": "perplexity 30 / exaggeration 12 and 10 / 16: islands and gaps",
-           "dimension": "basically one-dimensional filaments",
-           "random points": "almost always fall into voids",
-           "tiny-KL VAE": "shows the same fragmentation"},
-)
-
-DIM_RATIO_MAX = 0.5
-VOID_RATIO_MIN = 2.0
-VOID_FRACTION_MIN = 0.5
-PCA_RATIO_MIN = 2.0
-FLATNESS_MIN = 0.8
+DIM_RATIO_MAX = 0.5          # C6a
+VOID_RATIO_MIN = 2.0         # C6b
+PCA_RATIO_MIN = 2.0          # C6c
+FLATNESS_MIN = 0.8           # C6d
 FLATNESS_AFTER = 10
-CLOSER_MAX = 0.5
+CLOSER = 0.5                 # C6e: the VAE's log void ratio below CLOSER × the AE's
+VOID_FRACTION_MIN = 0.5      # secondary
 TWONN_POINTS = 10_000
 MLE_K = 20
-N_BOOT = 200
-N_DRAWS = 20_000
 TSNE_POINTS = 2000
 TSNE_PARAMS = ((30.0, 12.0), (10.0, 16.0))  # (perplexity, early exaggeration), the posts' two sets
 INERTIA_KS = tuple(range(2, 81, 4))
@@ -136,43 +109,187 @@ ZOOM_SIDES = (5.0, 2.0, 1.0, 0.5)
 PLANES = ((1, 18), (8, 35))  # 1-based PCA axes, as in the posts
 SCATTER_POINTS = 3000
 
+DIM = "AE TwoNN dimension / its Gaussian null's (geometric mean over runs)"
+VOID = "AE void ratio: NN distance of null probes / of held-out latents (geometric mean over runs)"
+LAMBDA12 = "AE PCA λ1/λ2 (geometric mean over runs)"
+FLAT = f"AE PCA flatness after component {FLATNESS_AFTER} (mean over runs)"
+CLOSER_VOID = "VAE (fact 5, mu) void ratio / √(AE void ratio) (geometric means over runs)"
 
-# --------------------------------------------------------------------------- helpers
+CLAIM = Claim(
+    id="C6",
+    title="an AE's latent space is filamentary, with voids",
+    quote=("The “meaningful” z-points for our CelebA data obviously get positioned on long, very thin and "
+           "basically one-dimensional filaments which surround voids. [...] Whenever you chose a randomly "
+           "positioned z-point the chance that you end up in an unpopulated region of the z-space or in a void "
+           "and not on a filament is extremely big. [PCA:] There is one dominant component and the importance "
+           "smooths out to an almost constant value after the first 10 components. [Post XIII:] most of the "
+           "latent space of an AE is empty or only sparsely populated [...] in contrast to a VAE's latent space"),
+    source=("'curse of high dimensionality II' (seeds/001_d8730745b7dc8ccb.txt: per-axis densities, PCA, "
+            "zoomed PCA planes, planes (1, 18), (8, 35), raw axes (52, 221), t-SNE) and post XIII "
+            "(seeds/000_73ebeab37ce6d73c.txt: the VAE contrast, t-SNE, tiny-KL VAE)"),
+    posts={"PCA": "one dominant component; almost constant after ≈ 10 components",
+           "PCA-plane zoom": "squares of side 5 … 0.5 at the centre: thin curved lines around voids",
+           "other planes": "PCA (1, 18), (8, 35) and raw axes (52, 221): lines and voids",
+           "t-SNE": "perplexity 30 / exaggeration 12 and 10 / 16: islands and gaps",
+           "dimension": "basically one-dimensional filaments",
+           "random points": "almost always fall into voids",
+           "VAE (fact 5)": "fills the latent space densely and without gaps",
+           "tiny-KL VAE": "shows the same fragmentation"},
+    subclaims=(
+        SubClaim("C6a", f"the AE's latents have an intrinsic dimension far below their matched Gaussian's "
+                        f"(ratio < {DIM_RATIO_MAX:g})", DIM, posts="basically one-dimensional filaments (no number)"),
+        SubClaim("C6b", f"random points of the latents' own Gaussian fall into voids (their nearest latent is more "
+                        f"than {VOID_RATIO_MIN:g}× farther than a held-out latent's)", VOID,
+                 posts="random z-points almost always fall into voids"),
+        SubClaim("C6c", f"the AE's PCA spectrum has one dominant component (λ1/λ2 > {PCA_RATIO_MIN:g})", LAMBDA12,
+                 posts="one dominant component"),
+        SubClaim("C6d", f"the AE's PCA spectrum is almost constant after the first {FLATNESS_AFTER} components "
+                        f"(flatness > {FLATNESS_MIN:g})", FLAT, posts="almost constant after the first 10"),
+        SubClaim("C6e", "a VAE with a real KL term (fact 5) fills the voids: its log void ratio is less than half "
+                        "the AE's", CLOSER_VOID, posts="densely and without gaps, in contrast to an AE"),
+    ),
+)
 
-_finite = experiments.finite_rows
+#: (per-run key, check name, sub-claim, "above"/"below", threshold, on the log scale, tolerance, posts)
+PRIMARY = (
+    ("dim_ratio", DIM, "C6a", "below", DIM_RATIO_MAX, True,
+     f"t CI across runs (logs) below {DIM_RATIO_MAX:g}: under half the dimensions of its own Gaussian",
+     "basically one-dimensional filaments (no number)"),
+    ("void_ratio", VOID, "C6b", "above", VOID_RATIO_MIN, True,
+     f"t CI across runs (logs) above {VOID_RATIO_MIN:g} ('≫ 1'; the null gives 1)",
+     "random z-points almost always fall into voids"),
+    ("pca_ratio12", LAMBDA12, "C6c", "above", PCA_RATIO_MIN, True,
+     f"t CI across runs (logs) above {PCA_RATIO_MIN:g} (sampling noise alone ≈ 1.05)", "one dominant component"),
+    ("pca_flatness", FLAT, "C6d", "above", FLATNESS_MIN, False,
+     f"t CI across runs above {FLATNESS_MIN:g} (λ_k ∝ 1/k gives ≈ 0.7)", "almost constant after the first 10"),
+)
+#: secondary checks on one model's per-run values: (key, name, "above"/"below", threshold, log scale, posts)
+SECONDARY = (
+    ("mle_ratio", f"AE Levina–Bickel MLE (k={MLE_K}) dimension / its null's (geometric mean over runs)", "below",
+     DIM_RATIO_MAX, True, "basically one-dimensional filaments"),
+    ("void_fraction", "AE void fraction: null probes beyond the held-out 99 % NN distance (mean over runs)",
+     "above", VOID_FRACTION_MIN, False, "chance to end up in a void 'extremely big'"),
+)
+TINY = (
+    ("dim_ratio", "tiny-KL VAE (fact 1e-5, mu) TwoNN dimension / its null's (geometric mean over runs)", "below",
+     DIM_RATIO_MAX, True, "shows the same fragmentation"),
+    ("void_ratio", "tiny-KL VAE (fact 1e-5, mu) void ratio (geometric mean over runs)", "above", VOID_RATIO_MIN,
+     True, "shows the same fragmentation"),
+)
+#: what each model's per-run dict holds for decide (the rest of run_statistics is for the views)
+KEYS = ("dim_ratio", "mle_ratio", "void_ratio", "void_fraction", "pca_ratio12", "pca_flatness", "twonn",
+        "twonn_null")
 
 
-def _closer(r_vae: Estimate, r_ae: Estimate, seed: int) -> Estimate:
-    """|ln r_vae| / |ln r_ae| with a Monte-Carlo CI from log-normal approximations."""
-    rng = np.random.default_rng(seed)
-    lv = math.log(r_vae.value) + experiments.log_se(r_vae) * rng.standard_normal(N_DRAWS)
-    la = math.log(r_ae.value) + experiments.log_se(r_ae) * rng.standard_normal(N_DRAWS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        draws = np.abs(lv) / np.abs(la)
-    draws = draws[np.isfinite(draws)]
-    value = abs(math.log(r_vae.value)) / max(abs(math.log(r_ae.value)), 1e-300)
-    lo, hi = np.quantile(draws, [(1 - r_ae.level) / 2, (1 + r_ae.level) / 2])
-    return Estimate(value, min(lo, value), max(hi, value), r_ae.level,
-                    "|ln VAE ratio| / |ln AE ratio|, Monte Carlo", r_ae.n)
+# --------------------------------------------------------------------------- per-run statistics and the decision
 
-
-def _geometry(z: np.ndarray, held: np.ndarray, seed: int, full: bool = True) -> dict:
-    """Intrinsic dimension and void probes of ``z`` against its matched Gaussian null."""
+def run_statistics(z: np.ndarray, held: np.ndarray, seed: int = 0, mle: bool = True) -> dict:
+    """One run's geometry against its matched Gaussian null: the floats named in :data:`KEYS`
+    (``mle_ratio`` NaN without ``mle``), and the null, the void probe and the eigenvalues for
+    the views. Point values only: the interval is taken across runs."""
+    z, held = np.asarray(z, np.float64), np.asarray(held, np.float64)
     null = latent.gaussian_null(z, seed=seed + 1)
-    tw = latent.twonn(z, max_points=TWONN_POINTS, seed=seed)
-    tw_null = latent.twonn(null, max_points=TWONN_POINTS, seed=seed)
-    out = {"null": null, "twonn": tw, "twonn_null": tw_null,
-           "dim_ratio": experiments.lognormal_ratio(tw, tw_null),
-           "void": latent.void_probe(z, held, seed=seed, n_boot=1000)}
-    if full:
-        mle = latent.mle_dimension(z, k=MLE_K, n_boot=N_BOOT, seed=seed, max_points=TWONN_POINTS)
-        mle_null = latent.mle_dimension(null, k=MLE_K, n_boot=N_BOOT, seed=seed, max_points=TWONN_POINTS)
-        null_held = latent.gaussian_null(z, n=held.shape[0], seed=seed + 2)
-        out.update({"mle": mle, "mle_null": mle_null, "mle_ratio": experiments.lognormal_ratio(mle, mle_null),
-                    "void_null": latent.void_probe(null, null_held, seed=seed, n_boot=1000),
-                    "pca": latent.pca_spectrum(z, n_boot=N_BOOT, seed=seed, k=FLATNESS_AFTER)})
-    return out
+    tw = latent.twonn(z, max_points=TWONN_POINTS, seed=seed).value
+    tw_null = latent.twonn(null, max_points=TWONN_POINTS, seed=seed).value
+    void = latent.void_probe(z, held, seed=seed, n_boot=10)      # n_boot: the minimum; its within-run CI is unused
+    pca = latent.pca_spectrum(z, n_boot=1, n_groups=1, seed=seed, k=FLATNESS_AFTER)   # the eigenvalues only
+    flat = pca["flatness_after"]
+    mle_ratio = float("nan")
+    if mle:
+        kw = dict(k=MLE_K, n_boot=10, seed=seed, max_points=TWONN_POINTS)
+        mle_ratio = latent.mle_dimension(z, **kw).value / latent.mle_dimension(null, **kw).value
+    return {"twonn": tw, "twonn_null": tw_null, "dim_ratio": tw / tw_null, "mle_ratio": mle_ratio,
+            "void_ratio": void.ratio.value, "void_fraction": void.void_fraction.value,
+            "pca_ratio12": pca["ratio12"].value, "pca_flatness": flat.value if flat is not None else float("nan"),
+            "eigenvalues": pca["eigenvalues"], "null": null, "void": void}
 
+
+def _values(values: Sequence[float], log: bool) -> np.ndarray:
+    v = np.asarray([float(x) for x in values], dtype=np.float64)
+    return v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
+
+
+def _across(values: Sequence[float], level: float, log: bool) -> tuple[Estimate | None, int]:
+    """The t interval across runs (of the logs, i.e. of the geometric mean, when ``log``) and
+    the number of usable runs; None below two."""
+    v = _values(values, log)
+    if v.size < 2:
+        return None, int(v.size)
+    if not log:
+        return stats.across_runs(v, level), int(v.size)
+    e = stats.across_runs(np.log(v), level)
+    return Estimate(math.exp(e.value), math.exp(e.low), math.exp(e.high), level, "geometric mean, " + e.method,
+                    e.n), int(v.size)
+
+
+def _check(name: str, est: Estimate | None, n: int, side: str, threshold: float, tolerance: str,
+           posts: str | None, level: float, missing: str = "", **meta) -> Check:
+    """``est`` held to ``threshold``; without an interval (``est`` None) inconclusive, ``missing`` saying why."""
+    meta.update(unit="runs", n_runs=n)
+    if est is None:
+        nan = Estimate(float("nan"), float("nan"), float("nan"), level, "t over runs", n)
+        why = missing or f"only {n} usable run(s); an interval across runs needs 2"
+        return Check(name, nan, tolerance, None, why, posts, **meta)
+    make = stats.check_below if side == "below" else stats.check_above
+    return make(name, est, threshold, tolerance=tolerance, posts=posts, **meta)
+
+
+def _closer(vae: Sequence[float], ae: Sequence[float], level: float) -> tuple[Estimate | None, int, str]:
+    """gm(vae) / gm(ae)^CLOSER across runs (Welch t on the logs), the runs it rests on, and why
+    there is no interval (fewer than two runs of either model)."""
+    v, a = _values(vae, True), _values(ae, True)
+    n = int(v.size + a.size)
+    if min(v.size, a.size) < 2:
+        return None, n, f"only {a.size} usable AE and {v.size} VAE run(s); an interval across runs needs 2 of each"
+    return stats.ratio_across_runs(v, a ** CLOSER, level), n, ""
+
+
+def decide(ae: Mapping[str, Sequence[float]], vae: Mapping[str, Sequence[float]], level: float,
+           pre_ae: str | None = None, pre_vae: str | None = None,
+           tiny: Mapping[str, Sequence[float]] | None = None, pre_tiny: str | None = None) -> list[Check]:
+    """The five primary checks and the secondary ones from per-run values (pure: no model, no data).
+
+    ``ae`` maps ``dim_ratio``, ``void_ratio``, ``pca_ratio12``, ``pca_flatness`` (and, for the
+    secondary checks, ``mle_ratio``, ``void_fraction``) to one value per usable AE run; ``vae``
+    maps ``void_ratio`` (and ``dim_ratio``) to one value per usable VAE (fact 5) run; ``tiny``
+    the same for the tiny-KL VAE (secondary only). ``pre_*`` is why that model's runs are not
+    what the claim is about (or None): ``pre_ae`` holds for every check, ``pre_vae`` for C6e.
+    """
+    checks = []
+    for key, name, sub, side, threshold, log, tolerance, posts in PRIMARY:
+        est, n = _across(ae[key], level, log)
+        missing = ""
+        if n < len(ae[key]):
+            missing = (f"no PCA tail: z_dim < {FLATNESS_AFTER + 2}" if key == "pca_flatness" and n == 0 else
+                       f"only {n} of {len(ae[key])} runs give a finite value; an interval across runs needs 2")
+        checks.append(_check(name, est, n, side, threshold, tolerance, posts, level, missing, subclaim=sub,
+                             role="primary", precondition=pre_ae))
+    both = "; ".join(p for p in (pre_ae, pre_vae) if p) or None
+    est, n, missing = _closer(vae["void_ratio"], ae["void_ratio"], level)
+    checks.append(_check(CLOSER_VOID, est, n, "below", 1.0,
+                         f"Welch t CI (logs) below 1: ln(VAE void ratio) < {CLOSER:g} × ln(AE void ratio), "
+                         "the VAE less than half as far from its null (ratio 1) as the AE",
+                         "densely and without gaps, in contrast to an AE", level, missing, subclaim="C6e",
+                         role="primary", precondition=both))
+    for key, name, side, threshold, log, posts in SECONDARY:
+        if key in ae:
+            est, n = _across(ae[key], level, log)
+            checks.append(_check(name, est, n, side, threshold, f"t CI across runs {side} {threshold:g}", posts, level,
+                                 precondition=pre_ae))
+    if "dim_ratio" in vae:
+        est, n, missing = _closer(vae["dim_ratio"], ae["dim_ratio"], level)
+        checks.append(_check("VAE (fact 5, mu) dimension ratio / √(AE dimension ratio) (geometric means over runs)",
+                             est, n, "above", 1.0, f"Welch t CI (logs) above 1: the VAE's |ln dimension ratio| "
+                             f"below {CLOSER:g} × the AE's", None, level, missing, precondition=both))
+    if tiny is not None:
+        for key, name, side, threshold, log, posts in TINY:
+            est, n = _across(tiny[key], level, log)
+            checks.append(_check(name, est, n, side, threshold, f"t CI across runs (logs) {side} {threshold:g}", posts,
+                                 level, precondition=pre_tiny))
+    return checks
+
+
+# --------------------------------------------------------------------------- views (the first seed; shown only)
 
 def _frame(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Mean, principal axes (columns, by falling variance) and the RMS per-axis sd u."""
@@ -230,155 +347,150 @@ def _nn_hist(title: str, sets: dict[str, np.ndarray]) -> dict:
                 for k, v in sets.items()]}
 
 
+
+
 # --------------------------------------------------------------------------- the test
+
+MODELS = ("ae", "vae", "tiny")
+LATENT_KEY = {"ae": "z", "vae": "mu", "tiny": "mu"}
+LABEL = {"ae": "AE", "vae": "VAE fact 5 (mu)", "tiny": "tiny-KL VAE fact 1e-5 (mu)"}
+
 
 @pytest.mark.gpu
 def test_c6_ae_latent_space_is_filamentary(claim, scale, trained, vaebench_session):
-    s0 = scale.seeds[0]
-    d = scale.z_dim
-    dat, tr = scale.data, scale.train
-    claim.describe_scale(scale=scale.name, data=f"{dat.source} n_train={dat.n_train} n_test={dat.n_test}",
-                         image_size=dat.image_size, z_dim=d, epochs=tr.epochs, batch_size=tr.batch_size,
-                         seeds=[s0], n_analysis=scale.n_analysis, heldout="test split",
-                         models="AE (scale.ae()), VAE fact 5 ('mu'), tiny-KL VAE fact 1e-5 ('mu', no vote)")
-    ae, vae, tiny = trained.many([(scale.ae(), s0), (scale.vae(fact=5.0), s0), (scale.vae(), s0)])
-    # Session.latents draws each split's VAE epsilon from its own seed, so held-out sampled z
-    # does not sit next to a training twin
-    lat = {name: (vaebench_session.latents(m), vaebench_session.latents(m, split="test"))
-           for name, m in (("ae", ae), ("vae", vae), ("tiny", tiny))}
-    z_ae = _finite(lat["ae"][0]["z"], claim, "AE train")
-    h_ae = _finite(lat["ae"][1]["z"], claim, "AE test")
-    mu_vae = _finite(lat["vae"][0]["mu"], claim, "VAE mu train")
-    h_vae = _finite(lat["vae"][1]["mu"], claim, "VAE mu test")
+    session = vaebench_session
+    seeds = list(scale.seeds)
+    specs = {"ae": scale.ae(), "vae": scale.vae(fact=5.0), "tiny": scale.vae()}
+    got = trained.many([(specs[m], s) for m in MODELS for s in seeds])
+    runs = {m: dict(zip(seeds, got[i * len(seeds):(i + 1) * len(seeds)])) for i, m in enumerate(MODELS)}
+    claim.describe_scale(**experiments.scale_info(scale), seeds=seeds, heldout="test split",
+                         models="AE (scale.ae(), 'z'), VAE fact 5 ('mu'), tiny-KL VAE fact 1e-5 ('mu', shown only)")
+    health = {m: {s: session.health(t) for s, t in runs[m].items()} for m in MODELS}
+    claim.model_health(*(h for m in MODELS for h in health[m].values()))
+    pre = {"ae": diagnostics.precondition(health["ae"].values(), diagnostics.CONVERGED),
+           "vae": diagnostics.precondition(health["vae"].values(), diagnostics.CONVERGED, diagnostics.NOT_COLLAPSED),
+           "tiny": diagnostics.precondition(health["tiny"].values(), diagnostics.CONVERGED,
+                                            diagnostics.NOT_COLLAPSED)}
 
-    # the analysis runs with single-threaded BLAS/OpenMP: on these small arrays thread pools cost more
-    # than they save, and on a busy 2-core machine MiniBatchKMeans was 10-40x slower with them
+    # single-threaded BLAS/OpenMP: on these arrays thread pools cost more than they save on a busy 2-core machine
     with threadpool_limits(limits=1):
-        _analyse(claim, scale, d, dat, z_ae, h_ae, mu_vae, h_vae, lat)
+        per_run, latents = {m: {} for m in MODELS}, {m: {} for m in MODELS}
+        for i, m in enumerate(MODELS):
+            k = LATENT_KEY[m]
+            for s, t in runs[m].items():
+                codes = session.latents(t)
+                if not experiments.usable_run(claim, t, codes, f"{LABEL[m]} seed {s}", keys=(k,)):
+                    continue
+                held = experiments.finite_rows(session.latents(t, split="test")[k], claim, f"{LABEL[m]} seed {s} test")
+                z = np.asarray(codes[k], np.float64)
+                per_run[m][s] = run_statistics(z, held, seed=1000 * i + s, mle=m == "ae")
+                latents[m][s] = (z, held)
+        measured = {m: {key: [v[key] for v in per_run[m].values()] for key in KEYS} for m in MODELS}
+        for check in decide(measured["ae"], measured["vae"], claim.level, pre["ae"], pre["vae"],
+                            measured["tiny"], pre["tiny"]):
+            claim.check(check)
+        _show_runs(claim, scale, per_run, health)
+        first = next(iter(per_run["ae"]), None)
+        if first is not None:
+            _views(claim, scale, latents["ae"][first], per_run["ae"][first],
+                   latents["vae"].get(first), per_run["vae"].get(first), first)
 
 
-def _analyse(claim, scale, d, dat, z_ae, h_ae, mu_vae, h_vae, lat) -> None:
-    g_ae = _geometry(z_ae, h_ae, seed=100)
-    g_vae = _geometry(mu_vae, h_vae, seed=200)
-    g_vz = _geometry(_finite(lat["vae"][0]["z"], claim, "VAE z train"),
-                     _finite(lat["vae"][1]["z"], claim, "VAE z test"), seed=300, full=False)
-    g_tiny = _geometry(_finite(lat["tiny"][0]["mu"], claim, "tiny-KL VAE mu train"),
-                       _finite(lat["tiny"][1]["mu"], claim, "tiny-KL VAE mu test"), seed=400, full=False)
-    pca = g_ae["pca"]
-
-    # ---- checks: the AE against its null
-    claim.check(stats.check_below(
-        "AE intrinsic dimension / matched Gaussian's (TwoNN)", g_ae["dim_ratio"], DIM_RATIO_MAX,
-        tolerance=f"CI below {DIM_RATIO_MAX}: fills less than half the dimensions of its own Gaussian",
-        posts="basically one-dimensional filaments (no number)"))
-    claim.check(stats.check_above(
-        "AE void ratio (median NN distance: null probes / held-out latents)", g_ae["void"].ratio, VOID_RATIO_MIN,
-        tolerance=f"CI above {VOID_RATIO_MIN} ('≫ 1'; the null gives ≈ 1)",
-        posts="random z-points almost always fall into voids"))
-    claim.check(stats.check_above(
-        "AE void fraction (probes beyond the held-out 99 % NN distance)", g_ae["void"].void_fraction,
-        VOID_FRACTION_MIN, tolerance=f"CI above {VOID_FRACTION_MIN} (most probes; the null gives ≈ 0.01)",
-        posts="chance to end up in a void 'extremely big'"))
-    claim.check(stats.check_above(
-        "AE PCA λ1/λ2", pca["ratio12"], PCA_RATIO_MIN,
-        tolerance=f"CI above {PCA_RATIO_MIN} (one dominant component)", posts="one dominant component"))
-    if pca["flatness_after"] is not None:
-        claim.check(stats.check_above(
-            f"AE PCA flatness of λ{FLATNESS_AFTER + 1}…λ{d}", pca["flatness_after"], FLATNESS_MIN,
-            tolerance=f"CI above {FLATNESS_MIN} (geometric/arithmetic mean; λ_k ∝ 1/k gives ≈ 0.7)",
-            posts="almost constant after the first 10 components"))
-    else:
-        claim.note(f"z_dim {d} < {FLATNESS_AFTER + 2}: no PCA tail to judge")
-
-    # ---- checks: the VAE (fact 5, mu) sits much closer to its null
-    closer_dim = _closer(g_vae["dim_ratio"], g_ae["dim_ratio"], seed=1)
-    closer_void = _closer(g_vae["void"].ratio, g_ae["void"].ratio, seed=2)
-    claim.check(stats.check_below(
-        "VAE (fact 5, mu) vs AE: |ln dimension ratio|, VAE over AE", closer_dim, CLOSER_MAX,
-        tolerance=f"CI below {CLOSER_MAX}: the VAE less than half as far from its null as the AE",
-        posts="(C6 design) a VAE at fact 5 sits much closer to the null"))
-    claim.check(stats.check_below(
-        "VAE (fact 5, mu) vs AE: |ln void ratio|, VAE over AE", closer_void, CLOSER_MAX,
-        tolerance=f"CI below {CLOSER_MAX}", posts="(C6 design) a VAE at fact 5 sits much closer to the null"))
-
-    # ---- statistics without a vote
+def _show_runs(claim, scale, per_run: dict, health: dict) -> None:
+    """Across-run statistics (95 % t CIs, shown), the per-run table and the spectra of every run."""
     st = claim.statistic
-    st("AE TwoNN dimension", g_ae["twonn"], posts="basically one-dimensional")
-    st("AE's null TwoNN dimension", g_ae["twonn_null"])
-    if dat.source == "synthetic":
+    for m, key, name, log, posts in (
+            ("ae", "twonn", "AE TwoNN dimension", False, "basically one-dimensional"),
+            ("ae", "twonn_null", "AE's Gaussian null: TwoNN dimension", False, None),
+            ("vae", "dim_ratio", "VAE (fact 5, mu) TwoNN dimension / its null's", True, None),
+            ("vae", "void_ratio", "VAE (fact 5, mu) void ratio", True, "densely and without gaps"),
+            ("vae", "void_fraction", "VAE (fact 5, mu) void fraction", False, None),
+            ("vae", "pca_ratio12", "VAE (fact 5, mu) PCA λ1/λ2", True, None)):
+        est, _ = _across([v[key] for v in per_run[m].values()], 0.95, log)
+        if est is not None:
+            st(f"{name} ({'geometric ' if log else ''}mean over runs, 95 % t CI)", est, posts=posts)
+    if scale.data.source == "synthetic":
         from vaebench.data import N_FACTORS
         st("synthetic faces: generative factors (upper bound of the data manifold's dimension)", float(N_FACTORS))
-    st(f"AE dimension ratio, Levina–Bickel MLE k={MLE_K}", g_ae["mle_ratio"],
-       note=f"AE {g_ae['mle']}; null {g_ae['mle_null']}")
-    st("null calibration: void ratio of the null (null data, null held-out)", g_ae["void_null"].ratio,
-       note="≈ 1 by construction")
-    st("null calibration: void fraction of the null", g_ae["void_null"].void_fraction, note="≈ 0.01")
-    st("VAE (fact 5, mu) dimension ratio (TwoNN)", g_vae["dim_ratio"],
-       note=f"VAE {g_vae['twonn']}; null {g_vae['twonn_null']}")
-    st(f"VAE (fact 5, mu) dimension ratio, MLE k={MLE_K}", g_vae["mle_ratio"])
-    st("VAE (fact 5, mu) void ratio", g_vae["void"].ratio)
-    st("VAE (fact 5, mu) void fraction", g_vae["void"].void_fraction)
-    st("VAE (fact 5, sampled z) dimension ratio (TwoNN)", g_vz["dim_ratio"])
-    st("VAE (fact 5, sampled z) void ratio", g_vz["void"].ratio)
-    st("tiny-KL VAE (fact 1e-5, mu) dimension ratio (TwoNN)", g_tiny["dim_ratio"], posts="same as the AE")
-    st("tiny-KL VAE (fact 1e-5, mu) void ratio", g_tiny["void"].ratio, posts="same as the AE")
-    st("VAE (fact 5, mu) PCA λ1/λ2", g_vae["pca"]["ratio12"])
-    iso = np.linalg.eigvalsh(np.cov(np.random.default_rng(5).standard_normal(z_ae.shape), rowvar=False))[::-1]
+    rows = [[LABEL[m], s, f"{v['twonn']:.2f}", f"{v['twonn_null']:.2f}", f"{v['dim_ratio']:.3f}",
+             f"{v['mle_ratio']:.3f}", f"{v['void_ratio']:.3g}", f"{v['void_fraction']:.3f}", f"{v['pca_ratio12']:.3g}",
+             f"{v['pca_flatness']:.3f}", ", ".join(health[m][s].flags) or "ok"]
+            for m in MODELS for s, v in per_run[m].items()]
+    claim.plot("Per-run geometry against each run's own Gaussian null", {
+        "type": "table", "title": "one row per training run (the unit of every interval)",
+        "columns": ["model", "seed", "TwoNN", "null TwoNN", "dimension ratio", f"MLE ratio (k={MLE_K})",
+                    "void ratio", "void fraction", "λ1/λ2", f"flatness after {FLATNESS_AFTER}", "health"],
+        "rows": rows})
+    d = scale.z_dim
+    series = []
+    for m in ("ae", "vae"):
+        for s, v in per_run[m].items():
+            lam = v["eigenvalues"]
+            series.append({"label": f"{LABEL[m]} seed {s}", "x": list(range(1, lam.size + 1)),
+                           "y": experiments.short_floats(np.maximum(lam, 1e-12) / lam.sum(), relative=True)})
+    n = max(scale.n_analysis, d + 1)
+    iso = np.linalg.eigvalsh(np.cov(np.random.default_rng(5).standard_normal((n, d)), rowvar=False))[::-1]
+    series.append({"label": "isotropic Gaussian", "x": list(range(1, d + 1)),
+                   "y": experiments.short_floats(iso / iso.sum(), relative=True), "linestyle": ":"})
     if d >= FLATNESS_AFTER + 2:
-        st("isotropic Gaussian of the same size: flatness of the PCA tail",
+        st("isotropic Gaussian of the analysed size: flatness of the PCA tail",
            latent.spectral_flatness(iso[FLATNESS_AFTER:]), note="the ceiling sampling noise leaves")
+    else:
+        claim.note(f"z_dim {d} < {FLATNESS_AFTER + 2}: no PCA tail to judge (C6d is inconclusive)")
+    claim.plot("PCA spectrum of every run (posts: one dominant component, almost constant after ≈ 10)",
+               {"type": "lines", "title": "PCA explained variance ratio", "xlabel": "component", "ylabel": "ratio",
+                "logy": True, "series": series, "vlines": [{"x": FLATNESS_AFTER + 0.5, "label": f"{FLATNESS_AFTER}"}]})
+
+
+def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
+    """The posts' pictures for one seed, each beside the Gaussian null (no vote)."""
+    st = claim.statistic
+    d = scale.z_dim
+    z_ae, h_ae = ae_lat
+    null = ae_geo["null"]
+    null_held = latent.gaussian_null(z_ae, n=h_ae.shape[0], seed=seed + 2)
+    void_null = latent.void_probe(null, null_held, seed=seed, n_boot=10)
+    st(f"null calibration, seed {seed}: void ratio of the null (null data, null held-out)", void_null.ratio.value,
+       note="≈ 1 by construction")
+    st(f"null calibration, seed {seed}: void fraction of the null", void_null.void_fraction.value, note="≈ 0.01")
 
     # ---- clustering: inertia curves and the gap statistic
+    sets = {"AE": z_ae, "AE's null": null}
+    if vae_lat is not None:
+        sets.update({"VAE mu": vae_lat[0], "VAE's null": vae_geo["null"]})
     ks_in = [k for k in INERTIA_KS if k <= min(INERTIA_POINTS, z_ae.shape[0])]
-    curves, gaps = {}, {}
-    for label, pts in (("AE", z_ae), ("AE's null", g_ae["null"]), ("VAE mu", mu_vae), ("VAE's null", g_vae["null"])):
-        curves[label] = latent.inertia_curve(pts, ks=ks_in, seed=0, n_init=1, max_points=INERTIA_POINTS)
-    for label, pts in (("AE", z_ae), ("AE's null", g_ae["null"]), ("VAE mu", mu_vae)):
-        gaps[label] = latent.gap_statistic(pts, ks=GAP_KS, n_refs=GAP_REFS, seed=0, n_init=1, max_points=GAP_POINTS)
+    curves = {label: latent.inertia_curve(p, ks=ks_in, seed=0, n_init=1, max_points=INERTIA_POINTS)
+              for label, p in sets.items()}
+    gaps = {}
+    for label in [k for k in sets if k != "VAE's null"]:
+        gaps[label] = latent.gap_statistic(sets[label], ks=GAP_KS, n_refs=GAP_REFS, seed=0, n_init=1,
+                                           max_points=GAP_POINTS)
         el = latent.elbow(curves[label]["k"], curves[label]["normalised"])
-        st(f"{label}: gap-statistic k_opt", float(gaps[label]["k_opt"]),
+        st(f"{label} (seed {seed}): gap-statistic k_opt", float(gaps[label]["k_opt"]),
            note=f"inertia elbow k = {el['k']:.0f}, strength {el['strength']:.2f} (0 = none)")
 
-    # ---- views: per-axis densities
+    # ---- per-axis densities
     tab_ae = latent.axis_table(z_ae)   # also picks the raw axes drawn below
     axes, labels = experiments.axes_to_show(tab_ae, n_typical=2)
-    vaxes, vlabels = experiments.axes_to_show(latent.axis_table(mu_vae), n_typical=2)
-    # the posts' bins of 0.25 are for axes of sd ≈ 1; the VAE's mu is drawn at the same resolution relative
-    # to its own scale (RMS per-axis sd)
-    vbin = float(np.clip(0.25 * math.sqrt(np.var(mu_vae, axis=0).mean() / max(np.var(z_ae, axis=0).mean(), 1e-300)),
-                         1e-4, 0.25))
-    claim.plot("Per-axis densities (posts: most Gaussian at 0, a few broad off-centre axes)",
-               experiments.axis_density_panel("AE: broadest, most off-centre and typical axes (bins of 0.25)", z_ae, axes,
-                                              labels=labels),
-               experiments.axis_density_panel(f"VAE fact 5 (mu): same choice, bins of {vbin:.2g} (scaled by RMS sd)",
-                                              mu_vae, vaxes, bin_width=vbin, labels=vlabels), ncols=2)
-
-    # ---- PCA spectrum
-    def spectrum(label, p, band=False):
-        lam = p["eigenvalues"]
-        tot = float(lam.sum())
-        s = {"label": label, "x": list(range(1, lam.size + 1)),
-             "y": experiments.short_floats(np.maximum(lam, 1e-12) / tot, relative=True)}
-        if band:
-            s["low"] = experiments.short_floats(np.maximum(p["eigenvalue_low"], 1e-12) / tot, relative=True)
-            s["high"] = experiments.short_floats(np.maximum(p["eigenvalue_high"], 1e-12) / tot, relative=True)
-        return s
-    spec = {"type": "lines", "title": "PCA explained variance ratio", "xlabel": "component", "ylabel": "ratio",
-            "logy": True, "series": [spectrum("AE (95 % CI band)", pca, True), spectrum("VAE fact 5 (mu)", g_vae["pca"]),
-                                     {"label": "isotropic Gaussian", "x": list(range(1, d + 1)),
-                                      "y": experiments.short_floats(iso / iso.sum(), relative=True), "linestyle": ":"}],
-            "vlines": [{"x": FLATNESS_AFTER + 0.5, "label": f"{FLATNESS_AFTER}"}]}
-    head = min(d, 40)
-    spec_lin = {"type": "lines", "title": f"first {head} components (linear, as the posts plot it)",
-                "xlabel": "component", "ylabel": "ratio",
-                "series": [{**spectrum("AE", pca), "x": list(range(1, head + 1)),
-                            "y": experiments.short_floats(pca["explained_variance_ratio"][:head])}]}
-    claim.plot("PCA spectrum (posts: one dominant component, almost constant after ≈ 10)", spec, spec_lin, ncols=2)
+    panels = [experiments.axis_density_panel("AE: broadest, most off-centre and typical axes (bins of 0.25)", z_ae,
+                                             axes, labels=labels)]
+    if vae_lat is not None:
+        mu_vae = vae_lat[0]
+        vaxes, vlabels = experiments.axes_to_show(latent.axis_table(mu_vae), n_typical=2)
+        # the posts' bins of 0.25 are for axes of sd ≈ 1; the VAE's mu is drawn at the same resolution relative
+        # to its own scale (RMS per-axis sd)
+        vbin = float(np.clip(0.25 * math.sqrt(np.var(mu_vae, axis=0).mean()
+                                              / max(np.var(z_ae, axis=0).mean(), 1e-300)), 1e-4, 0.25))
+        panels.append(experiments.axis_density_panel(
+            f"VAE fact 5 (mu): same choice, bins of {vbin:.2g} (scaled by RMS sd)", mu_vae, vaxes, bin_width=vbin,
+            labels=vlabels))
+    claim.plot(f"Per-axis densities, seed {seed} (posts: most Gaussian at 0, a few broad off-centre axes)", *panels,
+               ncols=2)
 
     # ---- the posts' scatter views, each beside the null
     mean, vec, unit = _frame(z_ae)
-    pc = {"AE": (z_ae - mean) @ vec, "null": (g_ae["null"] - mean) @ vec}
-    claim.plot(f"PCA plane (1, 2) of the AE, full extent and zoomed to squares of side 5, 2, 1, 0.5 u "
+    pc = {"AE": (z_ae - mean) @ vec, "null": (null - mean) @ vec}
+    claim.plot(f"PCA plane (1, 2) of the AE (seed {seed}), full extent and zoomed to squares of side 5, 2, 1, 0.5 u "
                f"(u = RMS axis sd = {unit:.3g}) — top row AE, bottom row its Gaussian null",
                *_plane_panels("PCA plane (1, 2)", {"AE": pc["AE"]}, 0, 1, unit, ZOOM_SIDES, "PC"),
                *_plane_panels("PCA plane (1, 2)", {"null": pc["null"]}, 0, 1, unit, ZOOM_SIDES, "PC"), ncols=5,
@@ -390,10 +502,9 @@ def _analyse(claim, scale, d, dat, z_ae, h_ae, mu_vae, h_vae, lat) -> None:
     claim.plot("PCA planes (1, 18) and (8, 35) (capped at z_dim), full extent and the central ± 0.5 sd of each "
                "axis; AE beside its null", *plane_panels, ncols=4)
     a1, a2 = (int(k) for k in np.argsort(-tab_ae["sd"])[:2])
-    raw = {"AE": z_ae, "null": g_ae["null"]}
     claim.plot(f"Raw latent axes {a1} and {a2} (the two broadest; posts: axes 52 and 221), full extent and the "
                "central ± 0.5 sd of each axis; AE beside its null",
-               *_plane_panels(f"axes ({a1}, {a2})", raw, a1, a2, None, (1.0,), "axis",
+               *_plane_panels(f"axes ({a1}, {a2})", {"AE": z_ae, "null": null}, a1, a2, None, (1.0,), "axis",
                               centre=(float(mean[a1]), float(mean[a2]))), ncols=4)
 
     # ---- t-SNE with the posts' two parameter sets, AE beside its null
@@ -401,30 +512,30 @@ def _analyse(claim, scale, d, dat, z_ae, h_ae, mu_vae, h_vae, lat) -> None:
     tsne_panels = []
     for perp, exag in TSNE_PARAMS:
         perp = min(perp, (n_tsne - 1) / 3)
-        for label, pts in (("AE", z_ae), ("null", g_ae["null"])):
+        for label, pts in (("AE", z_ae), ("null", null)):
             emb = latent.tsne_embedding(pts, perplexity=perp, early_exaggeration=exag, seed=0, max_points=n_tsne)
             e = emb["embedding"]
             tsne_panels.append(experiments.scatter_panel(
                 f"{label}: t-SNE perplexity {perp:g}, exaggeration {exag:g} (KL {emb['kl_divergence']:.2f})",
                 {label: (e[:, 0], e[:, 1])}, max_points=5000, size=2.0))
-            st(f"t-SNE KL divergence, {label}, perplexity {perp:g} / exaggeration {exag:g}", emb["kl_divergence"])
-    claim.plot(f"t-SNE of {n_tsne} latents (posts: islands and gaps), AE beside its null", *tsne_panels, ncols=4)
+    claim.plot(f"t-SNE of {n_tsne} latents (seed {seed}; posts: islands and gaps), AE beside its null", *tsne_panels,
+               ncols=4)
 
-    # ---- the VAE: PCA plane beside its null
-    vmean, vvec, vunit = _frame(mu_vae)
-    vpc = {"VAE mu": (mu_vae - vmean) @ vvec, "null": (g_vae["null"] - vmean) @ vvec}
-    claim.plot(f"VAE fact 5 (mu): PCA plane (1, 2), full extent and sides 5u, 1u (u = {vunit:.3g}); "
-               "VAE beside its null", *_plane_panels("PCA plane (1, 2)", vpc, 0, 1, vunit, (5.0, 1.0), "PC"), ncols=6)
-
-    # ---- void probes and clustering
-    claim.plot("Void probes: nearest-neighbour distance to the training latents",
-               _nn_hist(f"AE (ratio {g_ae['void'].ratio.value:.2f})",
-                        {"probes from the null": g_ae["void"].probe_nn, "held-out latents": g_ae["void"].heldout_nn}),
-               _nn_hist(f"null as data (ratio {g_ae['void_null'].ratio.value:.2f})",
-                        {"probes": g_ae["void_null"].probe_nn, "held-out null points": g_ae["void_null"].heldout_nn}),
-               _nn_hist(f"VAE fact 5, mu (ratio {g_vae['void'].ratio.value:.2f})",
-                        {"probes from the null": g_vae["void"].probe_nn, "held-out latents": g_vae["void"].heldout_nn}),
-               ncols=3)
+    # ---- the VAE's PCA plane, the void probes and the clustering curves
+    hists = [_nn_hist(f"AE (ratio {ae_geo['void'].ratio.value:.2f})",
+                      {"probes from the null": ae_geo["void"].probe_nn, "held-out latents": ae_geo["void"].heldout_nn}),
+             _nn_hist(f"null as data (ratio {void_null.ratio.value:.2f})",
+                      {"probes": void_null.probe_nn, "held-out null points": void_null.heldout_nn})]
+    if vae_lat is not None:
+        vmean, vvec, vunit = _frame(vae_lat[0])
+        vpc = {"VAE mu": (vae_lat[0] - vmean) @ vvec, "null": (vae_geo["null"] - vmean) @ vvec}
+        claim.plot(f"VAE fact 5 (mu, seed {seed}): PCA plane (1, 2), full extent and sides 5u, 1u (u = {vunit:.3g}); "
+                   "VAE beside its null", *_plane_panels("PCA plane (1, 2)", vpc, 0, 1, vunit, (5.0, 1.0), "PC"),
+                   ncols=6)
+        hists.append(_nn_hist(f"VAE fact 5, mu (ratio {vae_geo['void'].ratio.value:.2f})",
+                              {"probes from the null": vae_geo["void"].probe_nn,
+                               "held-out latents": vae_geo["void"].heldout_nn}))
+    claim.plot(f"Void probes, seed {seed}: nearest-neighbour distance to the training latents", *hists, ncols=3)
     inertia = {"type": "lines", "title": "MiniBatchKMeans inertia / inertia at k = 2", "xlabel": "k",
                "ylabel": "normalised inertia",
                "series": [{"label": k, "x": v["k"], "y": experiments.short_floats(v["normalised"])}
@@ -433,13 +544,4 @@ def _analyse(claim, scale, d, dat, z_ae, h_ae, mu_vae, h_vae, lat) -> None:
            "series": [{"label": f"{k} (k_opt {v['k_opt']})", "x": v["k"], "y": experiments.short_floats(v["gap"]),
                        "low": experiments.short_floats(v["gap"] - v["sd"]),
                        "high": experiments.short_floats(v["gap"] + v["sd"])} for k, v in gaps.items()]}
-    claim.plot("Clustering: inertia curves and gap statistic", inertia, gap, ncols=2)
-
-    # ---- summary in words, from the numbers
-    claim.note(
-        f"AE: TwoNN dimension {g_ae['twonn'].value:.1f} against {g_ae['twonn_null'].value:.1f} for its Gaussian "
-        f"(ratio {g_ae['dim_ratio'].value:.2f}); null probes lie {g_ae['void'].ratio.value:.2f}× farther from the "
-        f"data than held-out latents (the null itself: {g_ae['void_null'].ratio.value:.2f}×), "
-        f"{100 * g_ae['void'].void_fraction.value:.0f} % of them beyond the held-out 99 % distance. "
-        f"VAE fact 5 (mu): dimension ratio {g_vae['dim_ratio'].value:.2f}, void ratio {g_vae['void'].ratio.value:.2f}; "
-        f"tiny-KL VAE: {g_tiny['dim_ratio'].value:.2f} and {g_tiny['void'].ratio.value:.2f}.")
+    claim.plot(f"Clustering, seed {seed}: inertia curves and gap statistic", inertia, gap, ncols=2)

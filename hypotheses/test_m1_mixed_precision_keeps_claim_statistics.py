@@ -2,68 +2,84 @@
 
 Not a claim of the posts: the posts trained in float32 (TensorFlow 2.8 defaults). Mixed
 precision is the largest single speed-up a modern GPU offers these convolutions, and
-vaebench may only use it for the claims (``--vaebench-precision mixed_bfloat16``) if it
-does not move the statistics the claims are judged on. This module measures that, at
-whatever scale it runs, before anyone relies on it; the scales themselves train in
-float32.
+vaebench may only use it for the claims (``--vaebench-precision mixed_bfloat16``) if it does
+not move the statistics the claims are judged on. The scales themselves train in float32.
 
 What ``mixed_bfloat16`` means here (:mod:`vaebench.models`): weights and Adam's state in
-float32; convolutions, BatchNorm and hidden Dense layers compute in bfloat16 (8 bits of
-mantissa); the heads that feed the loss — mu, logvar (or an AE's z) and the sigmoid
-image — and the loss itself in float32. ``mixed_float16`` is not offered: it needs loss
-scaling, whose skipped steps would couple the models of a pack.
+float32; convolutions, BatchNorm and hidden Dense layers compute in bfloat16; the heads that
+feed the loss (mu, logvar or an AE's z, the sigmoid image) and the loss in float32.
 
-Design: the posts' VAE (``scale.vae()``: BatchNorm, fact = 1e-5, the model of C1, C2 and
-C4) trained with every seed of ``scale.seeds`` in both precisions. The float32 runs are
-C1's store entries. A seed fixes the initial weights, the order of the images and the
-epsilon stream, so the two runs of one seed ("twins") differ only by the precision: the
-per-seed difference is a paired comparison. The VAE is the sensitive case: it has every
-layer type of the AE plus the sampling path, where exp(logvar/2) ≈ 0.02 multiplies eps.
+Design: the posts' VAE (``scale.vae()``: BatchNorm, fact = 1e-5, the model of C1, C2 and C4)
+trained with every seed of ``scale.seeds`` in both precisions; the float32 runs are C1's store
+entries. A seed fixes the initial weights, the image order and the eps stream, so the two
+runs of one seed ("twins") differ only by the precision: every primary check is paired by
+seed (the t interval of the per-seed differences, ``paired=True``), one value per run.
 
-Statistics and tolerances (fixed before the first run; each margin is at most half of the
-tolerance of the claim check the statistic feeds, so a precision effect inside it cannot
-by itself flip that check):
+Sub-claims and primary checks (fixed before any run; intervals at ``claim.level`` = 1 − 0.05/3,
+two-sided). Each margin is half of the tolerance of the claim check it protects, on the scale
+that check uses (half of a log-ratio margin for ratios), so a precision effect inside it cannot
+by itself carry that check across its edge; the constants below name the protected claims:
 
-1. Final reconstruction loss (last epoch's mean, as C1), per-seed relative difference
-   (bf16 − f32) / f32: 90 % paired t interval inside ±1 % (TOST at α = 0.05). C1 holds the
-   AE–VAE difference to ±2 %; the posts' difference was +0.85 %.
-2. Radius distributions of the codes of ``scale.n_analysis`` training images: mean W1
-   distance between precisions (seed i in float32 against seed j ≠ i in bfloat16) over the
-   mean W1 distance between seeds within one precision (``stats.distance_vs_seed_noise``),
-   CI below 2 — C1's rule for "the same distribution up to seed noise". Twins are left out
-   of the between group: they share their start, and would make the precisions look closer
-   than two independent runs are.
-3. Radius peak (KDE mode, ``latent.radius_peak``), per-seed ratio bf16 / f32: 90 % paired t
-   interval of the log ratio inside ±ln 1.05 — half of C1's ±10 % peak margin (C3 and C4
-   read the same peak).
-4. Mean logvar of the codes, per-seed difference bf16 − f32 in nats: 90 % paired t interval
-   inside ±0.5 — C2 reads mean logvar (threshold −5; posts −13.68) and its slope over fact
-   decades 2.3 nats apart.
+- M1a the final reconstruction loss: per seed the loss above the entropy floor (last epoch's
+  reconstruction loss − the BCE of a perfect reconstruction, as C1b), ratio bf16 / f32 of
+  geometric means, paired; inside [1.25^−½, 1.25^½] = [0.894, 1.118] — half of C1b's
+  [0.8, 1.25].
+- M1b the radius peak: per seed the KDE mode of R (``latent.radius_peak``), ratio bf16 / f32,
+  paired; inside [1.1^−½, 1.1^½] = [0.953, 1.049] — half of C1c's ±10 % (C3's band on
+  peak / √z_dim and C4's jump thresholds, which read the same peak, are wider).
+- M1c the mean logvar: per seed the mean over the analysed codes, difference bf16 − f32 in
+  nats, paired; inside ±0.5 — half of the one nat by which mean logvar moves per unit of
+  ln(fact) (the centre of C2b's slope band [0.5, 1.5], from σ² ≈ β / (β + h)): a precision
+  effect inside it equals a change of fact by less than a factor e^0.5 ≈ 1.6, against the
+  factor 10 between C2b's sweep points. (C2.1's bound, mean logvar below −5, is one-sided and
+  has no width to halve; the posts' −13.7 lies 8.7 nats below it.)
 
-Shown, not voting: the per-seed values of both precisions, the twin W1 distances, and the
-training speed of both precisions from the store (images/s on this machine; on a CPU
-bfloat16 is no faster, the point of it is the GPU's tensor cores).
+Secondary (shown, never voting): per-seed values of both precisions; the W1 distance of the
+radius distributions between precisions over that between seeds, with the exact permutation p
+over run labels (``stats.between_within_permutation``: twins in different groups only lower
+the observed between-precision distance, so the p errs on the large side); the mean W1 between
+twins; training speed from the store (on a CPU bfloat16 is no faster).
 
-Scale: at smoke (2 seeds, 2 epochs, 32×32) a mechanical run only — with two seeds a paired
-t interval has 1 degree of freedom, and the verdict is recorded, not enforced; at cpu 3
-seeds (32×32, 16k images, 8 epochs); at full 4 seeds at the posts' scale on a GPU, where
-the answer matters. With few seeds an inconclusive verdict is the expected outcome when
-the effect is small but the seed spread is large: it says "not shown to be harmless", and
-then float32 stays the choice.
+Preconditions: every run of both precisions finite, CONVERGED and NOT_COLLAPSED
+(``diagnostics``; unknown convergence does not pass), and for
+M1a the loss above the floor settled (C1's 4 % per epoch): the claims read converged models,
+and a precision effect on a model still moving is a difference of speeds, not of end points.
+A failed precondition makes the sub-claim inconclusive with the reason.
+
+Scale (``vaebench.config.SCALES``): smoke (2 seeds: a paired interval with 1 degree of freedom;
+machinery only), cpu (3 seeds, 32×32), full (4 seeds at the posts' scale on a GPU, where the
+answer matters). Inconclusive says "not shown to be harmless": float32 then stays.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from itertools import combinations, permutations
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytest
 from scipy.stats import wasserstein_distance
 
-from vaebench import experiments, latent, stats
+from vaebench import diagnostics, experiments, latent, stats
+from vaebench.errors import StatsError, require
 from vaebench.record import Claim
-from vaebench.stats import Estimate
+from vaebench.stats import Check, Estimate, SubClaim
+
+PRECISION = "mixed_bfloat16"
+PRECISIONS = ("float32", PRECISION)
+#: the tolerances M1 protects (restated from the claim modules; update them together)
+C1B_LOSS_RATIO_MAX = 1.25          # C1b: excess-loss ratio inside [1/1.25, 1.25]
+C1C_PEAK_RATIO_MAX = 1.10          # C1c: radius peak ratio inside [1/1.1, 1.1]
+C2B_NATS_PER_LN_FACT = 1.0         # C2b: mean logvar moves ≈ 1 nat per unit of ln(fact) (centre of its SLOPE_RANGE)
+C1B_EXCESS_DRIFT_MAX = (1 - 1 / C1B_LOSS_RATIO_MAX) / 5   # C1b's precondition: 4 % per epoch
+#: M1's margins: half of those
+LOSS_RATIO_MAX = math.sqrt(C1B_LOSS_RATIO_MAX)
+PEAK_RATIO_MAX = math.sqrt(C1C_PEAK_RATIO_MAX)
+LOGVAR_MARGIN = 0.5 * C2B_NATS_PER_LN_FACT
+
+NAMES = {"excess": "loss above the entropy floor, bf16 / f32, paired by seed",
+         "peak": "radius peak, bf16 / f32, paired by seed",
+         "logvar": "mean logvar, bf16 − f32 (nats), paired by seed"}
 
 CLAIM = Claim(
     id="M1",
@@ -73,108 +89,149 @@ CLAIM = Claim(
            "judged on by more than half of their tolerance."),
     source="vaebench (the posts trained in float32 with TensorFlow 2.8; CLAIMS.md C1, C2, C3, C4)",
     posts={"precision": "float32 (the posts' TensorFlow default)"},
+    subclaims=(
+        SubClaim("M1a", "bf16 keeps the final reconstruction loss (within half of C1b's margin)", NAMES["excess"]),
+        SubClaim("M1b", "bf16 keeps the radius peak (within half of C1c's margin)", NAMES["peak"]),
+        SubClaim("M1c", "bf16 keeps the mean logvar (within half a nat)", NAMES["logvar"]),
+    ),
 )
 
-PRECISION = "mixed_bfloat16"
-LOSS_MARGIN = 0.01                    # check 1: half of C1's 2 %
-DISTANCE_RATIO_MAX = 2.0              # check 2: C1's rule
-PEAK_MARGIN = 1.05                    # check 3: half of C1's 10 %
-LOGVAR_MARGIN = 0.5                   # check 4: nats
+
+# --------------------------------------------------------------------------- pure parts (tested on planted inputs)
 
 
-def _paired(d: np.ndarray) -> Estimate:
-    """The 90 % paired t interval of the mean per-seed difference (TOST at α = 0.05)."""
-    return dataclasses.replace(stats.mean_ci(d, level=0.90), method="paired t over seeds, 90 % (TOST α = 0.05)")
 
+
+
+
+
+def decide(measured: Mapping[str, Mapping[str, Sequence[float]]], level: float,
+           preconditions: Mapping[str, str | None] | None = None) -> list[Check]:
+    """M1's primary checks from per-seed statistics (pure: no model, no data).
+
+    ``measured[stat][precision]``: one value per seed, in the same seed order for both
+    precisions ('float32', 'mixed_bfloat16'), for ``stat`` in 'excess' (loss above the entropy
+    floor), 'peak' (radius peak) and 'logvar' (mean logvar). ``preconditions``: 'float32' and
+    'mixed_bfloat16' (why that precision's runs fail their preconditions or were left out) and 'loss'
+    (why M1a's excess loss has not settled); None or absent when they pass.
+    """
+    pre = dict(preconditions or {})
+    both = diagnostics.joined(*(pre.get(p) for p in PRECISIONS))
+    checks = []
+    for stat, sid, lo, hi, tol, extra in (
+            ("excess", "M1a", 1 / LOSS_RATIO_MAX, LOSS_RATIO_MAX,
+             f"paired t CI of the ratio inside [{1 / LOSS_RATIO_MAX:.3f}, {LOSS_RATIO_MAX:.3f}] (half of C1b's)",
+             pre.get("loss")),
+            ("peak", "M1b", 1 / PEAK_RATIO_MAX, PEAK_RATIO_MAX,
+             f"paired t CI of the ratio inside [{1 / PEAK_RATIO_MAX:.3f}, {PEAK_RATIO_MAX:.3f}] (half of C1c's)",
+             None),
+            ("logvar", "M1c", -LOGVAR_MARGIN, LOGVAR_MARGIN,
+             f"paired t CI inside ±{LOGVAR_MARGIN:g} nat (half of C2b's nat per unit ln fact)", None)):
+        require(stat in measured and all(p in measured[stat] for p in PRECISIONS),
+                f"measured[{stat!r}] needs one value per seed for each of {PRECISIONS}", StatsError)
+        a, b = (np.asarray(measured[stat][p], dtype=np.float64).ravel() for p in (PRECISION, "float32"))
+        require(a.size == b.size, f"measured[{stat!r}]: {a.size} bf16 and {b.size} float32 values; "
+                                  "pass the twins of the same seeds", StatsError)
+        ratio = stat != "logvar"
+        usable = a.size >= 2 and np.all(np.isfinite(a)) and np.all(np.isfinite(b)) and (
+            not ratio or (np.all(a > 0) and np.all(b > 0)))
+        if usable:
+            fn = stats.ratio_across_runs if ratio else stats.difference_across_runs
+            est = fn(a, b, level, paired=True)
+        else:
+            est = Estimate(math.nan, math.nan, math.nan, level, "fewer than 2 usable seeds", a.size)
+        checks.append(stats.check_within(NAMES[stat], est, lo, hi, tolerance=tol, subclaim=sid, role="primary",
+                                         unit="runs", n_runs=2 * a.size, precondition=diagnostics.joined(both, extra)))
+    return checks
+
+
+
+
+# --------------------------------------------------------------------------- the test
 
 @pytest.mark.gpu
 def test_m1_mixed_precision_keeps_claim_statistics(claim, scale, trained, vaebench_session):
     session = vaebench_session
     seeds = list(scale.seeds)
     spec = scale.vae()
-    mixed = {s: dataclasses.replace(scale.training(s), precision=PRECISION) for s in seeds}
-    f32 = {s: dataclasses.replace(scale.training(s), precision="float32") for s in seeds}
-    got = trained.many([(spec, s, f32[s]) for s in seeds] + [(spec, s, mixed[s]) for s in seeds])
-    runs = {("float32", s): t for s, t in zip(seeds, got[:len(seeds)])}
-    runs.update({(PRECISION, s): t for s, t in zip(seeds, got[len(seeds):])})
+    train = {(p, s): dataclasses.replace(scale.training(s), precision=p) for p in PRECISIONS for s in seeds}
+    keys = [(p, s) for p in PRECISIONS for s in seeds]
+    runs = dict(zip(keys, trained.many([(spec, s, train[p, s]) for p, s in keys])))
     d, t = scale.data, scale.train
     claim.describe_scale(scale=scale.name, data=f"{d.source} {d.image_size}×{d.image_size}", n_train=d.n_train,
                          z_dim=scale.z_dim, epochs=t.epochs, batch_size=t.batch_size,
                          learning_rate=t.learning_rate, seeds=seeds, n_analysis=scale.n_analysis,
-                         model="VAE, BatchNorm, fact = 1e-5 (the C1 VAE)", precisions=["float32", PRECISION])
+                         model="VAE, BatchNorm, fact = 1e-5 (the C1 VAE)", precisions=list(PRECISIONS))
+    health = {k: session.health(run) for k, run in runs.items()}
+    claim.model_health(*health.values())
+    train_set, _ = session.datasets()
+    floor = experiments.entropy_floor(train_set.images)
 
     codes = {}
-    for key, run in runs.items():
+    for (p, s), run in runs.items():
         c = session.latents(run)
-        z = experiments.finite_rows(c["z"], claim, f"{key[0]} seed {key[1]}")
-        if run.stopped or len(z) < len(c["z"]):
-            claim.note(f"{key[0]} seed {key[1]} stopped ({run.stopped or 'non-finite codes'}); its seed is left out")
-            continue
-        codes[key] = c
-    ok = [s for s in seeds if ("float32", s) in codes and (PRECISION, s) in codes]
-    if len(ok) < 2:
-        claim.note(f"only {len(ok)} seed(s) finished finite in both precisions; nothing to compare")
-        return
-    precisions = ("float32", PRECISION)
-    last = {k: float(runs[k].history["reconstruction_loss"][-1]) for k in runs}
-
-    # 1. final reconstruction loss, paired relative difference
-    rel = np.array([(last[PRECISION, s] - last["float32", s]) / last["float32", s] for s in ok])
-    claim.check(stats.check_within(
-        "final reconstruction loss, (bf16 − f32) / f32, paired by seed", _paired(rel), -LOSS_MARGIN, LOSS_MARGIN,
-        tolerance=f"90 % paired t CI inside ±{LOSS_MARGIN:.0%} (half of C1's ±2 %)"))
-    for p in precisions:
-        claim.statistic(f"final reconstruction loss, {p} (mean over seeds)",
-                        stats.mean_ci([last[p, s] for s in ok]))
-
-    # 2. radius distributions: between precisions (other seeds) vs between seeds
+        if experiments.usable_run(claim, run, c, f"{p} seed {s}", keys=("z", "logvar")):
+            codes[p, s] = c
+    ok = [s for s in seeds if all((p, s) in codes for p in PRECISIONS)]
+    if len(ok) < len(seeds):
+        claim.note(f"seeds {[s for s in seeds if s not in ok]} are left out of the pairs: a twin is not usable")
+    last = {k: experiments.last_epoch(runs[k].history, "reconstruction_loss") for k in runs}
+    pre = {p: diagnostics.joined(diagnostics.precondition([health[p, s] for s in seeds], diagnostics.CONVERGED,
+                                               diagnostics.NOT_COLLAPSED),
+                      *[f"{p} seed {s}: non-finite latent codes" for s in seeds
+                        if (p, s) not in codes and health[p, s].finite],
+                      *[f"{p} seed {s}: reconstruction loss {last[p, s]:.4g} is not above the entropy floor "
+                        f"{floor:.4g} of the analysed images: the run did not train on them"
+                        for s in ok if not last[p, s] > floor]) for p in PRECISIONS}
+    pre["loss"] = diagnostics.joined(*[diagnostics.excess_loss_drift(f"{p} seed {s}", runs[p, s].history, floor, C1B_EXCESS_DRIFT_MAX) for p in PRECISIONS for s in ok])
     r = {k: latent.radii(codes[k]["z"]) for k in codes}
-    between = [(r["float32", i], r[PRECISION, j]) for i, j in permutations(ok, 2)]
-    within = [(r[p, i], r[p, j]) for p in precisions for i, j in combinations(ok, 2)]
-    dr = stats.distance_vs_seed_noise(between, within, "wasserstein", n_boot=1000, seed=0)
-    claim.check(stats.check_below(
-        "radius distributions: W1(f32 seed i, bf16 seed j≠i) / W1(seed, seed)", dr.ratio, DISTANCE_RATIO_MAX,
-        tolerance=f"CI below {DISTANCE_RATIO_MAX:g} (C1's rule: a precision effect within seed noise)"))
-    claim.statistic("mean W1 between precisions (other seeds)", dr.between)
-    claim.statistic("mean W1 between seeds (same precision)", dr.within)
-    twins = [float(wasserstein_distance(r["float32", s], r[PRECISION, s])) for s in ok]
-    claim.statistic("mean W1 between twins (same seed, other precision)", float(np.mean(twins)),
-                    note="twins share initial weights, image order and eps; shown, not voting")
-
-    # 3. radius peak, paired log ratio
     peaks = {k: latent.radius_peak(r[k], n_boot=200, seed=0) for k in r}
-    log_ratio = _paired(np.array([math.log(peaks[PRECISION, s].value / peaks["float32", s].value) for s in ok]))
-    ratio = Estimate(math.exp(log_ratio.value), math.exp(log_ratio.low), math.exp(log_ratio.high), log_ratio.level,
-                     "geometric mean of per-seed ratios, paired t 90 % (TOST α = 0.05)", log_ratio.n)
-    claim.check(stats.check_within(
-        "radius peak, bf16 / f32, paired by seed", ratio, 1 / PEAK_MARGIN, PEAK_MARGIN,
-        tolerance=f"90 % CI inside [1/{PEAK_MARGIN:g}, {PEAK_MARGIN:g}] (half of C1's ±10 %)"))
-    for k in sorted(peaks, key=lambda k: (k[1], k[0])):
-        claim.statistic(f"radius peak, {k[0]} seed {k[1]}", peaks[k])
-
-    # 4. mean logvar, paired difference in nats
     logvar = {k: float(np.mean(codes[k]["logvar"])) for k in codes}
-    claim.check(stats.check_within(
-        "mean logvar, bf16 − f32 (nats), paired by seed",
-        _paired(np.array([logvar[PRECISION, s] - logvar["float32", s] for s in ok])), -LOGVAR_MARGIN, LOGVAR_MARGIN,
-        tolerance=f"90 % CI inside ±{LOGVAR_MARGIN:g} nat (C2: threshold −5, sweep points 2.3 nats apart)"))
-    for p in precisions:
-        claim.statistic(f"mean logvar, {p} (mean over seeds)", stats.mean_ci([logvar[p, s] for s in ok]),
-                        posts="−13.68 (float32, post XIII)" if p == "float32" else None)
+    measured = {"excess": {p: [last[p, s] - floor for s in ok] for p in PRECISIONS},
+                "peak": {p: [peaks[p, s].value for s in ok] for p in PRECISIONS},
+                "logvar": {p: [logvar[p, s] for s in ok] for p in PRECISIONS}}
+    for check in decide(measured, claim.level, pre):
+        claim.check(check)
 
-    speed = {p: [float(runs[p, s].entry.meta.get("images_per_second") or 0.0) for s in ok] for p in precisions}
-    for p in precisions:
-        claim.statistic(f"training speed, {p} (images/s per model, this machine)", float(np.mean(speed[p])),
-                        note=f"pack sizes {sorted({runs[p, s].entry.meta.get('pack', 1) for s in ok})}; "
+    # ---- secondary: shown, never voting
+    for p in PRECISIONS:
+        for stat, name, posts in (("excess", "loss above the entropy floor", None), ("peak", "radius peak", None),
+                                  ("logvar", "mean logvar", "−13.68 (float32, post XIII)")):
+            values = measured[stat][p]
+            if len(values) >= 2:
+                claim.statistic(f"{name}, {p} (across seeds)", stats.across_runs(values),
+                                posts=posts if p == "float32" else None)
+    claim.statistic("entropy floor (BCE of a perfect reconstruction, per image)", floor)
+    if len(ok) >= 2:
+        order = [(p, s) for p in PRECISIONS for s in ok]
+        res = stats.between_within_permutation(stats.distance_matrix([r[k] for k in order], wasserstein_distance), len(ok))
+        claim.statistic("radius distributions: mean W1(f32, bf16) / mean W1(seed, seed)", res.ratio,
+                        note=f"exact permutation p = {res.p_value:.3g} over {res.n_permutations} relabellings of "
+                             f"{res.n_a} + {res.n_b} runs; twins split between the groups make p err on the large "
+                             "side; shown, not voting")
+        claim.statistic("mean W1 between twins (same seed, other precision)",
+                        float(np.mean([wasserstein_distance(r["float32", s], r[PRECISION, s]) for s in ok])),
+                        note="twins share initial weights, image order and eps")
+    for p in PRECISIONS:
+        speed = [float(runs[p, s].entry.meta.get("images_per_second") or 0.0) for s in seeds]
+        claim.statistic(f"training speed, {p} (images/s per model, this machine)", float(np.mean(speed)),
+                        note=f"pack sizes {sorted({runs[p, s].entry.meta.get('pack', 1) for s in seeds})}; "
                              "from the store entries, so measured when each model was trained")
 
-    claim.plot("Radius distributions, float32 against mixed bfloat16 (bins of 0.5)",
-               *[experiments.radius_panel(f"seed {s}", {p: codes[p, s]["z"] for p in precisions}) for s in ok],
-               ncols=min(len(ok), 3))
+    claim.plot("Per-seed statistics", {
+        "type": "table", "title": "float32 and mixed bfloat16 twins",
+        "columns": ["seed", "precision", "loss above floor", "radius peak [95 % CI]", "mean logvar", "health"],
+        "rows": [[s, p, f"{last[p, s] - floor:.3f}", str(peaks[p, s]) if (p, s) in peaks else "—",
+                  f"{logvar[p, s]:.3f}" if (p, s) in logvar else "—", ", ".join(health[p, s].flags) or "ok"]
+                 for s in seeds for p in PRECISIONS]})
+    if ok:
+        claim.plot("Radius distributions, float32 against mixed bfloat16 (bins of 0.5)",
+                   *[experiments.radius_panel(f"seed {s}", {p: codes[p, s]["z"] for p in PRECISIONS}) for s in ok],
+                   ncols=min(len(ok), 3))
     claim.plot("Training curves, float32 against mixed bfloat16",
                experiments.history_panel("reconstruction loss per epoch",
-                                         {f"{p} seed {s}": runs[p, s].history for p in precisions for s in ok},
+                                         {f"{p} seed {s}": runs[p, s].history for p in PRECISIONS for s in seeds},
                                          key="reconstruction_loss"),
                experiments.history_panel("mean logvar of the probe batch per epoch",
-                                         {f"{p} seed {s}": runs[p, s].history for p in precisions for s in ok},
+                                         {f"{p} seed {s}": runs[p, s].history for p in PRECISIONS for s in seeds},
                                          key="probe_logvar_mean"))

@@ -42,7 +42,7 @@ import numpy as np
 from .errors import StatsError, require
 
 __all__ = ["LOSS_DRIFT_MAX", "RADIUS_DRIFT_MAX", "LOGVAR_SLOPE_MAX", "MIN_ACTIVE_UNITS", "ACTIVE_VARIANCE",
-           "drift", "Health", "health", "active_units", "kl_per_axis", "precondition", "CONVERGED",
+           "drift", "excess_loss_drift", "joined", "Health", "health", "active_units", "kl_per_axis", "precondition", "CONVERGED",
            "NOT_COLLAPSED", "FINITE"]
 
 LOSS_DRIFT_MAX = 0.01
@@ -206,3 +206,23 @@ def precondition(models: Iterable[Health], *conditions: str, min_ok: int | None 
         return (f"{ok} of {len(models)} runs pass ({', '.join(conditions)}), {min_ok} needed: "
                 + "; ".join(why for _, why in failures))
     return None
+
+
+def excess_loss_drift(label: str, history: dict, floor: float, limit: float) -> str | None:
+    """Why a run's reconstruction loss above ``floor`` (the entropy floor: the part of the
+    loss a model can change) has not settled, or None: :func:`drift` of (reconstruction
+    loss − floor) per epoch beyond ±``limit``. Fewer than 3 epochs: None (:data:`CONVERGED`
+    already fails such a run as "convergence unknown")."""
+    series = np.asarray(history.get("reconstruction_loss", []), dtype=np.float64) - floor
+    if series.size < 3:
+        return None
+    d = drift(series)
+    if abs(d) <= limit:
+        return None
+    return (f"{label}: not converged: loss above the entropy floor {'falling' if d < 0 else 'rising'} "
+            f"{abs(d):.1%} per epoch (limit {limit:.0%}) over the last {window(series.size)} epochs")
+
+
+def joined(*reasons: str | None) -> str | None:
+    """Several precondition reasons as one (None when none failed)."""
+    return "; ".join(r for r in reasons if r) or None

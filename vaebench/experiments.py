@@ -307,3 +307,16 @@ def axes_to_show(table: dict, n_typical: int) -> tuple[list[int], dict[int, str]
         if int(j) not in axes:
             axes.append(int(j))
     return axes, {j: f"axis {j}: mean {table['mean'][j]:+.2f}, sd {table['sd'][j]:.2f}" for j in axes}
+
+
+def entropy_floor(images: np.ndarray, batch: int = 2048) -> float:
+    """Mean per-image BCE of a perfect reconstruction of uint8 ``images`` (the targets' binary
+    entropy, averaged over channels and summed over pixels as the loss is): no model goes below."""
+    eps = 1e-7
+    total, n = 0.0, 0
+    for start in range(0, len(images), batch):
+        x = np.clip(np.asarray(images[start:start + batch], dtype=np.float64) / 255.0, eps, 1 - eps)
+        h = -(x * np.log(x) + (1 - x) * np.log(1 - x))
+        total += float(h.mean(axis=-1).sum())
+        n += x.shape[0]
+    return total / n

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from scipy import special
@@ -22,7 +22,7 @@ __all__ = [
     "power_two_rates",
     "linear_fit", "linear_slope",
     "across_runs", "difference_across_runs", "ratio_across_runs", "PermutationResult",
-    "between_within_permutation",
+    "between_within_permutation", "distance_matrix",
 ]
 
 
@@ -602,6 +602,15 @@ class PermutationResult:
     def to_dict(self) -> dict:
         return {"ratio": self.ratio, "p_value": self.p_value, "n_permutations": self.n_permutations,
                 "n_a": self.n_a, "n_b": self.n_b}
+
+
+def distance_matrix(items: Sequence, distance: Callable[[Any, Any], float]) -> np.ndarray:
+    """The symmetric matrix of ``distance(a, b)`` over ``items`` (runs), zero on the diagonal."""
+    d = np.zeros((len(items), len(items)))
+    for i in range(len(items)):
+        for j in range(i + 1, len(items)):
+            d[i, j] = d[j, i] = float(distance(items[i], items[j]))
+    return d
 
 
 def between_within_permutation(distances: Any, n_a: int) -> PermutationResult:
