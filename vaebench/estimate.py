@@ -335,9 +335,10 @@ def mean_ci(x: Any, level: float = 0.95) -> Estimate:
     arr = _as_1d(x, "x", min_n=2)
     n = arr.size
     m = float(arr.mean())
-    se = float(arr.std(ddof=1)) / math.sqrt(n)
-    half = float(sps.t.ppf(0.5 + level / 2, n - 1)) * se
-    return Estimate(m, m - half, m + half, level, "t", n)
+    if np.ptp(arr) == 0.0:
+        return Estimate(m, m, m, level, "t", n)
+    ci = sps.ttest_1samp(arr, 0.0).confidence_interval(confidence_level=level)
+    return Estimate(m, float(ci.low), float(ci.high), level, "t", n)
 
 
 def quantile_ci(x: Any, q: float, level: float = 0.95) -> Estimate:

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from scipy import special
 from scipy import stats as sps
 
 from .errors import StatsError, require
@@ -289,19 +288,8 @@ _ALTERNATIVES = ("two-sided", "less", "greater")
 
 
 def _wilson(k: int, n: int, level: float) -> tuple[float, float]:
-    z = float(special.ndtri(0.5 + level / 2))
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
-    alpha = 1 - level
-    low = float(sps.beta.ppf(alpha / 2, k, n - k + 1)) if k > 0 else 0.0
-    high = float(sps.beta.ppf(1 - alpha / 2, k + 1, n - k)) if k < n else 1.0
-    return low, high
+    ci = sps.binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def rate_ci(k: int, n: int, level: float = 0.95, method: str = "clopper-pearson") -> Estimate:
@@ -315,8 +303,9 @@ def rate_ci(k: int, n: int, level: float = 0.95, method: str = "clopper-pearson"
     k, n = _check_count(k, n)
     require(method in ("clopper-pearson", "wilson"),
             f"method={method!r} must be 'clopper-pearson' or 'wilson'", StatsError)
-    lo, hi = _clopper_pearson(k, n, level) if method == "clopper-pearson" else _wilson(k, n, level)
-    return Estimate(k / n, min(lo, k / n), max(hi, k / n), level, method, n)
+    ci = sps.binomtest(k, n).proportion_ci(confidence_level=level,
+                                           method="exact" if method == "clopper-pearson" else "wilson")
+    return Estimate(k / n, min(ci.low, k / n), max(ci.high, k / n), level, method, n)
 
 
 def rate_upper_bound(k: int, n: int, level: float = 0.95) -> float:
@@ -492,12 +481,9 @@ def linear_fit(x: Any, y: Any, level: float = 0.95, groups: Any = None,
     sst = float(np.sum((ya - ya.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid ** 2)) / sst if sst > 0 else 1.0
     if groups is None:
-        dof = n - 2
-        s2 = float(np.sum(resid ** 2)) / dof
-        sxx = float(np.sum((xa - xa.mean()) ** 2))
-        se_b = math.sqrt(s2 / sxx)
-        se_a = math.sqrt(s2 * (1.0 / n + xa.mean() ** 2 / sxx))
-        tq = float(sps.t.ppf(0.5 + level / 2, dof))
+        fitted = sps.linregress(xa, ya)                      # scipy's OLS and standard errors
+        se_b, se_a = float(fitted.stderr), float(fitted.intercept_stderr)
+        tq = float(sps.t.ppf(0.5 + level / 2, n - 2))
         slope_e = Estimate(slope, slope - tq * se_b, slope + tq * se_b, level, "OLS t", n)
         icpt_e = Estimate(intercept, intercept - tq * se_a, intercept + tq * se_a, level,
                           "OLS t", n)
