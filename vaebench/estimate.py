@@ -69,6 +69,8 @@ def _fmt_pair(value: float, low: float, high: float) -> tuple[str, str, str]:
             or not (math.isfinite(width) and width > 0):
         return tuple(f"{v:.4g}" for v in (value, low, high))  # type: ignore[return-value]
     decimals = int(min(8, max(0, 1 - math.floor(math.log10(width)))))
+    if 0 < abs(value) < 1 and math.isfinite(value):        # keep two significant digits of a small value
+        decimals = max(decimals, int(min(8, 1 - math.floor(math.log10(abs(value))))))
     return tuple(f"{v:.{decimals}f}" if math.isfinite(v) else f"{v}"  # type: ignore[return-value]
                  for v in (value, low, high))
 

@@ -39,7 +39,7 @@ __all__ = ["ALPHA", "Verdict", "SubClaim", "Design", "Check", "SubClaimResult", 
 ALPHA = 0.05
 PRIMARY, SECONDARY = "primary", "secondary"
 #: what one observation behind a check's interval is
-UNITS = ("runs", "pairs of runs", "points", "images", "exact", "identity")
+UNITS = ("runs", "pairs of runs", "rounds", "points", "images", "exact", "identity")
 
 
 class Verdict(str, Enum):

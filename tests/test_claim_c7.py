@@ -1,0 +1,173 @@
+"""Claim C7's decision on planted inputs whose truth is known (hypotheses/test_c7_*.py).
+
+Per-run statistics are simulated the way trained runs give them: normal between-run
+spread of the KL share (10 % of it) and of the quality, log-normal spread of the radius peaks with the
+VAE paired to the AE of its seed, and per run a quality curve over the radii r of the box
+whose points carry the sampling noise of a mean of ``N_PER_R`` conformal p-values (sd of
+2 × mean of uniforms) on top of a run offset. Error rates are at the cpu scale's run count.
+"""
+import math
+
+import numpy as np
+import pytest
+from claimsim import load_claim, mc_slack, result, verdict_rates
+from scipy.stats import kendalltau, spearmanr
+
+from vaebench import diagnostics
+from vaebench.config import SCALES
+
+C7 = load_claim("test_c7_real_kl_term_confines_latent_space")
+CLAIM = C7.CLAIM
+N_RUNS = len(SCALES["cpu"].seeds)
+N_REP = 500
+LIMIT = 0.05 + mc_slack(0.05, N_REP)      # nominal α plus three Monte-Carlo standard errors
+K = len(C7.RADII_R)
+POINT_SD = 2.0 * math.sqrt(1.0 / 12.0) / math.sqrt(C7.N_PER_R)
+#: a curve that rises up to the prior's scale (r = 2, the third radius) and then falls
+INVERTED_U = np.array([0.5, 0.7, 0.9, 0.8, 0.6, 0.3, 0.1])
+
+
+def curves(rng, slope=0.12, shape=None, n=N_RUNS):
+    """Per run, mean quality at each radius: a line falling by ``slope`` per radius (or ``shape``)."""
+    mean = 0.9 - slope * np.arange(K) if shape is None else np.asarray(shape, float)
+    return mean + rng.normal(0, 0.05, (n, 1)) + rng.normal(0, POINT_SD, (n, K))
+
+
+def taus(c: np.ndarray) -> np.ndarray:
+    """Vectorised Kendall τ of rows against the increasing radii (no ties in simulated curves)."""
+    i, j = np.triu_indices(K, 1)
+    return np.sign(c[:, j] - c[:, i]).sum(axis=1) / len(i)
+
+
+def edge_slope() -> float:
+    """The slope whose curves have mean τ = TAU_MAX under the simulated noise (bisection)."""
+    rng = np.random.default_rng(99)
+    noise = rng.normal(0, POINT_SD, (40_000, K))
+    lo, hi = 0.0, 0.2
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if taus(-mid * np.arange(K) + noise).mean() > C7.TAU_MAX:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+EDGE_SLOPE = edge_slope()
+
+
+def measurements(rng, share=0.03, ratio=0.6, diff=0.4, slope=0.12, shape=None, n=N_RUNS):
+    ae_peak = 16.0 * np.exp(rng.normal(0, 0.05, n))
+    ae_q = np.clip(rng.normal(0.05, 0.03, n), 0, None)
+    return {"kl_share": share * (1 + rng.normal(0, 0.1, n)), "peak_ae": ae_peak,
+            "peak_vae": ae_peak * ratio * np.exp(rng.normal(0, 0.03, n)),
+            "quality_ae": ae_q, "quality_vae": ae_q + diff + rng.normal(0, 0.05, n),
+            "diversity": rng.normal(0.8, 0.05, n), "quality_by_r": curves(rng, slope, shape, n)}
+
+
+def verdict(measured, pre=None):
+    return result(CLAIM, C7.decide(measured, CLAIM.level, pre))
+
+
+def sub(res, sid):
+    return next(s for s in res.subclaims if s.subclaim.id == sid)
+
+
+def test_trend_tau_is_kendalls_tau_b():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        q = np.round(rng.random(K), 1)                         # with ties
+        assert C7.trend_tau(C7.RADII_R, q) == pytest.approx(kendalltau(C7.RADII_R, q).statistic)
+    assert C7.trend_tau(C7.RADII_R, np.full(K, 0.4)) == 0.0     # flat: no trend
+    assert C7.trend_tau(C7.RADII_R, -np.arange(K)) == -1.0
+
+
+def test_supported_case():
+    res = verdict(measurements(np.random.default_rng(1)))
+    assert res.verdict.value == "supported", res.reason
+    assert all(c.unit == "runs" and c.n_runs == N_RUNS for c in res.checks if c.role == "primary")
+
+
+@pytest.mark.parametrize("change, sid", [({"ratio": 1.08}, "C7b"), ({"share": 0.004}, "C7a"),
+                                         ({"diff": -0.3}, "C7c"), ({"slope": -0.12}, "C7d")])
+def test_refuted_cases(change, sid):
+    res = verdict(measurements(np.random.default_rng(2), **change))
+    assert res.verdict.value == "refuted" and sub(res, sid).verdict.value == "refuted", res.reason
+
+
+def test_a_collapsed_vae_is_inconclusive_not_refuted():
+    """The first cpu design's model: KL ≈ 1.4 nats, every reconstruction one grey face, a
+    radius ratio of 1.08 — refuted then, on a model the posts never had."""
+    rng = np.random.default_rng(3)
+    history = {"loss": [800.0, 720.0, 715.0, 714.0, 714.0, 714.0]}
+    collapsed = {"mu": rng.normal(0, 0.02, (300, 256)), "logvar": rng.normal(0, 0.01, (300, 256))}
+    health = [diagnostics.health(f"vae fact=5 seed={s}", history, codes=collapsed) for s in range(N_RUNS)]
+    need = (diagnostics.FINITE, diagnostics.CONVERGED, diagnostics.NOT_COLLAPSED)
+    pre = diagnostics.precondition(health, *need)
+    assert pre and "posterior collapse" in pre
+    res = verdict(measurements(rng, share=0.009, ratio=1.08), {s: pre for s in ("C7a", "C7b", "C7c", "C7d")})
+    assert res.verdict.value == "inconclusive"
+    assert all("posterior collapse" in s.reason for s in res.subclaims)
+    healthy = {"mu": rng.normal(0, 1.0, (300, 256)), "logvar": rng.normal(-1, 0.1, (300, 256))}
+    assert diagnostics.precondition([diagnostics.health("vae", history, codes=healthy)], *need) is None
+
+
+def test_a_model_not_converged_is_inconclusive():
+    history = {"loss": [900.0, 850.0, 800.0, 750.0, 700.0, 650.0]}
+    pre = diagnostics.precondition([diagnostics.health("ae seed=0", history)], diagnostics.CONVERGED)
+    res = verdict(measurements(np.random.default_rng(4), ratio=1.1), {"C7b": pre})
+    assert sub(res, "C7b").verdict.value == "inconclusive" and "not converged" in sub(res, "C7b").reason
+
+
+def test_too_few_usable_runs_are_inconclusive():
+    res = verdict(measurements(np.random.default_rng(5), n=1))
+    assert res.verdict.value == "inconclusive" and all(s.verdict.value == "inconclusive" for s in res.subclaims)
+
+
+def test_an_inverted_u_is_not_a_decline():
+    """The first design (Spearman < 0 over decodes) passed this curve; the trend test must not support it."""
+    assert spearmanr(C7.RADII_R, INVERTED_U).statistic < 0
+    assert C7.trend_tau(C7.RADII_R, INVERTED_U) > C7.TAU_MAX
+    rates = verdict_rates(CLAIM, lambda rng: C7.decide({"quality_by_r": curves(rng, shape=INVERTED_U)}, CLAIM.level),
+                          n_rep=200, seed=6, covered=["C7d"], subclaim="C7d")
+    assert rates["supported"] == 0.0, rates
+    page = [c for c in C7.decide({"quality_by_r": curves(np.random.default_rng(7), shape=INVERTED_U)},
+                                 CLAIM.level) if c.name.startswith("Page")][0]
+    assert page.role == "secondary"                        # Page's test may call it a trend: it does not vote
+
+
+# --------------------------------------------------------------------------- error rates at the cpu scale
+
+def test_the_edge_slope_has_mean_tau_at_the_tolerance():
+    c = curves(np.random.default_rng(8), slope=EDGE_SLOPE, n=20_000)
+    assert taus(c).mean() == pytest.approx(C7.TAU_MAX, abs=0.01)
+
+
+@pytest.mark.parametrize("share", C7.KL_SHARE_RANGE)
+def test_false_refutation_rate_at_the_tolerance_edges(share):
+    """The claim holds, every sub-claim on the edge of its tolerance (the worst case)."""
+    rates = verdict_rates(CLAIM, lambda rng: C7.decide(
+        measurements(rng, share=share, ratio=C7.PEAK_RATIO_MAX, diff=0.0, slope=EDGE_SLOPE), CLAIM.level),
+        n_rep=N_REP, seed=10)
+    assert rates["refuted"] <= LIMIT, rates
+
+
+EDGES = {"C7a": ("kl_share", {"share": C7.KL_SHARE_RANGE[1]}), "C7b": ("peak_vae", {"ratio": C7.PEAK_RATIO_MAX}),
+         "C7c": ("quality_vae", {"diff": 0.0}), "C7d": ("quality_by_r", {"slope": EDGE_SLOPE})}
+PAIRED = {"peak_vae": "peak_ae", "quality_vae": "quality_ae"}
+
+
+@pytest.mark.parametrize("sid", sorted(EDGES))
+def test_false_support_rate_at_the_tolerance_edge(sid):
+    """The claim is false: one sub-claim on the wrong edge of its tolerance. Under the
+    intersection–union rule the claim's false-support rate is at most this sub-claim's,
+    which is what is simulated (its inputs only, so 500 replicates stay fast)."""
+    key, change = EDGES[sid]
+
+    def simulate(rng):
+        m = measurements(rng, **change)
+        keep = {key: m[key]} | ({PAIRED[key]: m[PAIRED[key]]} if key in PAIRED else {})
+        return C7.decide(keep, CLAIM.level)
+
+    rates = verdict_rates(CLAIM, simulate, n_rep=N_REP, seed=20, covered=[sid], subclaim=sid)
+    assert rates["supported"] <= LIMIT, rates
