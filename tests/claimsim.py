@@ -52,6 +52,21 @@ def verdict_rates(claim, simulate: Callable[[np.random.Generator], list], n_rep:
     return {v: counts[v] / n_rep for v in ("supported", "refuted", "inconclusive")}
 
 
+def edge_rates(claim, simulate: Callable[[np.random.Generator], list], n_rep: int = 500, seed: int = 0
+               ) -> tuple[dict[str, float], dict[str, float]]:
+    """Over ``n_rep`` simulated studies: the claim's verdict frequencies, and each sub-claim's
+    frequency of 'supported' (``simulate(rng)`` returns the checks of one study)."""
+    rng = np.random.default_rng(seed)
+    verdicts: Counter = Counter()
+    supported: Counter = Counter()
+    for _ in range(n_rep):
+        res = result(claim, simulate(rng))
+        verdicts[res.verdict.value] += 1
+        supported.update(s.subclaim.id for s in res.subclaims if s.verdict.value == "supported")
+    return ({v: verdicts[v] / n_rep for v in ("supported", "refuted", "inconclusive")},
+            {s.id: supported[s.id] / n_rep for s in claim.subclaims})
+
+
 def mc_slack(alpha: float, n_rep: int) -> float:
     """Three Monte-Carlo standard errors of a rate near ``alpha`` over ``n_rep`` replicates,
     the allowance of an error-rate assertion on simulated replicates."""

@@ -6,10 +6,10 @@ run count. Error-rate assertions allow ``claimsim.mc_slack`` (three Monte-Carlo 
 errors) above α = 0.05.
 """
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
+import claimsim
 from claimsim import load_claim, mc_slack, result, verdict_rates
 
 from vaebench import diagnostics, experiments
@@ -166,16 +166,7 @@ def test_entropy_floor_of_known_images():
 # --------------------------------------------------------------------------- error rates at the cpu run count
 
 def edge_rates(truth, seed):
-    """Over N_REP simulated studies at ``truth``: the claim's verdict frequencies and each
-    sub-claim's frequency of 'supported'."""
-    rng = np.random.default_rng(seed)
-    claim, supported = Counter(), Counter()
-    for _ in range(N_REP):
-        res = result(CLAIM, C1.decide(simulate(rng, truth), CLAIM.level))
-        claim[res.verdict.value] += 1
-        supported.update(s.subclaim.id for s in res.subclaims if s.verdict.value == "supported")
-    return ({v: claim[v] / N_REP for v in ("supported", "refuted", "inconclusive")},
-            {s.id: supported[s.id] / N_REP for s in CLAIM.subclaims})
+    return claimsim.edge_rates(CLAIM, lambda rng: C1.decide(simulate(rng, truth), CLAIM.level), N_REP, seed)
 
 
 def test_false_refutation_rate_at_the_edge_of_every_tolerance():

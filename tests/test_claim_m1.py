@@ -7,10 +7,10 @@ the cpu scale's run count. Error-rate assertions allow ``claimsim.mc_slack`` (th
 Monte-Carlo standard errors) above α = 0.05.
 """
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
+import claimsim
 from claimsim import load_claim, mc_slack, result, verdict_rates
 
 from vaebench import diagnostics, stats
@@ -122,14 +122,7 @@ def test_unpaired_inputs_are_an_error_and_one_seed_is_inconclusive():
 # --------------------------------------------------------------------------- error rates at the cpu run count
 
 def edge_rates(truth, seed):
-    rng = np.random.default_rng(seed)
-    claim, supported = Counter(), Counter()
-    for _ in range(N_REP):
-        res = result(CLAIM, M1.decide(simulate(rng, truth), CLAIM.level))
-        claim[res.verdict.value] += 1
-        supported.update(s.subclaim.id for s in res.subclaims if s.verdict.value == "supported")
-    return ({v: claim[v] / N_REP for v in ("supported", "refuted", "inconclusive")},
-            {s.id: supported[s.id] / N_REP for s in CLAIM.subclaims})
+    return claimsim.edge_rates(CLAIM, lambda rng: M1.decide(simulate(rng, truth), CLAIM.level), N_REP, seed)
 
 
 @pytest.fixture(scope="module")

@@ -297,27 +297,26 @@ def check_within(name: str, est: Estimate, lo: float, hi: float, *, tolerance: s
     return _make(name, est, tol, None, f"{est} straddles the edge of [{lo:.4g}, {hi:.4g}]", posts, meta)
 
 
+def _one_sided(name: str, est: Estimate, threshold: float, above: bool, tolerance: str | None,
+               posts: str | None, meta: dict) -> Check:
+    side, other = ("above", "below") if above else ("below", "above")
+    tol = tolerance or f"CI {side} {threshold:.4g}"
+    if _nan(est):
+        return _make(name, est, tol, None, "the estimate is NaN", posts, meta)
+    if (est.low > threshold) if above else (est.high < threshold):
+        return _make(name, est, tol, True, f"{est} lies {side} {threshold:.4g}", posts, meta)
+    if (est.high < threshold) if above else (est.low > threshold):
+        return _make(name, est, tol, False, f"{est} lies entirely {other} {threshold:.4g}", posts, meta)
+    return _make(name, est, tol, None, f"{est} straddles {threshold:.4g}", posts, meta)
+
+
 def check_above(name: str, est: Estimate, threshold: float, *, tolerance: str | None = None,
                 posts: str | None = None, **meta) -> Check:
     """Supported if the CI lies above ``threshold``, refuted if below, else inconclusive."""
-    tol = tolerance or f"CI above {threshold:.4g}"
-    if _nan(est):
-        return _make(name, est, tol, None, "the estimate is NaN", posts, meta)
-    if est.low > threshold:
-        return _make(name, est, tol, True, f"{est} lies above {threshold:.4g}", posts, meta)
-    if est.high < threshold:
-        return _make(name, est, tol, False, f"{est} lies entirely below {threshold:.4g}", posts, meta)
-    return _make(name, est, tol, None, f"{est} straddles {threshold:.4g}", posts, meta)
+    return _one_sided(name, est, threshold, True, tolerance, posts, meta)
 
 
 def check_below(name: str, est: Estimate, threshold: float, *, tolerance: str | None = None,
                 posts: str | None = None, **meta) -> Check:
     """Supported if the CI lies below ``threshold``, refuted if above, else inconclusive."""
-    tol = tolerance or f"CI below {threshold:.4g}"
-    if _nan(est):
-        return _make(name, est, tol, None, "the estimate is NaN", posts, meta)
-    if est.high < threshold:
-        return _make(name, est, tol, True, f"{est} lies below {threshold:.4g}", posts, meta)
-    if est.low > threshold:
-        return _make(name, est, tol, False, f"{est} lies entirely above {threshold:.4g}", posts, meta)
-    return _make(name, est, tol, None, f"{est} straddles {threshold:.4g}", posts, meta)
+    return _one_sided(name, est, threshold, False, tolerance, posts, meta)
