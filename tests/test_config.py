@@ -98,3 +98,53 @@ def test_precision_and_pack_are_checked():
     # what a pack shares: all but the seed and the precision
     assert TrainSpec(seed=3, precision="mixed_bfloat16").pack_key() == TrainSpec(seed=0).pack_key()
     assert TrainSpec(epochs=3).pack_key() != TrainSpec(epochs=4).pack_key()
+
+
+def test_data_choice_from_the_command_line_or_the_environment(monkeypatch, tmp_path):
+    from vaebench.config import parse_data
+
+    monkeypatch.delenv("VAEBENCH_DATA", raising=False)
+    assert parse_data(None) == ("synthetic", None)
+    assert parse_data("synthetic") == ("synthetic", None)
+    assert parse_data(f"celeba:{tmp_path}") == ("celeba", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert parse_data("folder:imgs") == ("folder", str(tmp_path / "imgs"))    # made absolute
+    monkeypatch.setenv("VAEBENCH_DATA", "celeba:/data/celeba")
+    assert parse_data(None) == ("celeba", "/data/celeba")
+    assert parse_data("synthetic") == ("synthetic", None)                     # the option wins
+    for bad, message in [("celebA:/x", None), ("imagenet:/x", "'imagenet:/x' is not a data source"),
+                         ("celeba", "'celeba' names no folder; use celeba:/path"),
+                         ("folder:", "names no folder"), ("synthetic:/x", "reads no folder")]:
+        if message is None:
+            assert parse_data(bad) == ("celeba", "/x")                       # the source is case-blind
+            continue
+        with pytest.raises(SpecError, match=message.replace("(", r"\(")):
+            parse_data(bad)
+
+
+def test_every_scale_applies_to_every_source(tmp_path):
+    from vaebench.config import with_data
+
+    for scale in SCALES.values():
+        picked = with_data(scale, f"celeba:{tmp_path}")
+        assert picked.data == dataclasses.replace(scale.data, source="celeba", path=str(tmp_path))
+        assert (picked.train, picked.seeds, picked.z_dim) == (scale.train, scale.seeds, scale.z_dim)
+        assert with_data(scale, "synthetic") is scale
+
+
+def test_counts_name_the_value():
+    from vaebench.config import check_count, check_image_size
+
+    assert check_count("n", 0) == 0 and check_count("n", 3, allow_zero=False) == 3
+    with pytest.raises(SpecError, match="--pack=0 must be an integer >= 1"):
+        check_count("--pack", 0, allow_zero=False)
+    with pytest.raises(SpecError, match="n=1.5"):
+        check_count("n", 1.5)
+    with pytest.raises(SpecError, match="image_size=40 must be divisible by 16"):
+        check_image_size(40)
+
+
+def test_a_non_finite_fact_is_an_error():
+    for bad in (float("inf"), float("nan"), -float("inf")):
+        with pytest.raises(SpecError, match=f"fact={bad} must be a finite number >= 0"):
+            ModelSpec(kind="vae", fact=bad)

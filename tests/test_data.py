@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from vaebench import data as D
+from vaebench import readers as R
+from vaebench import synthetic as S
 from vaebench.config import DataSpec
 from vaebench.data import (FACTOR_NAMES, DataWarning, ImageSet, load_dataset, read_celeba,
                            read_image_folder, render_faces, synthetic_factors, synthetic_faces)
@@ -85,7 +87,7 @@ def test_synthetic_faces_equals_the_cached_generator_path(n, size, seed, start):
     # fill their arrays with _generate_into: both must give the same bytes
     images, factors = synthetic_faces(n, image_size=size, seed=seed, start=start)
     out = np.empty((n, size, size, 3), np.uint8)
-    D._generate_into(out, seed, start)
+    S._generate_into(out, seed, start)
     assert images.dtype == out.dtype and images.shape == out.shape
     assert images.tobytes() == out.tobytes()
     assert factors.tobytes() == synthetic_factors(n, seed, start).tobytes()
@@ -124,8 +126,8 @@ def test_drawing_windows_equal_the_full_frame():
     for size in (16, 48, 96):
         windowed = np.empty((len(factors), size, size, 3), np.uint8)
         full = np.empty_like(windowed)
-        D._render_chunk(factors, size, windowed)
-        D._render_chunk(factors, size, full, full_frame=True)
+        S._render_chunk(factors, size, windowed)
+        S._render_chunk(factors, size, full, full_frame=True)
         assert np.array_equal(windowed, full), size
 
 
@@ -218,7 +220,7 @@ def test_cache_is_reused_without_regenerating(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("regenerated instead of using the cache")
 
-    monkeypatch.setattr(D, "_render_chunk", boom)
+    monkeypatch.setattr(S, "_render_chunk", boom)
     train2, test2 = load_dataset(SMALL, cache_dir=tmp_path, progress=False)
     assert isinstance(train2.images, np.memmap)
     assert np.array_equal(train2.images, train.images) and np.array_equal(test2.images, test.images)
@@ -254,9 +256,9 @@ def test_failed_build_leaves_no_entry(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         real(factors, size, out)
 
-    real = D._render_chunk
-    monkeypatch.setattr(D, "_CHUNK_PIXELS", 16 * 32 * 32)
-    monkeypatch.setattr(D, "_render_chunk", fail_second_chunk)
+    real = S._render_chunk
+    monkeypatch.setattr(S, "_CHUNK_PIXELS", 16 * 32 * 32)
+    monkeypatch.setattr(S, "_render_chunk", fail_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         load_dataset(SMALL, cache_dir=tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []   # no entry, and its temporary was removed
@@ -384,7 +386,7 @@ def test_folder_cache_skips_decoding_and_keeps_skips(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     with pytest.warns(DataWarning):
         first = read_image_folder(folder, 32, cache_dir=cache, progress=False)
-    monkeypatch.setattr(D, "_decode", lambda *a: (_ for _ in ()).throw(AssertionError("decoded")))
+    monkeypatch.setattr(R, "_decode", lambda *a: (_ for _ in ()).throw(AssertionError("decoded")))
     with pytest.warns(DataWarning, match="skipped 1 of 6"):
         second = read_image_folder(folder, 32, cache_dir=cache, progress=False)
     assert isinstance(second.images, np.memmap)
@@ -401,13 +403,24 @@ def test_folder_source_splits_off_the_last_images(tmp_path):
                                         n_train=None, n_test=3), progress=False)
     assert test.names == ["img09.jpg", "img10.jpg", "img11.jpg"]
     assert train.names == [f"img{i:02d}.jpg" for i in range(9)]
-    with pytest.warns(DataWarning, match="n_train=20"):
-        train, _ = load_dataset(DataSpec(source="folder", path=str(tmp_path), image_size=32,
-                                         n_train=20, n_test=3), progress=False)
-    assert len(train) == 9
-    with pytest.raises(DataError, match="n_test=12 needs at least 13"):
-        load_dataset(DataSpec(source="folder", path=str(tmp_path), image_size=32, n_test=12),
-                     progress=False)
+    # fewer images than n_train + n_test: the folder gives what it holds, at most a fifth
+    # (TEST_SHARE) of it to the test set
+    with pytest.warns(DataWarning, match="fewer than n_train=20 \\+ n_test=3: training on the first 10, "
+                                         "testing on the last 2"):
+        train, test = load_dataset(DataSpec(source="folder", path=str(tmp_path), image_size=32,
+                                            n_train=20, n_test=3), progress=False)
+    assert len(train) == 10 and test.names == ["img10.jpg", "img11.jpg"]
+    with pytest.warns(DataWarning, match="first 10, testing on the last 2"):
+        train, test = load_dataset(DataSpec(source="folder", path=str(tmp_path), image_size=32, n_test=12),
+                                   progress=False)
+    with pytest.warns(DataWarning, match="first 9, testing on the last 2"):   # n_train is an upper bound
+        train, test = load_dataset(DataSpec(source="folder", path=str(tmp_path), image_size=32, n_train=9,
+                                            n_test=12), progress=False)
+    assert train.names == [f"img{i:02d}.jpg" for i in range(9)]
+    one = tmp_path / "one"
+    _write(one / "a.jpg")
+    with pytest.raises(DataError, match="has 1 usable image; at least 2 are needed"):
+        load_dataset(DataSpec(source="folder", path=str(one), image_size=32), progress=False)
 
 
 # ---------------------------------------------------------------------------- CelebA
@@ -473,3 +486,88 @@ def test_celeba_bad_layouts(tmp_path):
         read_celeba(root, 32, "dev")
     with pytest.raises(SpecError, match="image_size=30"):
         read_image_folder(root / "img_align_celeba", 30)
+
+
+# ---------------------------------------------------------------------------- fingerprints and notes
+
+
+def test_every_set_carries_the_fingerprint_of_every_image(tmp_path):
+    from vaebench.fingerprint import images_fingerprint
+
+    cached_train, cached_test = load_dataset(SMALL, cache_dir=tmp_path, progress=False)
+    plain_train, plain_test = load_dataset(SMALL, progress=False)
+    assert cached_train.fingerprint == plain_train.fingerprint == images_fingerprint(np.array(plain_train.images))
+    assert cached_test.fingerprint == plain_test.fingerprint != plain_train.fingerprint
+    smaller, _ = load_dataset(DataSpec(image_size=32, n_train=25, n_test=12, seed=3), cache_dir=tmp_path,
+                              progress=False)
+    assert smaller.fingerprint == images_fingerprint(np.array(plain_train.images[:25]))   # a prefix's own
+
+
+def test_a_changed_byte_in_any_image_of_a_cache_entry_is_found(tmp_path):
+    train, _ = load_dataset(SMALL, cache_dir=tmp_path, progress=False)
+    entry, expected = Path(train.images.filename), np.array(train.images)
+    del train
+    header = entry.stat().st_size - expected.nbytes
+    with open(entry, "r+b") as f:                 # one byte of image 17 of 40
+        f.seek(header + 17 * 32 * 32 * 3 + 1000)
+        byte = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([byte[0] ^ 1]))
+    with pytest.warns(DataWarning, match="do not match their checksum"):
+        again, _ = load_dataset(SMALL, cache_dir=tmp_path, progress=False)
+    assert np.array_equal(again.images, expected)
+
+
+def test_temporaries_of_a_dead_writer_go_at_the_next_write(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    stale = tmp_path / f".synthetic-32px-seed3-start0-abc@{host}@{dead.pid}@0011.tmp"
+    live = tmp_path / f".synthetic-32px-seed3-start0-abc@{host}@{os.getppid()}@0022.tmp"
+    for p in (stale, live):
+        p.write_bytes(b"\x93NUMPY half written")
+    load_dataset(SMALL, cache_dir=tmp_path, progress=False)        # writes two entries
+    assert not stale.exists()                                      # its writer is gone: removed
+    assert live.exists()                                           # a running writer's: kept
+
+
+def test_celeba_notes_name_skips_conversions_and_unlisted_files(tmp_path):
+    from celeba_layout import CMYK, GREY, TINY, TRUNCATED, UNLISTED, make_celeba
+
+    root = make_celeba(tmp_path / "celeba", n=40)
+    with pytest.warns(DataWarning, match="skipped 2 of 27"):       # 28 in train, one of them unlisted
+        train = read_celeba(root, 32, "train", progress=False)
+    assert len(train) == 25 and UNLISTED not in train.names
+    reasons = dict(train.skipped)
+    assert set(reasons) == {TRUNCATED, TINY}
+    assert reasons[TRUNCATED].startswith("unreadable") and reasons[TINY] == "too small (20x24 < 32)"
+    assert dict(train.converted) == {CMYK: "CMYK converted to RGB", GREY: "greyscale (L) converted to RGB"}
+    unlisted = [n for n in train.notes if "not listed" in n]
+    assert unlisted == [f"1 image files in {root / 'img_align_celeba'} are not listed in "
+                        f"{root / 'list_eval_partition.txt'} and belong to no split: left out ({UNLISTED})"]
+    spec = DataSpec(source="celeba", path=str(root), image_size=32, n_train=512, n_test=128)
+    with pytest.warns(DataWarning, match="n=512 asked, only 29 usable images"):
+        tr, te = load_dataset(spec, cache_dir=tmp_path / "cache", progress=False)
+    assert (len(tr), len(te)) == (29, 8)             # train + valid (28 + 4 - 1 unlisted - 2 bad), test
+    assert tr.converted == train.converted and te.converted == [] and any("not listed" in n for n in te.notes)
+
+
+def test_replacing_one_image_changes_the_fingerprint(tmp_path):
+    from celeba_layout import write_face
+
+    (tmp_path / "imgs").mkdir()
+    for i in range(12):
+        write_face(tmp_path / "imgs" / f"{i:02d}.jpg", i)
+    spec = DataSpec(source="folder", path=str(tmp_path / "imgs"), image_size=32, n_train=8, n_test=4)
+    before = [s.fingerprint for s in load_dataset(spec, cache_dir=tmp_path / "cache", progress=False)]
+    write_face(tmp_path / "imgs" / "03.jpg", 99)                   # new content, same name
+    after = [s.fingerprint for s in load_dataset(spec, cache_dir=tmp_path / "cache", progress=False)]
+    assert after[0] != before[0] and after[1] == before[1]          # image 03 is a training image
+    (tmp_path / "imgs" / "03.jpg").touch()                          # touched, not changed: decoded again,
+    again = [s.fingerprint for s in load_dataset(spec, cache_dir=tmp_path / "cache", progress=False)]
+    assert again == after                                           # same content, same fingerprint

@@ -187,3 +187,28 @@ def test_scale_option_prefers_the_option_over_the_environment(monkeypatch):
     assert scale_option(config(**{"--vaebench-scale": "cpu"})) == "cpu"
     assert not verdicts_decide_outcome(config())                          # smoke: record mode
     assert verdicts_decide_outcome(config(**{"--vaebench-scale": "cpu"}))
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--vaebench-data", "celeb:/x"], "--vaebench-data: data='celeb:/x' is not a data source; use synthetic, "
+                                      "celeba:PATH or folder:PATH"),
+    (["--vaebench-data", "celeba"], "--vaebench-data: data='celeba' names no folder"),
+    (["--vaebench-scale", "nosuch"], "--vaebench-scale='nosuch' is not a scale"),
+])
+def test_bad_scale_or_data_is_a_usage_error(pytester, options, message):
+    pytester.makepyfile(test_s="def test_x(scale):\n    pass\n")
+    result = pytester.runpytest(*options)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
+def test_data_option_chooses_the_source(pytester, tmp_path, monkeypatch):
+    monkeypatch.delenv("VAEBENCH_DATA", raising=False)
+    pytester.makepyfile(test_s=f"""
+def test_x(scale):
+    assert (scale.data.source, scale.data.path) == ("folder", {str(tmp_path)!r})
+    assert (scale.data.image_size, scale.data.n_train) == (32, 512)      # the smoke scale's
+""")
+    pytester.runpytest("--vaebench-data", f"folder:{tmp_path}", "--vaebench-scale", "smoke").assert_outcomes(passed=1)
+    monkeypatch.setenv("VAEBENCH_DATA", f"folder:{tmp_path}")
+    pytester.runpytest("--vaebench-scale", "smoke").assert_outcomes(passed=1)

@@ -35,3 +35,45 @@ def test_models_train_in_packs_and_keep_the_order(session, tiny_ae, tiny_vae, ti
 def test_bad_request(session, tiny_ae):
     with pytest.raises(SpecError, match="must be \\(model_spec, seed\\)"):
         session.models([tiny_ae])
+
+
+def test_pack_must_be_a_positive_integer(session, tiny_ae):
+    with pytest.raises(SpecError, match="pack=0 must be an integer >= 1"):
+        session.models([(tiny_ae, 0)], pack=0)
+
+
+def _trainings(session):
+    return [k for k in session.timings if k.startswith("train ")]
+
+
+def test_a_changed_image_retrains_an_unchanged_folder_does_not(tmp_path, tiny_train, tiny_ae):
+    from celeba_layout import write_face
+
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(40):
+        write_face(folder / f"{i:03d}.jpg", i, size=(20, 24))
+    scale = dataclasses.replace(SCALES["smoke"], data=DataSpec(source="folder", path=str(folder), image_size=16,
+                                                                n_train=32, n_test=8),
+                                train=tiny_train, n_analysis=32, pack=1)
+    first = Session(scale, tmp_path / "store", progress=False)
+    a = first.model(tiny_ae, 0)
+    assert len(_trainings(first)) == 1 and a.entry.name.startswith("folder16-ae-z4-s0-")
+    assert a.entry.key_parts["data_fingerprint"] == first.data_fingerprint()
+    same = Session(scale, tmp_path / "store", progress=False)
+    assert same.model(tiny_ae, 0).entry.path == a.entry.path and _trainings(same) == []
+    write_face(folder / "007.jpg", 1000, size=(20, 24))       # one training image's content changes
+    changed = Session(scale, tmp_path / "store", progress=False)
+    b = changed.model(tiny_ae, 0)
+    assert len(_trainings(changed)) == 1 and b.entry.path != a.entry.path
+    assert b.entry.data == a.entry.data                        # the same spec: only the content differs
+    notes = changed.environment()["data"]
+    assert notes["source"] == "folder" and notes["path"] == str(folder)
+    assert (notes["train_images"], notes["test_images"]) == (32, 8)
+    assert notes["fingerprint"] == b.entry.key_parts["data_fingerprint"] != a.entry.key_parts["data_fingerprint"]
+
+
+def test_environment_before_any_data_is_loaded(session):
+    notes = session.environment()["data"]
+    assert notes == {"source": "synthetic", "path": None, "image_size": 16, "n_train_asked": 64,
+                     "n_test_asked": 32, "loaded": False}

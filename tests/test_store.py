@@ -1,5 +1,6 @@
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,9 @@ import pytest
 
 from vaebench.store import MANIFEST, WEIGHTS, ModelStore, default_root
 from vaebench.training import train
+
+#: a data fingerprint (any string stands for the content of the tiny images)
+FP = "0" * 32
 
 
 @pytest.fixture
@@ -25,8 +29,8 @@ def trainer(tiny_data, tiny_ae, tiny_train, tiny_images):
 
 def test_train_once_then_load(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
     store = ModelStore(tmp_path, progress=False)
-    a = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer)
-    b = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer)
+    a = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    b = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
     assert len(trainer.calls) == 1
     assert a.path == b.path and b.model_spec == tiny_ae and b.data == tiny_data and b.train == tiny_train
     wa = [w.numpy() for w in a.load_model().weights]
@@ -40,10 +44,10 @@ def test_key_depends_on_every_spec(tmp_path, tiny_data, tiny_ae, tiny_train):
     import dataclasses
 
     store = ModelStore(tmp_path, progress=False)
-    base = store.key(tiny_data, tiny_ae, tiny_train)
-    assert store.key(dataclasses.replace(tiny_data, seed=1), tiny_ae, tiny_train) != base
-    assert store.key(tiny_data, dataclasses.replace(tiny_ae, z_dim=5), tiny_train) != base
-    assert store.key(tiny_data, tiny_ae, dataclasses.replace(tiny_train, seed=1)) != base
+    base = store.key(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+    assert store.key(dataclasses.replace(tiny_data, seed=1), tiny_ae, tiny_train, fingerprint=FP) != base
+    assert store.key(tiny_data, dataclasses.replace(tiny_ae, z_dim=5), tiny_train, fingerprint=FP) != base
+    assert store.key(tiny_data, tiny_ae, dataclasses.replace(tiny_train, seed=1), fingerprint=FP) != base
 
 
 def test_kill_between_write_and_rename_leaves_no_entry(tmp_path, tiny_data, tiny_ae, tiny_train, trainer,
@@ -55,9 +59,9 @@ def test_kill_between_write_and_rename_leaves_no_entry(tmp_path, tiny_data, tiny
 
     monkeypatch.setattr(os, "rename", killed)
     with pytest.raises(KeyboardInterrupt):
-        store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer)
+        store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
     monkeypatch.undo()
-    assert store.get(tiny_data, tiny_ae, tiny_train) is None
+    assert store.get(tiny_data, tiny_ae, tiny_train, fingerprint=FP) is None
     assert store.entries() == []
     assert not list(store.models.glob(".tmp-*"))  # cleaned up by the writer
 
@@ -67,11 +71,11 @@ def test_stale_tmp_of_a_dead_writer_is_removed(tmp_path, tiny_data, tiny_ae, tin
     # a writer killed with SIGKILL gets no chance to clean up: simulate its leftovers
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    name = store.entry_name(tiny_data, tiny_ae, tiny_train)
-    stale = store.models / f".tmp-{name}-{dead.pid}-deadbeef"
+    name = store.entry_name(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+    stale = store.models / f".tmp-{name}@{socket.gethostname()}@{dead.pid}@deadbeef"
     stale.mkdir()
     (stale / WEIGHTS).write_bytes(b"half written")
-    assert store.get(tiny_data, tiny_ae, tiny_train) is None
+    assert store.get(tiny_data, tiny_ae, tiny_train, fingerprint=FP) is None
     ModelStore(tmp_path, progress=False)
     assert not stale.exists()
 
@@ -79,7 +83,7 @@ def test_stale_tmp_of_a_dead_writer_is_removed(tmp_path, tiny_data, tiny_ae, tin
 @pytest.mark.parametrize("damage", ["truncate_weights", "delete_history", "delete_manifest", "edit_spec"])
 def test_damaged_entry_is_detected_and_rebuilt(tmp_path, tiny_data, tiny_ae, tiny_train, trainer, damage):
     store = ModelStore(tmp_path, progress=False)
-    entry = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer)
+    entry = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
     if damage == "truncate_weights":
         data = (entry.path / WEIGHTS).read_bytes()
         (entry.path / WEIGHTS).write_bytes(data[: len(data) // 2])
@@ -93,7 +97,7 @@ def test_damaged_entry_is_detected_and_rebuilt(tmp_path, tiny_data, tiny_ae, tin
         (entry.path / "spec.json").write_text(json.dumps(spec))
     assert store.damaged()
     with pytest.warns(RuntimeWarning, match="damaged"):
-        again = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer)
+        again = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
     assert len(trainer.calls) == 2
     assert store.verify(again.path) is None
     again.load_model()
@@ -112,7 +116,7 @@ CONCURRENT = textwrap.dedent("""
         with open(sys.argv[2], "a") as f:
             f.write("trained\\n")
         return train(data, spec, tr, images, progress=False)
-    entry = ModelStore(sys.argv[1], progress=False).get_or_train(data, spec, tr, trainer)
+    entry = ModelStore(sys.argv[1], progress=False).get_or_train(data, spec, tr, trainer, fingerprint="0" * 32)
     print(entry.name)
 """)
 
@@ -139,7 +143,7 @@ def test_location_from_environment(tmp_path, monkeypatch):
 
 def test_clear(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
     store = ModelStore(tmp_path, progress=False)
-    store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer)
+    store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
     assert len(store.entries()) == 1
     assert store.clear() == 1
     assert store.entries() == []
@@ -152,7 +156,7 @@ def test_many_trains_the_missing_ones_in_one_call(tmp_path, tiny_data, tiny_ae, 
     from vaebench.training import Job, train_many
 
     store = ModelStore(tmp_path, progress=False)
-    store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer)  # one of the three exists already
+    store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)  # one of the three exists already
     jobs = [(tiny_ae, tiny_train), (tiny_vae, tiny_train), (tiny_ae, dataclasses.replace(tiny_train, seed=1))]
     calls = []
 
@@ -160,11 +164,11 @@ def test_many_trains_the_missing_ones_in_one_call(tmp_path, tiny_data, tiny_ae, 
         calls.append(list(todo))
         return train_many(tiny_data, [Job(*jobs[i]) for i in todo], tiny_images, progress=False)
 
-    entries = store.get_or_train_many(tiny_data, jobs, pack)
+    entries = store.get_or_train_many(tiny_data, jobs, pack, fingerprint=FP)
     assert calls == [[1, 2]]
     assert [(e.model_spec, e.train) for e in entries] == jobs
     assert entries[1].meta["pack"] == 2 and entries[0].meta["pack"] == 1
-    assert store.get_or_train_many(tiny_data, jobs, pack) and calls == [[1, 2]]  # all loaded now
+    assert store.get_or_train_many(tiny_data, jobs, pack, fingerprint=FP) and calls == [[1, 2]]  # all loaded now
 
 
 def test_many_waits_for_an_entry_another_process_holds(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
@@ -176,7 +180,7 @@ def test_many_waits_for_an_entry_another_process_holds(tmp_path, tiny_data, tiny
     held, released = threading.Event(), []
 
     def other_process():  # holds the entry's lock for half a second, then goes without writing
-        lock = store._lock(tiny_data, tiny_ae, tiny_train)
+        lock = store._lock(tiny_data, tiny_ae, tiny_train, FP)
         with lock:
             held.set()
             time.sleep(0.5)
@@ -185,7 +189,7 @@ def test_many_waits_for_an_entry_another_process_holds(tmp_path, tiny_data, tiny
     holder = threading.Thread(target=other_process)
     holder.start()
     held.wait()
-    entry = store.get_or_train_many(tiny_data, [(tiny_ae, tiny_train)], lambda todo: [trainer()])[0]
+    entry = store.get_or_train_many(tiny_data, [(tiny_ae, tiny_train)], lambda todo: [trainer()], fingerprint=FP)[0]
     holder.join()
     assert released and len(trainer.calls) == 1 and entry.model_spec == tiny_ae
 
@@ -194,5 +198,157 @@ def test_precision_is_part_of_the_key(tmp_path, tiny_data, tiny_ae, tiny_train):
     import dataclasses
 
     store = ModelStore(tmp_path, progress=False)
-    assert store.key(tiny_data, tiny_ae, dataclasses.replace(tiny_train, precision="mixed_bfloat16")) != \
-        store.key(tiny_data, tiny_ae, tiny_train)
+    assert store.key(tiny_data, tiny_ae, dataclasses.replace(tiny_train, precision="mixed_bfloat16"), fingerprint=FP) != \
+        store.key(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+
+
+# ---------------------------------------------------------------------------- what the key covers
+
+
+def test_entry_names_carry_the_data_and_the_architecture(tmp_path, tiny_data, tiny_ae, tiny_train):
+    import dataclasses
+
+    from vaebench.config import ModelSpec
+
+    store = ModelStore(tmp_path, progress=False)
+    key = store.key(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+    assert store.entry_name(tiny_data, tiny_ae, tiny_train, fingerprint=FP) == f"synthetic16-ae-z4-s0-{key}"
+    vae = ModelSpec(kind="vae", z_dim=256, fact=1e-5)
+    celeba = dataclasses.replace(tiny_data, source="celeba", path="/data/celeba", image_size=32)
+    assert store.entry_name(celeba, vae, dataclasses.replace(tiny_train, seed=3), fingerprint=FP).startswith(
+        "celeba32-vae-z256-f1e-05-s3-")
+    clipped = dataclasses.replace(vae, eps_clip=5.0, dense=256)
+    bf16 = dataclasses.replace(tiny_train, precision="mixed_bfloat16")
+    assert store.entry_name(tiny_data, clipped, bf16, fingerprint=FP).startswith(
+        "synthetic16-vae-z256-f1e-05-c5-d256-s0-bfloat16-")
+
+
+def test_key_holds_the_data_fingerprint_and_the_code_fingerprint(tmp_path, tiny_data, tiny_ae, tiny_train,
+                                                                 monkeypatch):
+    import vaebench.store as S
+
+    store = ModelStore(tmp_path, progress=False)
+    base = store.key(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+    assert store.key(tiny_data, tiny_ae, tiny_train, fingerprint="1" + FP[1:]) != base
+    monkeypatch.setattr(S, "code_fingerprint", lambda: "another code")
+    assert store.key(tiny_data, tiny_ae, tiny_train, fingerprint=FP) != base
+    from vaebench.errors import StoreError
+
+    with pytest.raises(StoreError, match="data_fingerprint=None must be the data's content fingerprint"):
+        store.key(tiny_data, tiny_ae, tiny_train, fingerprint=None)
+
+
+def _edited_source(monkeypatch, module, change):
+    """Make vaebench.fingerprint see ``module``'s source edited by ``change``."""
+    from vaebench import fingerprint as F
+
+    real = F._source
+
+    def source(name):
+        path, text = real(name)
+        if name != module:
+            return path, text
+        edited = change(text)
+        assert edited != text, "the edit must apply"
+        return path, edited
+
+    monkeypatch.setattr(F, "_source", source)
+    F.code_fingerprint.cache_clear()
+
+
+def test_a_behaviour_change_in_the_model_code_retrains_a_docstring_change_does_not(
+        tmp_path, tiny_data, tiny_ae, tiny_train, trainer, monkeypatch, request):
+    from vaebench import fingerprint as F
+
+    request.addfinalizer(F.code_fingerprint.cache_clear)
+    store = ModelStore(tmp_path, progress=False)
+    first = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    assert first.key_parts["code_fingerprint"] == F.code_fingerprint()
+    # the docstrings and comments of models.py and training.py reworded: the same model loads
+    _edited_source(monkeypatch, "vaebench.models",
+                   lambda t: t.replace('"""The posts\' convolutional AE', '"""The convolutional AE of the posts')
+                   .replace("# the level at which", "# the threshold at which"))
+    again = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    assert len(trainer.calls) == 1 and again.path == first.path
+    monkeypatch.undo()
+    # the LeakyReLU slope changed (the issue's example): a new key, trained again
+    _edited_source(monkeypatch, "vaebench.models", lambda t: t.replace("negative_slope=0.3", "negative_slope=0.2"))
+    changed = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    assert len(trainer.calls) == 2 and changed.path != first.path
+    monkeypatch.undo()
+    _edited_source(monkeypatch, "vaebench.training", lambda t: t + "\n_EXTRA_STEP = 1\n")
+    store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    assert len(trainer.calls) == 3
+
+
+def test_an_entry_copied_under_another_name_is_refused(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
+    import dataclasses
+    import shutil
+
+    from vaebench.errors import StoreError
+
+    store = ModelStore(tmp_path, progress=False)
+    entry = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    other = dataclasses.replace(tiny_ae, z_dim=5)
+    target = store.path_for(tiny_data, other, tiny_train, fingerprint=FP)
+    shutil.copytree(entry.path, target)
+    with pytest.raises(StoreError, match=r"holds the model of another spec .*model.z_dim: asked 5, entry holds 4.*"
+                                         r"Remove it \(rm -r "):
+        store.get(tiny_data, other, tiny_train, fingerprint=FP)
+    other_data = store.path_for(tiny_data, tiny_ae, tiny_train, fingerprint="1" * 32)
+    shutil.copytree(entry.path, other_data)     # the same specs, other images
+    with pytest.raises(StoreError, match="key.data_fingerprint: asked '1111"):
+        store.get(tiny_data, tiny_ae, tiny_train, fingerprint="1" * 32)
+    assert [e.name for e in store.entries()] == [entry.name]
+    problems = dict(store.damaged())
+    assert set(problems) == {target.name, other_data.name}
+    assert "copied or renamed" in problems[target.name]
+    assert target.exists() and len(trainer.calls) == 1          # refused, not deleted, nothing trained
+
+
+def test_a_file_where_an_entry_folder_belongs(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
+    from vaebench.errors import StoreError
+
+    store = ModelStore(tmp_path, progress=False)
+    path = store.path_for(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+    path.write_text("not an entry")
+    with pytest.raises(StoreError, match=r"is a file where the store keeps the entry folder .*remove it \(rm "):
+        store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    assert trainer.calls == []                                   # refused before training
+    assert store.damaged() == [(path.name, "a file, not an entry folder: remove it")]
+
+
+def test_a_store_that_forbids_removing_gives_an_honest_count(tmp_path, tiny_data, tiny_ae, tiny_train, trainer,
+                                                             monkeypatch):
+    from vaebench.errors import StoreError
+
+    store = ModelStore(tmp_path, progress=False)
+    entry = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    (store.models / "stray-file").write_text("x")
+
+    def read_only(src, dst):      # what a read-only models/ folder says (the tests may run as root)
+        raise PermissionError(13, "Permission denied", str(src))
+
+    monkeypatch.setattr(os, "rename", read_only)
+    with pytest.raises(StoreError, match=r"removed 0 of 2 entries from .*could not remove .*Permission denied.*"
+                                         r"not writable for this user"):
+        store.clear()
+    monkeypatch.undo()
+    assert store.get(tiny_data, tiny_ae, tiny_train, fingerprint=FP).path == entry.path   # still there, intact
+    assert store.clear() == 2 and store.entries() == [] and store.damaged() == []
+
+
+def test_a_lock_that_cannot_be_made_is_a_store_error(tmp_path, tiny_data, tiny_ae, tiny_train, trainer, monkeypatch):
+    import vaebench.store as S
+    from vaebench.errors import StoreError
+
+    class ReadOnlyLock(S.FileLock):
+        def acquire(self, *args, **kwargs):
+            raise PermissionError(13, "Permission denied", self.lock_file)
+
+    monkeypatch.setattr(S, "FileLock", ReadOnlyLock)
+    store = ModelStore(tmp_path, progress=False)
+    with pytest.raises(StoreError, match=r"cannot lock synthetic16-ae-z4-s0-\w+ \(to train it\) in the store .*"
+                                         r"PermissionError.*VAEBENCH_STORE"):
+        store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    assert trainer.calls == []

@@ -1,12 +1,17 @@
 """The ``vaebench`` command.
 
-    vaebench main [--scale S] [--store DIR]   all claims at the scale, then the report's path
-    vaebench train [--kind ae|vae] [--seed 0 1 ..] [--pack N] [--precision P]
+    vaebench main [--scale S] [--data D] [--store DIR] [--hypotheses PATH]
+                                              all claims at the scale, then the report's path
+    vaebench train [--kind ae|vae] [--fact F] [--seed 0 1 ..] [--pack N] [--precision P] [--data D]
                                               train (or load) models through the store
     vaebench store list|clear [--store DIR]   what the trained-model store holds
     vaebench scales                           the named scales and what they choose
     vaebench compare OLD NEW [--history DIR]  verdict flips, moved statistics, slower benchmarks (exit 1)
     vaebench history add RUN --to DIR         keep a run (slim results.json + benchmark JSON) in a history
+
+Data (--data, else $VAEBENCH_DATA): synthetic (default), celeba:PATH or folder:PATH.
+Exit status: 0 done (refuted claims are findings, not failures); 1 a test raised, a
+model stopped on a non-finite loss, or nothing ran; 2 a bad option or a vaebench error.
 """
 from __future__ import annotations
 
@@ -16,13 +21,19 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import VaebenchError
+from .errors import SpecError, VaebenchError, require
+
+
+def _scale(args):
+    from .config import get_scale, with_data
+
+    return with_data(get_scale(args.scale), getattr(args, "data", None))
 
 
 def _session(args):
     from .session import Session
 
-    return Session(args.scale, args.store)
+    return Session(_scale(args), args.store)
 
 
 def cmd_scales(args) -> int:
@@ -35,21 +46,52 @@ def cmd_scales(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    session = _session(args)
-    scale = session.scale
-    spec = scale.ae() if args.kind == "ae" else scale.vae(fact=args.fact, eps_clip=args.eps_clip)
-    if args.dense:
+def _model_spec(args, scale):
+    """The model spec the train options ask for; options that do not apply are errors."""
+    if args.kind == "ae":
+        ignored = [f"--{name.replace('_', '-')}={value:g}" for name, value in
+                   (("fact", args.fact), ("eps_clip", args.eps_clip)) if value is not None]
+        require(not ignored, f"{', '.join(ignored)} with --kind ae: an AE has no KL term (no fact, no epsilon "
+                "to clip); drop the option or use --kind vae", SpecError)
+        spec = scale.ae()
+    else:
+        spec = scale.vae(fact=1e-5 if args.fact is None else args.fact, eps_clip=args.eps_clip)
+    if args.dense is not None:
         spec = dataclasses.replace(spec, dense=args.dense)
-    t0 = time.perf_counter()
+    return spec
+
+
+def cmd_train(args) -> int:
+    from .config import check_count
+
+    if args.pack is not None:
+        check_count("--pack", args.pack, allow_zero=False)
+    scale = _scale(args)
+    spec = _model_spec(args, scale)          # bad options fail before anything loads
     requests = [(spec, s, scale.training(s, precision=args.precision)) for s in args.seed]
+    from .session import Session
+
+    session = Session(scale, args.store)
+    t0 = time.perf_counter()
+    stopped = []
     for trained in session.models(requests, pack=args.pack):
-        h = trained.history
-        print(f"{trained.entry.name}: {len(h.get('loss', []))} epochs, final loss {h['loss'][-1]:.2f}, "
-              f"{trained.entry.meta.get('images_per_second', 0):,.0f} img/s per model "
-              f"(pack of {trained.entry.meta.get('pack', 1)})")
-        print(trained.entry.path)
+        entry, losses = trained.entry, trained.history.get("loss", [])
+        final = f"final loss {losses[-1]:.2f}" if losses else "no epoch completed"
+        line = (f"{entry.name}: {len(losses)}/{entry.train.epochs} epochs, {final}, "
+                f"{entry.meta.get('images_per_second', 0):,.0f} img/s per model (pack of {entry.meta.get('pack', 1)})")
+        if trained.stopped:
+            stopped.append(entry.name)
+            line += f"\n  STOPPED: {trained.stopped}"
+        print(line)
+        print(entry.path)
+    from .session import data_line
+
+    print(data_line(session.data_notes()))
     print(f"ready in {time.perf_counter() - t0:.1f}s")
+    if stopped:
+        print(f"vaebench: {len(stopped)} of {len(requests)} models STOPPED before their last epoch (a non-finite "
+              f"loss): {', '.join(stopped)}; their weights are not a trained model", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -66,31 +108,84 @@ def cmd_store(args) -> int:
     for e in entries:
         loss = e.history.get("loss", [float("nan")])[-1]
         stopped = e.meta.get("stopped")
-        print(f"  {e.name:48s} {e.data.source}:{e.data.image_size}px n={e.data.n_train} "
+        data_fp = (e.key_parts or {}).get("data_fingerprint", "")[:8]
+        print(f"  {e.name:56s} {e.data.source}:{e.data.image_size}px n={e.data.n_train} data={data_fp} "
               f"epochs={len(e.history.get('loss', []))}/{e.train.epochs} loss={loss:.2f} "
               f"{store.size_bytes(e.path) / 1e6:.1f} MB {e.meta.get('created', '')}"
               + (f" STOPPED: {stopped}" if stopped else ""))
     for name, problem in store.damaged():
-        print(f"  {name}: DAMAGED ({problem}); it will be rebuilt when next asked for")
+        print(f"  {name}: NOT LOADED ({problem})")
     return 0
+
+
+def _hypotheses(args) -> Path | None:
+    """The claim modules to run: ``--hypotheses PATH``, else ``./hypotheses`` of the
+    current folder, else the ``hypotheses/`` next to the vaebench package (None: none)."""
+    if args.hypotheses:
+        path = Path(args.hypotheses).expanduser().resolve()
+        require(path.exists(), f"--hypotheses={args.hypotheses!r} does not exist; pass the folder (or one module) "
+                "of claim modules, e.g. --hypotheses hypotheses", SpecError)
+        require(path.is_file() or any(path.glob("test_*.py")),
+                f"--hypotheses={args.hypotheses!r} holds no claim module (test_*.py)", SpecError)
+        return path
+    for candidate in (Path.cwd() / "hypotheses", Path(__file__).resolve().parent.parent / "hypotheses"):
+        if candidate.is_dir() and any(candidate.glob("test_*.py")):
+            return candidate.resolve()
+    return None
+
+
+class _Outcomes:
+    """A pytest plugin that sorts what went wrong in a run of claims: a claim test that
+    failed because its claim is refuted is a finding; anything else that failed (a test
+    that raised, a fixture or collection error) is an error."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.refuted: list[str] = []
+        self.ran = 0
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.errors.append(f"collecting {report.nodeid or 'the claims'}")
+
+    def pytest_runtest_logreport(self, report):
+        from .plugin import VERDICT_KEY, _prop
+
+        if report.when == "call":
+            self.ran += 1
+        if not report.failed:
+            return
+        if report.when == "call" and _prop(report, VERDICT_KEY) == "refuted":
+            self.refuted.append(report.nodeid)
+        else:
+            self.errors.append(report.nodeid + ("" if report.when == "call" else f" ({report.when})"))
 
 
 def cmd_main(args) -> int:
     """All claims at the scale (pytest hypotheses) and the report's path."""
-    hypotheses = Path(__file__).resolve().parent.parent / "hypotheses"
-    claim_modules = sorted(hypotheses.glob("test_*.py")) if hypotheses.is_dir() else []
-    if claim_modules:
+    from .config import SCALES, parse_data
+
+    require(args.scale in (None, "auto") or args.scale in SCALES,
+            f"--scale={args.scale!r} is not a scale; use one of {sorted(SCALES)} or auto", SpecError)
+    parse_data(args.data)   # a bad --data fails here, not in every test
+    hypotheses = _hypotheses(args)
+    if hypotheses is not None:
         import pytest
 
-        reports = hypotheses.parent / "reports"
+        reports = Path(args.report).resolve() if args.report else \
+            (hypotheses.parent if hypotheses.is_dir() else hypotheses.parent.parent) / "reports"
         argv = [str(hypotheses), "-p", "no:cacheprovider", "-q", "--vaebench-report", str(reports)]
-        if args.scale:
-            argv += ["--vaebench-scale", args.scale]
-        if args.store:
-            argv += ["--vaebench-store", args.store]
-        code = pytest.main(argv)
-        return _report_outcome(reports / "latest", code)
-    # no claim modules yet: train and cache the default AE and VAE
+        for option, value in (("--vaebench-scale", args.scale), ("--vaebench-store", args.store),
+                              ("--vaebench-data", args.data)):
+            if value:
+                argv += [option, value]
+        print(f"claims: {hypotheses}", file=sys.stderr, flush=True)
+        outcomes = _Outcomes()
+        before = _newest_report(reports)
+        code = pytest.main(argv, plugins=[outcomes])
+        after = _newest_report(reports)
+        return _report_outcome(after if after != before else None, int(code), outcomes)
+    # no claim modules anywhere: train and cache the default AE and VAE
     session = _session(args)
     scale = session.scale
     print(f"scale: {scale.name} ({scale.description})")
@@ -101,20 +196,29 @@ def cmd_main(args) -> int:
     return 0
 
 
-def _report_outcome(latest: Path, pytest_code: int) -> int:
-    """Print the report's path last; refuted claims are findings (exit 0), errors are not."""
-    import json
+def _newest_report(reports: Path) -> Path | None:
+    """The run folder ``reports/latest`` points at, if any."""
+    latest = reports / "latest"
+    return latest.resolve() if (latest / "index.html").is_file() else None
 
-    results = latest / "results.json"
-    if not results.is_file():
-        print("no report was written (no claim ran)", file=sys.stderr)
-        return int(pytest_code) or 1
-    records = json.loads(results.read_text())["records"]
-    errors = [r["claim"]["id"] + "::" + r["test"] for r in records if r["verdict"] == "error"]
-    if errors:
-        print(f"claims that raised an error (a bug, not a verdict): {', '.join(errors)}", file=sys.stderr)
-    print(f"Report: {(latest / 'index.html').resolve()}")
-    return 1 if errors or pytest_code not in (0, 1) else 0
+
+def _report_outcome(report: Path | None, pytest_code: int, outcomes: _Outcomes) -> int:
+    """Print the path of this run's report last. Refuted claims are findings (exit 0); a
+    test that raised, a setup or collection error, or a run where nothing ran exits 1;
+    otherwise a pytest status above 1 (2 interrupted, 5 no tests) is passed on."""
+    if outcomes.errors:
+        shown = ", ".join(outcomes.errors[:8]) + (" ..." if len(outcomes.errors) > 8 else "")
+        print(f"vaebench: {len(outcomes.errors)} test(s) raised an error (a bug or a bad setting, not a verdict): "
+              f"{shown}", file=sys.stderr)
+    if report is not None:
+        print(f"Report: {report / 'index.html'}")
+    else:
+        print("vaebench: no report was written (no claim recorded a verdict)", file=sys.stderr)
+    if outcomes.errors:
+        return 1
+    if pytest_code > 1:
+        return pytest_code
+    return 0 if outcomes.ran else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,14 +231,21 @@ def main(argv: list[str] | None = None) -> int:
                                                      "full with a GPU, cpu without)")
         p.add_argument("--store", default=None, help="model store folder (default: $VAEBENCH_STORE or "
                                                      "~/.cache/vaebench)")
+        p.add_argument("--data", default=None,
+                       help="synthetic, celeba:PATH or folder:PATH (default: $VAEBENCH_DATA or synthetic); the "
+                            "image size and counts are the scale's, a folder gives what it holds up to them")
 
     p = sub.add_parser("main", help="run all claims at a scale and print the report's path")
     common(p)
+    p.add_argument("--hypotheses", default=None,
+                   help="folder (or module) of claim modules (default: ./hypotheses, else the one next to the "
+                        "vaebench package)")
+    p.add_argument("--report", default=None, help="folder of reports (default: reports/ beside the hypotheses)")
     p.set_defaults(func=cmd_main)
     p = sub.add_parser("train", help="train (or load) one model through the store")
     common(p)
     p.add_argument("--kind", choices=("ae", "vae"), default="vae")
-    p.add_argument("--fact", type=float, default=1e-5)
+    p.add_argument("--fact", type=float, default=None, help="the VAE's KL weight (default 1e-5; not for an AE)")
     p.add_argument("--eps-clip", type=float, default=None)
     p.add_argument("--dense", type=int, default=None)
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds, e.g. --seed 0 1 2 3")

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import numbers
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,6 +41,24 @@ def _positive_int(name: str, value: Any) -> None:
             f"{name}={value!r} must be a positive integer")
 
 
+def check_count(name: str, value: Any, allow_zero: bool = True) -> int:
+    """``value`` as an int when it is a whole number >= 0 (>= 1 without ``allow_zero``;
+    numpy integers welcome), else :class:`SpecError` naming it."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    ok = ok and (value >= 0 if allow_zero else value > 0)
+    require(ok, f"{name}={value!r} must be an integer >= {0 if allow_zero else 1}")
+    return int(value)
+
+
+def check_image_size(image_size: Any) -> int:
+    """``image_size`` as an int when it is a positive multiple of 16, else :class:`SpecError`."""
+    require(isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool) and image_size > 0,
+            f"image_size={image_size!r} must be a positive integer (a multiple of 16)")
+    require(image_size % 16 == 0,
+            f"image_size={image_size} must be divisible by 16 (four stride-2 convolutions); try 32, 64 or 96")
+    return int(image_size)
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """Which images: the source, their square size and how many.
@@ -61,9 +80,7 @@ class DataSpec:
         require(self.source in DATA_SOURCES,
                 f"source={self.source!r} is not a data source; use one of {DATA_SOURCES}")
         _positive_int("image_size", self.image_size)
-        require(self.image_size % 16 == 0,
-                f"image_size={self.image_size} must be divisible by 16 "
-                "(four stride-2 convolutions); try 32, 64 or 96")
+        check_image_size(self.image_size)
         for name in ("n_train", "n_test"):
             value = getattr(self, name)
             if value is not None:
@@ -303,3 +320,33 @@ def get_scale(name: str | None = None) -> Scale:
         return picked
     require(name in SCALES, f"scale={name!r} is not a scale; use one of {sorted(SCALES)} or 'auto'")
     return SCALES[name]
+
+
+#: the environment variable that picks the data source when no option does
+DATA_ENV = "VAEBENCH_DATA"
+
+
+def parse_data(text: str | None) -> tuple[str, str | None]:
+    """``(source, absolute path or None)`` of a data choice: ``synthetic``, ``celeba:PATH``
+    or ``folder:PATH`` (``--vaebench-data``, ``--data``); ``None`` reads
+    ``$VAEBENCH_DATA`` and falls back to ``synthetic``."""
+    if text is None:
+        text = os.environ.get(DATA_ENV) or "synthetic"
+    source, colon, path = text.partition(":")
+    source = source.strip().lower()
+    require(source in DATA_SOURCES,
+            f"data={text!r} is not a data source; use synthetic, celeba:PATH or folder:PATH")
+    if source == "synthetic":
+        require(not colon, f"data={text!r}: the synthetic source reads no folder; use 'synthetic'")
+        return source, None
+    require(bool(path.strip()), f"data={text!r} names no folder; use {source}:/path/to/the/images")
+    return source, os.path.abspath(os.path.expanduser(path.strip()))
+
+
+def with_data(scale: Scale, text: str | None) -> Scale:
+    """``scale`` reading the data ``text`` chooses (:func:`parse_data`). The image size and
+    the counts stay the scale's: a reader gives what its folder holds, up to them."""
+    source, path = parse_data(text)
+    if (source, path) == (scale.data.source, scale.data.path):
+        return scale
+    return replace(scale, data=replace(scale.data, source=source, path=path))

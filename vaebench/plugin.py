@@ -3,6 +3,8 @@
 Options (``pytest --help``, group "vaebench"):
   --vaebench-scale   smoke | cpu | full | auto (default: $VAEBENCH_SCALE, else auto: full with a GPU, cpu without)
   --vaebench-store   trained-model store folder (default: $VAEBENCH_STORE or ~/.cache/vaebench)
+  --vaebench-data    synthetic | celeba:PATH | folder:PATH (default: $VAEBENCH_DATA, else synthetic);
+                     image size and counts stay the scale's (a folder gives what it holds, up to them)
   --vaebench-report  folder for HTML reports (default: <rootdir>/reports; "none" writes none)
   --vaebench-seeds   seeds of the seed studies, e.g. 0,1,2,3 (default: the scale's)
   --vaebench-pack    how many models train at once as one Keras model (default: the scale's)
@@ -52,6 +54,10 @@ def pytest_addoption(parser):
                          "full with a GPU, cpu without)")
     group.addoption("--vaebench-store", default=None,
                     help="trained-model store folder (default: $VAEBENCH_STORE or ~/.cache/vaebench)")
+    group.addoption("--vaebench-data", default=None,
+                    help="the claims' images: synthetic, celeba:PATH (the official layout: img_align_celeba/, "
+                         "list_eval_partition.txt) or folder:PATH (default: $VAEBENCH_DATA, else synthetic); the "
+                         "image size and counts are the scale's, a folder gives what it holds up to them")
     group.addoption("--vaebench-report", default=None,
                     help="folder of HTML reports (default: <rootdir>/reports; 'none' writes no report)")
     group.addoption("--vaebench-seeds", default=None,
@@ -72,9 +78,25 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    _check_options(config)
     config.addinivalue_line("markers", "gpu: trains models; at the full scale this wants a GPU")
     config.addinivalue_line("markers", "claim(id): the claim (C1..C7) a test checks")
     config.pluginmanager.register(Collector(config), "vaebench-collector")
+
+
+def _check_options(config) -> None:
+    """A bad --vaebench-scale or --vaebench-data (or $VAEBENCH_DATA) is a usage error of
+    the run, said once, rather than an error of every test."""
+    from .config import SCALES, parse_data
+    from .errors import SpecError
+
+    scale = config.getoption("--vaebench-scale", None)
+    if scale not in (None, "auto") and scale not in SCALES:
+        raise pytest.UsageError(f"--vaebench-scale={scale!r} is not a scale; use one of {sorted(SCALES)} or auto")
+    try:
+        parse_data(config.getoption("--vaebench-data", None))
+    except SpecError as e:
+        raise pytest.UsageError(f"--vaebench-data: {e}") from None
 
 
 def _seeds(text: str | None):
@@ -93,10 +115,11 @@ def _seeds(text: str | None):
 
 @pytest.fixture(scope="session")
 def vaebench_session(request):
-    from .config import get_scale
+    from .config import get_scale, with_data
     from .session import Session
 
-    scale = get_scale(request.config.getoption("--vaebench-scale"))
+    scale = with_data(get_scale(request.config.getoption("--vaebench-scale")),
+                      request.config.getoption("--vaebench-data"))
     seeds = _seeds(request.config.getoption("--vaebench-seeds"))
     if seeds:
         scale = dataclasses.replace(scale, seeds=seeds)
@@ -363,5 +386,11 @@ class Collector:
                 tr.write_line(f" {sub['statement']}{why}"[:240])
             for flag, labels in row.get("flags", {}).items():
                 tr.write_line(f"       health: {flag}: {', '.join(labels)}"[:240], yellow=True)
+        data = self.environment.get("data")
+        if isinstance(data, dict):
+            from .session import data_line
+
+            tr.write_line(data_line(data))
         if self.report_path:
             tr.write_line(f"report: {self.report_path}")
+

@@ -194,6 +194,21 @@ def _models_table(record: dict) -> str:
     return "<table><tr><th>model</th><th>health</th><th>why</th></tr>" + rows + "</table>"
 
 
+def _data_section(data: dict) -> str:
+    """The data of the run (``environment['data']``): what and where, how many images, the
+    content fingerprint, and every file its reads skipped or converted, with the reason."""
+    keys = ("source", "path", "image_size", "train_images", "test_images", "fingerprint", "skipped_count",
+            "converted_count", "loaded")
+    out = ["<h2>Data</h2><table>" + "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(data[k])}</td></tr>"
+                                            for k in keys if data.get(k) is not None) + "</table>"]
+    out += [f"<p class=small>{_esc(n)}</p>" for n in data.get("notes", [])]
+    for title, rows in (("skipped file", data.get("skipped")), ("converted file", data.get("converted"))):
+        if rows:
+            out.append(f"<table><tr><th>{title}</th><th>why</th></tr>" + "".join(
+                f"<tr><td>{_esc(f)}</td><td class=small>{_esc(why)}</td></tr>" for f, why in rows) + "</table>")
+    return "".join(out)
+
+
 def render_html(results: dict) -> str:
     run, env = results.get("run", {}), results.get("environment", {})
     summary = results.get("summary", [])
@@ -237,9 +252,11 @@ def render_html(results: dict) -> str:
             parts.append(_models_table(record))
             parts += [f"<p class=small>{_esc(n)}</p>" for n in record.get("notes", [])]
             parts += [render_figure(f) for f in record.get("figures", [])]
+    if isinstance(env.get("data"), dict):
+        parts.append(_data_section(env["data"]))
     parts.append("<h2>Environment</h2><table>" + "".join(
         f"<tr><th>{_esc(k)}</th><td>{_esc(json.dumps(v) if isinstance(v, (dict, list)) else v)}</td></tr>"
-        for k, v in env.items()) + "</table>")
+        for k, v in env.items() if not (k == "data" and isinstance(v, dict))) + "</table>")
     tests = results.get("tests", {})
     if tests:
         parts.append("<h2>Tests</h2><table><tr><th>test</th><th>outcome</th><th>seconds</th></tr>" + "".join(

@@ -2,7 +2,9 @@
 
 ``Session(scale).model(spec, seed)`` trains a model through the store the first time
 and loads it afterwards; datasets are generated (or read) once and cached next to the
-store.
+store. The data's content fingerprint (:meth:`Session.data_fingerprint`) is part of
+every model's store key, so the data are loaded (from the cache: no decode) before any
+model is looked up.
 """
 from __future__ import annotations
 
@@ -62,6 +64,38 @@ class Session:
             self.timings[f"data {spec.source} {spec.image_size}px"] = time.perf_counter() - t0
         return self._data[spec]
 
+    def data_fingerprint(self, spec: DataSpec | None = None) -> str:
+        """The content fingerprint of ``spec``'s train and test images (every byte of both):
+        the data part of every store key of models trained on them."""
+        from .fingerprint import combine
+
+        train_set, test_set = self.datasets(spec)
+        return combine(train_set.fingerprint, test_set.fingerprint)
+
+    def data_notes(self, spec: DataSpec | None = None, limit: int = 100) -> dict:
+        """What the data is, for results.json and the report: source, path, image size,
+        how many images each split holds, the content fingerprint, and the files the
+        reads skipped or converted (at most ``limit`` of each listed) with the reasons.
+        Only what is loaded already is described (nothing is read for it)."""
+        spec = spec or self.data_spec
+        out: dict = {"source": spec.source, "path": spec.path, "image_size": spec.image_size,
+                     "n_train_asked": spec.n_train, "n_test_asked": spec.n_test}
+        if spec not in self._data:
+            out["loaded"] = False
+            return out
+        train_set, test_set = self._data[spec]
+        skipped, converted, notes = {}, {}, []
+        for part in (train_set, test_set):
+            skipped.update(dict(part.skipped))
+            converted.update(dict(part.converted))
+            notes += [n for n in part.notes if n not in notes]
+        out.update({"train_images": len(train_set), "test_images": len(test_set),
+                    "fingerprint": self.data_fingerprint(spec),
+                    "skipped_count": len(skipped), "skipped": [[f, r] for f, r in list(skipped.items())[:limit]],
+                    "converted_count": len(converted),
+                    "converted": [[f, m] for f, m in list(converted.items())[:limit]], "notes": notes})
+        return out
+
     def model(self, model_spec: ModelSpec, seed: int = 0, train_spec: TrainSpec | None = None,
               data_spec: DataSpec | None = None) -> Trained:
         """Train (first time) or load (afterwards) ``model_spec`` with ``seed``."""
@@ -79,11 +113,14 @@ class Session:
         """
         from .training import Job, train_many
 
+        from .config import check_count
+
         data_spec = data_spec or self.data_spec
-        pack = pack or self.scale.pack
+        pack = self.scale.pack if pack is None else check_count("pack", pack, allow_zero=False)
         jobs = [self._job(r) for r in requests]
         wanted = list(dict.fromkeys(j for j in jobs if (data_spec, j.model, j.train) not in self._models))
-        entries = {j: self.store.get(data_spec, j.model, j.train) for j in wanted}
+        fingerprint = self.data_fingerprint(data_spec) if wanted else ""
+        entries = {j: self.store.get(data_spec, j.model, j.train, fingerprint=fingerprint) for j in wanted}
 
         def trainer_for(chunk: list[Job]):
             def trainer(todo: list[int]):
@@ -101,7 +138,8 @@ class Session:
             for start in range(0, len(group), pack):
                 chunk = group[start:start + pack]
                 t0 = time.perf_counter()
-                got = self.store.get_or_train_many(data_spec, [(j.model, j.train) for j in chunk], trainer_for(chunk))
+                got = self.store.get_or_train_many(data_spec, [(j.model, j.train) for j in chunk], trainer_for(chunk),
+                                                   fingerprint=fingerprint)
                 entries.update(zip(chunk, got))
                 self.timings["train " + ", ".join(e.name for e in got)] = time.perf_counter() - t0
         for job in wanted:
@@ -160,10 +198,24 @@ class Session:
         return self._scorer
 
     def environment(self) -> dict:
-        d, t = self.scale.data, self.scale.train
-        return {"scale": self.scale.name, "data": f"{d.source} {d.image_size}x{d.image_size} n_train={d.n_train}",
+        t = self.scale.train
+        return {"scale": self.scale.name, "data": self.data_notes(),
                 "z_dim": self.scale.z_dim, "epochs": t.epochs, "batch_size": t.batch_size,
                 "precision": t.precision, "pack": self.scale.pack,
                 "seeds": list(self.scale.seeds), "backend": backend.name(), "device": backend.device(),
                 "versions": backend.versions(), "store": str(self.store.root),
                 "model_seconds": {k: round(v, 2) for k, v in self.timings.items()}}
+
+
+def data_line(data: dict) -> str:
+    """One line naming the data of a run (``environment['data']`` of results.json)."""
+    where = data["source"] + (f":{data['path']}" if data.get("path") else "")
+    if data.get("loaded") is False:
+        return f"data: {where} {data.get('image_size')}px (not loaded by these tests)"
+    line = (f"data: {where} {data.get('image_size')}px, {data.get('train_images')} train / "
+            f"{data.get('test_images')} test images, fingerprint {str(data.get('fingerprint'))[:16]}")
+    if data.get("skipped_count"):
+        line += f", {data['skipped_count']} files skipped"
+    if data.get("converted_count"):
+        line += f", {data['converted_count']} converted to RGB"
+    return line

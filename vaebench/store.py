@@ -1,18 +1,41 @@
 """The trained-model store: train a spec once, load it every time after.
 
 An entry is a folder ``<root>/models/<name>/`` holding ``model.weights.h5``,
-``spec.json`` (data, model and training specs, versions), ``history.json`` and
-``manifest.json`` (SHA-256 of each file, written last). Its name ends in a hash of the
-specs plus the Keras version and backend, so a change in any of them is a new entry.
+``spec.json`` (data, model and training specs, the key's other parts, versions),
+``history.json`` and ``manifest.json`` (SHA-256 of each file, written last).
+
+The key (the hash that ends an entry's name) covers everything that changes the
+weights, so the store never serves a model that its spec, data and code would not
+reproduce:
+
+- the data, model and training specs;
+- the data's content fingerprint: blake2b over every byte of every training and test
+  image (:mod:`vaebench.fingerprint`; computed once when the decoded-image cache is built
+  and checked whenever it is opened), so a changed image is a new key even where the
+  spec, a folder's path, stays the same;
+- the code fingerprint of what builds and trains models (``models.py``, ``training.py``,
+  the spec classes of ``config.py``, ``backend.seed_everything``): a hash of their
+  syntax trees with docstrings removed. A change of behaviour (a constant, an
+  operator, a layer) is a new key and a retrain; a change of comments, docstrings or
+  formatting is not, because none of them is in the syntax tree;
+- the Keras version and backend.
+
+The name starts with the data source and image size and the architecture, e.g.
+``synthetic32-vae-z256-f1e-05-s0-<key>``. Loading recomputes the key from the entry's own
+``spec.json`` and refuses an entry whose key is not the one asked for (one copied or
+renamed under another spec's name) with a :class:`StoreError`.
 
 Guarantees:
 - atomic writes: an entry is written into a temporary folder and renamed into place,
-  so a run killed at any moment leaves no entry that loads (left-over temporary folders
-  are removed the next time the store is opened);
+  so a run killed at any moment leaves no entry that loads (temporary folders of
+  writers that are gone are removed the next time the store is opened);
 - corruption is detected (a missing file or a hash mismatch), reported with a warning
   and the entry rebuilt;
 - one training per spec across processes: a file lock per key makes a second process
-  (say a pytest-xdist worker) wait for the first and then load its entry.
+  (say a pytest-xdist worker) wait for the first and then load its entry;
+- a store it cannot write to (read-only, another user's) or a file where an entry
+  folder belongs is a :class:`StoreError` that says so, never a raw ``OSError``; entries
+  it holds still load.
 
 Location: the ``root`` argument, else ``$VAEBENCH_STORE``, else
 ``$XDG_CACHE_HOME/vaebench`` (``~/.cache/vaebench``).
@@ -23,9 +46,7 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +55,12 @@ from typing import Callable, Sequence
 import keras
 from filelock import FileLock, Timeout
 
-from . import backend
+from . import atomic, backend
 from .config import DataSpec, ModelSpec, TrainSpec, spec_from_dict, spec_hash, spec_to_dict
 from .errors import StoreError, require
+from .fingerprint import code_fingerprint
 from .models import AE, build_model
+from .progress import log
 
 WEIGHTS = "model.weights.h5"
 FILES = (WEIGHTS, "spec.json", "history.json")
@@ -61,27 +84,40 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _unwritable(root: Path, what: str, error: OSError) -> StoreError:
+    return StoreError(f"cannot {what} in the store {str(root)!r} ({type(error).__name__}: {error}); it is not "
+                      "writable for this user: set --vaebench-store, --store or VAEBENCH_STORE to a writable folder")
 
 
-def _write_json(path: Path, obj) -> None:
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True, default=float)
-        f.flush()
-        os.fsync(f.fileno())
+def key_parts(data_fingerprint: str) -> dict:
+    """What the key holds besides the three specs (see the module docstring)."""
+    require(isinstance(data_fingerprint, str) and bool(data_fingerprint),
+            f"data_fingerprint={data_fingerprint!r} must be the data's content fingerprint "
+            "(vaebench.fingerprint.combine(train.fingerprint, test.fingerprint))", StoreError)
+    return {"data_fingerprint": data_fingerprint, "code_fingerprint": code_fingerprint(),
+            "keras": keras.__version__, "backend": backend.name()}
+
+
+def architecture(model: ModelSpec) -> str:
+    """The architecture part of an entry name: ``vae-z256-f1e-05`` (plus ``-c<clip>``,
+    ``-d<dense>``, ``-<activation>``, ``-bn``/``-nobn`` where they are not the kind's usual)."""
+    parts = [model.kind, f"z{model.z_dim}"]
+    if model.kind == "vae":
+        parts.append(f"f{model.fact:g}")
+        if model.eps_clip is not None:
+            parts.append(f"c{model.eps_clip:g}")
+    if model.dense is not None:
+        parts.append(f"d{model.dense}")
+    if model.activation != "leaky_relu":
+        parts.append(model.activation.replace("_", ""))
+    if model.batchnorm != (model.kind == "vae"):
+        parts.append("bn" if model.batchnorm else "nobn")
+    return "-".join(parts)
 
 
 @dataclass
 class Entry:
-    """A stored model: its specs, history and where its files are."""
+    """A stored model: its specs, the other parts of its key, history and where its files are."""
 
     path: Path
     data: DataSpec
@@ -89,10 +125,18 @@ class Entry:
     train: TrainSpec
     history: dict
     meta: dict
+    key_parts: dict | None = None
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def key(self) -> str | None:
+        """The key recomputed from the entry's own files (None: an entry of an older vaebench)."""
+        if self.key_parts is None:
+            return None
+        return spec_hash(self.data, self.model_spec, self.train, self.key_parts)
 
     def load_model(self) -> AE:
         model = build_model(self.model_spec, self.data.image_size, seed=self.train.seed,
@@ -102,7 +146,10 @@ class Entry:
 
 
 class ModelStore:
-    """Train-or-load by spec. See the module docstring for the guarantees."""
+    """Train-or-load by spec and data. See the module docstring for the guarantees.
+
+    Every method that names an entry takes the data's content fingerprint
+    (``fingerprint=``) with the specs: the same specs on other images are another entry."""
 
     def __init__(self, root: str | os.PathLike | None = None, progress: bool = True):
         self.root = Path(root).expanduser() if root is not None else default_root()
@@ -116,33 +163,35 @@ class ModelStore:
             except OSError as e:
                 raise StoreError(f"store root={str(self.root)!r} cannot be created ({e}); "
                                  "set --vaebench-store or VAEBENCH_STORE to a writable folder") from e
+            require(d.is_dir(), f"{d} is not a folder: the store {str(self.root)!r} needs models/, locks/ and "
+                    "data/ folders there; remove the file or use another store", StoreError)
         self._remove_stale_tmp()
 
     # -- naming --------------------------------------------------------------------------
     @staticmethod
-    def key(data: DataSpec, model: ModelSpec, train: TrainSpec) -> str:
-        return spec_hash(data, model, train, keras.__version__, backend.name())
+    def key(data: DataSpec, model: ModelSpec, train: TrainSpec, *, fingerprint: str) -> str:
+        return spec_hash(data, model, train, key_parts(fingerprint))
 
-    def entry_name(self, data: DataSpec, model: ModelSpec, train: TrainSpec) -> str:
-        return f"{model.kind}-z{model.z_dim}-s{train.seed}-{self.key(data, model, train)}"
+    def entry_name(self, data: DataSpec, model: ModelSpec, train: TrainSpec, *, fingerprint: str) -> str:
+        prefix = f"{data.source}{data.image_size}-{architecture(model)}-s{train.seed}"
+        if train.precision != "float32":
+            prefix += "-" + train.precision.replace("mixed_", "")
+        return f"{prefix}-{self.key(data, model, train, fingerprint=fingerprint)}"
 
-    def path_for(self, data: DataSpec, model: ModelSpec, train: TrainSpec) -> Path:
-        return self.models / self.entry_name(data, model, train)
+    def path_for(self, data: DataSpec, model: ModelSpec, train: TrainSpec, *, fingerprint: str) -> Path:
+        return self.models / self.entry_name(data, model, train, fingerprint=fingerprint)
 
     # -- reading -------------------------------------------------------------------------
     def _remove_stale_tmp(self) -> None:
-        """Remove temporary folders of writers that are no longer running."""
+        """Remove temporary folders of writers that are gone (:func:`vaebench.atomic.stale`)."""
         for tmp in self.models.glob(TMP_PREFIX + "*"):
-            try:
-                pid = int(tmp.name.split("-")[-2])
-            except (ValueError, IndexError):
-                pid = -1
-            if pid > 0 and pid != os.getpid() and _alive(pid):
-                continue
-            shutil.rmtree(tmp, ignore_errors=True)
+            if atomic.stale(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
 
     def verify(self, path: Path) -> str | None:
         """``None`` if the entry at ``path`` is complete and intact, else what is wrong."""
+        if not path.is_dir():
+            return "a file, not an entry folder: remove it"
         manifest = path / MANIFEST
         if not manifest.is_file():
             return "no manifest (incomplete entry)"
@@ -163,72 +212,145 @@ class ModelStore:
         return Entry(path=path, data=spec_from_dict(DataSpec, spec["data"]),
                      model_spec=spec_from_dict(ModelSpec, spec["model"]),
                      train=spec_from_dict(TrainSpec, spec["train"]),
-                     history=json.loads((path / "history.json").read_text()), meta=spec.get("meta", {}))
+                     history=json.loads((path / "history.json").read_text()), meta=spec.get("meta", {}),
+                     key_parts=spec.get("key"))
 
-    def get(self, data: DataSpec, model: ModelSpec, train: TrainSpec) -> Entry | None:
-        """The intact entry for these specs, or ``None``; a damaged one is removed with a warning."""
-        path = self.path_for(data, model, train)
-        if not path.exists():
-            return None
-        problem = self.verify(path)
-        if problem is None:
-            return self.read(path)
-        warnings.warn(f"store entry {path.name} is damaged ({problem}); it is removed and will be rebuilt",
-                      RuntimeWarning, stacklevel=2)
-        shutil.rmtree(path, ignore_errors=True)
+    @staticmethod
+    def misplaced(entry: Entry) -> str | None:
+        """``None`` if the entry's own spec.json gives the key its name ends with, else why not."""
+        if entry.key is None:
+            return "written by an older vaebench (no data or code fingerprint in its spec.json); it is never loaded"
+        named = entry.name.rsplit("-", 1)[-1]
+        if entry.key != named:
+            return (f"its spec.json gives key {entry.key}, its name says {named}: copied or renamed from "
+                    "another entry; it is never loaded")
         return None
 
+    def _check_matches(self, entry: Entry, data: DataSpec, model: ModelSpec, train: TrainSpec,
+                       fingerprint: str) -> Entry:
+        wanted = self.key(data, model, train, fingerprint=fingerprint)
+        if entry.key == wanted:
+            return entry
+        asked = {"data": spec_to_dict(data), "model": spec_to_dict(model), "train": spec_to_dict(train),
+                 **{f"key.{k}": v for k, v in key_parts(fingerprint).items()}}
+        held = {"data": spec_to_dict(entry.data), "model": spec_to_dict(entry.model_spec),
+                "train": spec_to_dict(entry.train), **{f"key.{k}": v for k, v in (entry.key_parts or {}).items()}}
+        diff = []
+        for part in asked:
+            a, h = asked[part], held.get(part)
+            if isinstance(a, dict) and isinstance(h, dict):
+                diff += [f"{part}.{k}: asked {a.get(k)!r}, entry holds {h.get(k)!r}"
+                         for k in sorted(set(a) | set(h)) if a.get(k) != h.get(k)]
+            elif a != h:
+                diff.append(f"{part}: asked {a!r}, entry holds {h!r}")
+        raise StoreError(f"store entry {entry.path} holds the model of another spec (key {entry.key}, asked for "
+                         f"{wanted}): it was copied or renamed there. Differences: {'; '.join(diff[:6]) or 'none'}. "
+                         f"Remove it (rm -r {entry.path!s}) and the model is trained again.")
+
+    def get(self, data: DataSpec, model: ModelSpec, train: TrainSpec, *, fingerprint: str) -> Entry | None:
+        """The intact entry for these specs and data, or ``None``; a damaged one is removed
+        with a warning; one whose spec.json is another spec's raises :class:`StoreError`."""
+        path = self.path_for(data, model, train, fingerprint=fingerprint)
+        if not path.exists() and not path.is_symlink():
+            return None
+        require(path.is_dir(), f"{path} is a file where the store keeps the entry folder of this model; "
+                f"remove it (rm {path}) or use another store", StoreError)
+        problem = self.verify(path)
+        if problem is None:
+            return self._check_matches(self.read(path), data, model, train, fingerprint)
+        warnings.warn(f"store entry {path.name} is damaged ({problem}); it is removed and will be rebuilt",
+                      RuntimeWarning, stacklevel=2)
+        self._remove(path)
+        return None
+
+    def _items(self) -> list[Path]:
+        return [p for p in sorted(self.models.iterdir()) if not p.name.startswith(".")]
+
     def entries(self) -> list[Entry]:
+        """The intact entries that load (see :meth:`damaged` for the others)."""
         out = []
-        for path in sorted(self.models.iterdir()):
-            if path.name.startswith(TMP_PREFIX) or not path.is_dir():
-                continue
+        for path in self._items():
             if self.verify(path) is None:
-                out.append(self.read(path))
+                entry = self.read(path)
+                if self.misplaced(entry) is None:
+                    out.append(entry)
         return out
 
     def damaged(self) -> list[tuple[str, str]]:
-        return [(p.name, problem) for p in sorted(self.models.iterdir())
-                if p.is_dir() and not p.name.startswith(TMP_PREFIX) and (problem := self.verify(p))]
+        """``(name, problem)`` of everything in ``models/`` that is not an entry that loads:
+        damaged entries, files where folders belong, entries copied under another name."""
+        out = []
+        for path in self._items():
+            problem = self.verify(path)
+            if problem is None:
+                problem = self.misplaced(self.read(path))
+            if problem:
+                out.append((path.name, problem))
+        return out
 
     # -- writing -------------------------------------------------------------------------
+    def _remove(self, path: Path) -> None:
+        """Remove an entry folder (or a file where one belongs), all or nothing: it is
+        renamed out of the way first, so a store that forbids it is left as it was."""
+        trash = self.models / atomic.temp_name(f"{TMP_PREFIX}removed-{path.name}")
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise _unwritable(self.root, f"remove {path.name}", e) from e
+        if trash.is_dir() and not trash.is_symlink():
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            trash.unlink(missing_ok=True)
+
     def put(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, model: keras.Model,
-            history: dict, meta: dict | None = None) -> Entry:
+            history: dict, meta: dict | None = None, *, fingerprint: str) -> Entry:
         """Write an entry atomically (temporary folder, fsync, rename)."""
-        final = self.path_for(data, model_spec, train)
-        tmp = self.models / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
+        final = self.path_for(data, model_spec, train, fingerprint=fingerprint)
+        require(not final.exists() or final.is_dir(), f"{final} is a file where the store keeps the entry folder "
+                f"of this model; remove it (rm {final}) or use another store", StoreError)
+        tmp = self.models / atomic.temp_name(TMP_PREFIX + final.name)
+        try:
+            tmp.mkdir()
+        except OSError as e:
+            raise _unwritable(self.root, f"write the entry {final.name}", e) from e
         try:
             model.save_weights(str(tmp / WEIGHTS))
             meta = {**(meta or {}), "versions": backend.versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            _write_json(tmp / "spec.json", {"data": spec_to_dict(data), "model": spec_to_dict(model_spec),
-                                            "train": spec_to_dict(train), "meta": meta})
-            _write_json(tmp / "history.json", history)
-            _write_json(tmp / MANIFEST, {"sha256": {n: _sha256(tmp / n) for n in FILES}})
-            _fsync_dir(tmp)
+            atomic.write_json(tmp / "spec.json", {"data": spec_to_dict(data), "model": spec_to_dict(model_spec),
+                                                  "train": spec_to_dict(train), "key": key_parts(fingerprint),
+                                                  "meta": meta})
+            atomic.write_json(tmp / "history.json", history)
+            atomic.write_json(tmp / MANIFEST, {"sha256": {n: _sha256(tmp / n) for n in FILES}})
+            atomic.fsync(tmp, directory=True)
             if final.exists():
-                shutil.rmtree(final)
+                self._remove(final)
             os.rename(tmp, final)
-            _fsync_dir(self.models)
-        except BaseException:
+            atomic.fsync(self.models, directory=True)
+        except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError):
+                raise _unwritable(self.root, f"write the entry {final.name}", e) from e
             raise
         return self.read(final)
 
     def get_or_train(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec,
-                     trainer: Callable[[], "object"]) -> Entry:
-        """The entry for these specs, calling ``trainer()`` to make it if there is none.
+                     trainer: Callable[[], "object"], *, fingerprint: str) -> Entry:
+        """The entry for these specs and data, calling ``trainer()`` to make it if there is none.
 
         ``trainer`` returns a :class:`vaebench.training.TrainResult`. A file lock per key
         makes concurrent callers train once: the others wait, then load.
         """
-        return self.get_or_train_many(data, [(model_spec, train)], lambda todo: [trainer()])[0]
+        return self.get_or_train_many(data, [(model_spec, train)], lambda todo: [trainer()],
+                                      fingerprint=fingerprint)[0]
 
     def get_or_train_many(self, data: DataSpec, jobs: Sequence[tuple[ModelSpec, TrainSpec]],
-                          trainer: Callable[[list[int]], list]) -> list[Entry]:
-        """The entries for ``jobs`` ((model spec, train spec) pairs), training the missing ones
-        together with one call ``trainer(indices)`` that returns a
-        :class:`vaebench.training.TrainResult` per index, in order.
+                          trainer: Callable[[list[int]], list], *, fingerprint: str) -> list[Entry]:
+        """The entries for ``jobs`` ((model spec, train spec) pairs) on the data of content
+        ``fingerprint``, training the missing ones together with one call
+        ``trainer(indices)`` that returns a :class:`vaebench.training.TrainResult` per
+        index, in order.
 
         Every missing entry is locked before training and written as soon as the pack is
         done, each atomically. An entry another process is training (its lock is held) is
@@ -236,71 +358,95 @@ class ModelStore:
         that process died without writing it).
         """
         jobs = list(jobs)
-        entries: list[Entry | None] = [self.get(data, m, t) for m, t in jobs]
+        fp = fingerprint
+        entries: list[Entry | None] = [self.get(data, m, t, fingerprint=fp) for m, t in jobs]
         held: dict[int, FileLock] = {}
         busy: list[int] = []
         try:
             for i, (m, t) in enumerate(jobs):
                 if entries[i] is not None:
                     continue
-                lock = self._lock(data, m, t)
-                try:
-                    lock.acquire(timeout=0)
+                lock = self._lock(data, m, t, fp)
+                if self._acquire(lock, 0, self.entry_name(data, m, t, fingerprint=fp)):
                     held[i] = lock
-                except Timeout:
+                else:
                     busy.append(i)
             # an entry may have landed between the first look and the lock
             for i in held:
-                entries[i] = self.get(data, *jobs[i])
+                entries[i] = self.get(data, *jobs[i], fingerprint=fp)
             todo = [i for i in held if entries[i] is None]
             if todo:
                 results = trainer(todo)
                 require(len(results) == len(todo), f"the trainer returned {len(results)} results for "
                         f"{len(todo)} jobs; it must return one per index", StoreError)
                 for i, result in zip(todo, results):
-                    entries[i] = self._put_result(data, *jobs[i], result)
+                    entries[i] = self._put_result(data, *jobs[i], result, fp)
         finally:
             for lock in held.values():
                 lock.release()
         for i in busy:
             if self.progress:
-                print(f"[vaebench] waiting for another process to train {self.entry_name(data, *jobs[i])}",
-                      file=sys.stderr, flush=True)
-            entries[i] = self._wait(data, *jobs[i])
+                log(f"waiting for another process to train {self.entry_name(data, *jobs[i], fingerprint=fp)}")
+            entries[i] = self._wait(data, *jobs[i], fp)
             if entries[i] is None:  # that process stopped without writing it: train it here
-                entries[i] = self.get_or_train_many(data, [jobs[i]], lambda todo, i=i: trainer([i]))[0]
+                entries[i] = self.get_or_train_many(data, [jobs[i]], lambda todo, i=i: trainer([i]),
+                                                    fingerprint=fp)[0]
         return entries
 
-    def _lock(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec) -> FileLock:
-        return FileLock(str(self.locks / f"{self.entry_name(data, model_spec, train)}.lock"))
+    def _lock(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, fingerprint: str) -> FileLock:
+        return FileLock(str(self.locks / f"{self.entry_name(data, model_spec, train, fingerprint=fingerprint)}.lock"))
 
-    def _wait(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec) -> Entry | None:
+    def _acquire(self, lock: FileLock, timeout: float, name: str) -> bool:
+        """Take ``lock`` (False when another process holds it past ``timeout``); a lock
+        file that cannot be created is a :class:`StoreError`."""
+        try:
+            lock.acquire(timeout=timeout)
+            return True
+        except Timeout:
+            return False
+        except OSError as e:
+            raise _unwritable(self.root, f"lock {name} (to train it)", e) from e
+
+    def _wait(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, fingerprint: str) -> Entry | None:
         """Block until no process holds the lock of this entry; then the entry, if it was written."""
-        with self._lock(data, model_spec, train):
-            return self.get(data, model_spec, train)
+        lock = self._lock(data, model_spec, train, fingerprint)
+        self._acquire(lock, -1, self.entry_name(data, model_spec, train, fingerprint=fingerprint))
+        try:
+            return self.get(data, model_spec, train, fingerprint=fingerprint)
+        finally:
+            lock.release()
 
-    def _put_result(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, result) -> Entry:
+    def _put_result(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, result, fingerprint: str) -> Entry:
         meta = {"stopped": result.stopped, "seconds": result.seconds,
                 "images_per_second": result.images_per_second, **result.info}
-        return self.put(data, model_spec, train, result.model, result.history, meta)
+        return self.put(data, model_spec, train, result.model, result.history, meta, fingerprint=fingerprint)
 
     def clear(self) -> int:
-        """Remove every entry (and the data cache); returns how many model entries went."""
-        n = sum(1 for p in self.models.iterdir() if p.is_dir() and not p.name.startswith(TMP_PREFIX))
-        for d in (self.models, self.data_cache, self.locks):
-            shutil.rmtree(d, ignore_errors=True)
-            d.mkdir(parents=True, exist_ok=True)
-        return n
+        """Remove every entry (and the data cache); returns how many model entries went.
+
+        Each entry goes all or nothing; where the store forbids removing (read-only, not
+        this user's) a :class:`StoreError` says how many went and which did not."""
+        items = self._items()
+        removed, failed = 0, []
+        for path in items:
+            try:
+                self._remove(path)
+                removed += 1
+            except StoreError as e:
+                failed.append((path.name, e.__cause__ or e))
+        for d in (self.data_cache, self.locks):
+            for p in list(d.iterdir()):
+                try:
+                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+                except OSError as e:
+                    failed.append((f"{d.name}/{p.name}", e))
+        self._remove_stale_tmp()
+        if failed:
+            shown = "; ".join(f"{n} ({type(e).__name__}: {getattr(e, 'strerror', None) or e})" for n, e in failed[:3])
+            raise StoreError(f"removed {removed} of {len(items)} entries from {self.root}; could not remove "
+                             f"{len(failed)} item(s): {shown}{' ...' if len(failed) > 3 else ''}. The store is "
+                             "not writable for this user: clear it as its owner, or use another store")
+        return removed
 
     def size_bytes(self, path: Path) -> int:
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -1,0 +1,144 @@
+"""Fingerprints of what a trained model depends on: the images it was trained on and the
+code that built and trained it. Both are part of the model store's key
+(:mod:`vaebench.store`).
+
+Images: blake2b over the array's shape and every byte of every image. The uint8 array
+is cut into chunks of whole images (about :data:`CHUNK_BYTES` each); each chunk is
+hashed (in parallel threads: hashlib releases the GIL) and the chunk digests are hashed
+together with the shape. The decoded-image cache stores the chunk digests, so the
+fingerprint of the first n images of a cached array reuses the digests of its whole
+chunks and hashes only the last, partial one.
+
+Code: the abstract syntax tree of a module, or of some of its top-level definitions,
+with every docstring (and every other bare string statement) removed, dumped without
+line numbers. Comments, docstrings, blank lines and formatting never reach that dump, so
+changing them keeps the fingerprint; any change of what the code does (a constant, an
+operator, a call, a default value, a new statement) changes it. The dump follows the
+Python version's AST, so a new Python version may give a new fingerprint: a retrain,
+never a stale model.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import SpecError, require
+
+#: bytes of images hashed as one chunk (a whole number of images, at least one)
+CHUNK_BYTES = 16 << 20
+_IMAGES_FORMAT = b"vaebench-images-1"
+
+#: what builds and trains a model: (module, top-level names or None for all of it).
+#: config.py contributes its spec classes only (``ModelSpec.kl_weight`` is behaviour; the
+#: scales are not: they change specs, which the key holds anyway); backend.py the seeding.
+CODE: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("vaebench.models", None),
+    ("vaebench.training", None),
+    ("vaebench.config", ("DataSpec", "ModelSpec", "TrainSpec")),
+    ("vaebench.backend", ("seed_everything",)),
+)
+
+
+# ----------------------------------------------------------------------------- images
+
+def chunk_images(shape: Sequence[int]) -> int:
+    """How many images of ``shape`` (N, ...) make one hashed chunk."""
+    per_image = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    return max(1, CHUNK_BYTES // max(1, per_image))
+
+
+def chunk_digests(images: np.ndarray, first_chunk: int = 0) -> list[str]:
+    """The blake2b digests (hex) of the chunks of ``images`` from chunk ``first_chunk`` on
+    (the last chunk may be partial)."""
+    k = chunk_images(images.shape)
+    starts = list(range(first_chunk * k, len(images), k))
+
+    def one(s: int) -> str:
+        return hashlib.blake2b(np.ascontiguousarray(images[s:s + k]), digest_size=16).hexdigest()
+
+    if len(starts) <= 1:
+        return [one(s) for s in starts]
+    with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1, len(starts)))) as pool:
+        return list(pool.map(one, starts))
+
+
+def images_fingerprint(images: np.ndarray, chunks: Sequence[str] | None = None) -> str:
+    """The content fingerprint of a uint8 image array: 32 hex digits.
+
+    ``chunks``: known chunk digests of an array of which ``images`` is a prefix (the
+    decoded cache's); those of whole chunks inside ``images`` are used as they are."""
+    k = chunk_images(images.shape)
+    known = list(chunks or [])[: len(images) // k]
+    digests = known + chunk_digests(images, first_chunk=len(known))
+    h = hashlib.blake2b(_IMAGES_FORMAT + repr(tuple(int(s) for s in images.shape)).encode(), digest_size=16)
+    for d in digests:
+        h.update(bytes.fromhex(d))
+    return h.hexdigest()
+
+
+def combine(*fingerprints: str) -> str:
+    """One fingerprint of several (e.g. a data set's train and test images), in order."""
+    return hashlib.blake2b("\n".join(fingerprints).encode(), digest_size=16).hexdigest()
+
+
+# ----------------------------------------------------------------------------- code
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    """``tree`` with every bare string statement (docstrings, ``#:``-style attribute
+    strings) removed; an emptied body becomes ``pass``."""
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(node, field, None)
+            if not isinstance(body, list) or not body or not isinstance(body[0], ast.AST):
+                continue
+            kept = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                                            and isinstance(s.value.value, str))]
+            if len(kept) != len(body):
+                setattr(node, field, kept or ([ast.Pass()] if field == "body" else []))
+    return tree
+
+
+def _name_of(node: ast.stmt) -> str | None:
+    if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        return node.name
+    return None
+
+
+def source_fingerprint(text: str, names: Sequence[str] | None = None, where: str = "<source>") -> str:
+    """The behaviour fingerprint of Python source ``text`` (module docstring): of the whole
+    module, or of its top-level classes/functions called ``names``."""
+    tree = _without_docstrings(ast.parse(text))
+    assert isinstance(tree, ast.Module)
+    if names is None:
+        dumped = [ast.dump(tree, include_attributes=False)]
+    else:
+        found = {_name_of(n): n for n in tree.body if _name_of(n) in names}
+        missing = [n for n in names if n not in found]
+        require(not missing, f"{where} defines no top-level {missing}; update vaebench.fingerprint.CODE", SpecError)
+        dumped = [ast.dump(found[n], include_attributes=False) for n in names]
+    return hashlib.blake2b("\n".join(dumped).encode(), digest_size=16).hexdigest()
+
+
+def _source(module: str) -> tuple[str, str]:
+    """``(path, text)`` of an importable module's source file."""
+    path = Path(importlib.import_module(module).__file__ or "")
+    return str(path), path.read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=None)
+def code_fingerprint() -> str:
+    """The fingerprint of the code that builds and trains models (:data:`CODE`): 16 hex
+    digits, computed once per process from the source files of the imported modules."""
+    parts = []
+    for module, names in CODE:
+        path, text = _source(module)
+        parts.append(f"{module}:{source_fingerprint(text, names, path)}")
+    return combine(*parts)[:16]
