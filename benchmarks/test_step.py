@@ -114,14 +114,15 @@ def test_pack_throughput(benchmark, scale, cfg, pack):
         spec, cfg.image_size, cfg.batch_size, trainer.pack, label=f"VAE pack of {pack}", precision=precision,
         scale=cfg.scale, pack=pack, images_per_model=len(images),
         images_per_second_per_model=rate.images_per_second.value / pack,
-        measure="one PackTrainer.fit_epoch: every member of the pack one epoch (PyDataset batches, loss checks); "
-                "images counted once per model",
+        measure="one PackTrainer.fit_epoch: every member of the pack one epoch (tf.data batches on TensorFlow, "
+                "a PyDataset elsewhere; no per-batch callback); images counted once per model",
         warmup_rounds=cfg.epoch_warmup, **rate.to_info(), **gpu.to_info()))
 
 
 def test_fit_overhead(benchmark, scale, cfg):
-    """vaebench's training path (``PackTrainer.run_epoch`` of a pack of one: PyDataset batches,
-    loss check every 20 batches, probe encoded and history recorded per epoch) over a bare
+    """vaebench's training path (``PackTrainer.run_epoch`` of a pack of one: its batches through
+    tf.data on TensorFlow or a PyDataset elsewhere, no per-batch callback, the loss checked,
+    the probe encoded and the history recorded at the end of the epoch) over a bare
     ``model.fit`` of the same VAE (same seed) on the same data. One round = one epoch of each
     arm, in alternating order; the benchmark's time is the pair's."""
     spec = MODELS["VAE"][0](scale, cfg)

@@ -36,7 +36,7 @@ def test_history_has_the_named_loss_terms(tiny_data, tiny_vae, tiny_train, tiny_
     for total, reco, kl in zip(h["loss"], h["reconstruction_loss"], h["kl_loss"]):
         assert total == pytest.approx(reco + kl, rel=1e-5)
     for kl_loss, kl in zip(h["kl_loss"], h["kl"]):
-        assert kl_loss == pytest.approx(tiny_vae.fact * kl, rel=1e-5)
+        assert kl_loss == pytest.approx(tiny_vae.kl_weight(tiny_data.image_size) * kl, rel=1e-5)
     assert result.stopped is None and result.epochs_done == tiny_train.epochs
 
 
@@ -179,3 +179,83 @@ def test_mixed_precision_trains_and_keeps_float32_heads(tiny_data, tiny_vae, tin
     assert encode(result.model, tiny_images[:4])["logvar"].dtype == np.float32
     f32 = train(tiny_data, tiny_vae, tiny_train, tiny_images, progress=False)
     assert f32.history["loss"] != result.history["loss"]  # it does compute differently
+
+
+def test_training_takes_the_steps_of_a_plain_fit(tiny_data, tiny_vae, tiny_ae, tiny_train):
+    """What the training path feeds Keras (tf.data on TensorFlow, a PyDataset elsewhere) does
+    not change what a model learns: a pack ends with the weights and per-epoch loss means of
+    a plain ``fit`` per epoch over a PyDataset (the feeding before tf.data) of the same
+    batches, i.e. member k's batch i of epoch e is the images at
+    ``sort(epoch_order(seed_k, e, n)[i*B:(i+1)*B])``, the last one smaller (72 images,
+    batch 16), and exactly one optimizer step per batch."""
+    import dataclasses
+
+    import keras
+
+    from vaebench import backend
+    from vaebench.models import build_model
+    from vaebench.training import Job, Pack, epoch_order, train_many
+
+    n, size, b = 72, tiny_data.image_size, tiny_train.batch_size
+    images = (np.random.default_rng(1).random((n, size, size, 3)) * 255).astype(np.uint8)
+    data = dataclasses.replace(tiny_data, n_train=n)
+    jobs = [Job(tiny_vae, tiny_train), Job(tiny_ae, dataclasses.replace(tiny_train, seed=1))]
+    got = train_many(data, jobs, images, progress=False)
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self, epoch):
+            super().__init__()
+            self.epoch = epoch
+
+        def __len__(self):
+            return math.ceil(n / b)
+
+        def __getitem__(self, i):
+            return (tuple(images[np.sort(epoch_order(job.train.seed, self.epoch, n)[i * b:(i + 1) * b])]
+                          for job in jobs),)
+
+    members = []
+    for job in jobs:
+        backend.seed_everything(job.train.seed)
+        members.append(build_model(job.model, size, seed=job.train.seed, precision=job.train.precision))
+    pack = Pack(members)
+    pack.compile(optimizer=keras.optimizers.Adam(learning_rate=tiny_train.learning_rate))
+    logs: dict[str, list[float]] = {}
+    for epoch in range(tiny_train.epochs):
+        for key, values in pack.fit(Batches(epoch), epochs=1, shuffle=False, verbose=0).history.items():
+            logs.setdefault(key, []).extend(values)
+    assert int(keras.ops.convert_to_numpy(pack.optimizer.iterations)) == tiny_train.epochs * math.ceil(n / b)
+
+    exact = backend.name() == "tensorflow"
+    for k, (member, result) in enumerate(zip(members, got)):
+        for wa, wb in zip(_weights(member), _weights(result.model)):
+            if exact:
+                np.testing.assert_array_equal(wa, wb)
+            else:
+                np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+        for key in ("loss", "reconstruction_loss"):
+            np.testing.assert_allclose(result.history[key], logs[f"{k}/{key}"], rtol=0 if exact else 1e-5)
+
+
+def test_the_tf_data_feed_serves_the_pack_batches(tiny_images):
+    """On TensorFlow the epoch's batches go through tf.data with autotuning off and a known
+    length (without it Keras calls the train function once more at the end of the epoch,
+    one more optimizer step); the elements are the PyDataset's, in order."""
+    from vaebench import backend
+
+    if backend.name() != "tensorflow":
+        pytest.skip("tf.data feeds the TensorFlow backend only")
+    from vaebench.training import PackBatches, epoch_order, pack_dataset
+
+    n = 60  # batches of 16, 16, 16, 12
+    batches = PackBatches(tiny_images[:n], [epoch_order(0, 0, n), epoch_order(5, 0, n)], 16)
+    dataset = pack_dataset(batches)
+    assert int(dataset.cardinality()) == len(batches) == 4
+    assert dataset.options().autotune.enabled is False
+    served = list(dataset.as_numpy_iterator())
+    assert len(served) == len(batches)
+    for i, element in enumerate(served):
+        for a, b in zip(element[0], batches[i][0]):
+            assert a.dtype == np.uint8
+            np.testing.assert_array_equal(a, b)
+    assert [len(e[0][0]) for e in served] == [16, 16, 16, 12]

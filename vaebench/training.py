@@ -16,7 +16,8 @@ fill it. Packing does not change what a model learns:
 So a model trained in a pack has the weights it has when trained alone, up to the order
 of floating-point operations (bit for bit on CPU with TensorFlow; tested in
 ``tests/test_training.py``), and the pack size is not part of a model's store key. One
-member that runs away (a non-finite loss) is recorded as stopped and the others go on.
+member that runs away (a non-finite loss, checked at the end of each epoch) is recorded as
+stopped and the others go on.
 
 :func:`train` trains one model: it is a pack of one, so there is one training path.
 """
@@ -96,7 +97,10 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
 
 class PackBatches(keras.utils.PyDataset):
     """One epoch of batches for a pack: batch ``i`` is a tuple with member k's images
-    ``images[orders[k][i*B:(i+1)*B]]`` (the last batch may be smaller, as in ``model.fit``)."""
+    ``images[orders[k][i*B:(i+1)*B]]`` (the last batch may be smaller, as in ``model.fit``).
+
+    The JAX and PyTorch backends read it as a ``PyDataset``; on TensorFlow
+    :func:`pack_dataset` serves the same batches through ``tf.data``."""
 
     def __init__(self, images: np.ndarray, orders: Sequence[np.ndarray], batch_size: int):
         super().__init__()
@@ -110,6 +114,32 @@ class PackBatches(keras.utils.PyDataset):
         # sorted indices read the (possibly memory-mapped) images front to back; the batch
         # holds the same images, and every loss term is a mean over the batch
         return (tuple(np.asarray(self.images[np.sort(order[part])]) for order in self.orders),)
+
+
+#: batches ``tf.data`` reads ahead of the training step (one thread, no autotuning)
+PREFETCH = 2
+
+
+def pack_dataset(batches: PackBatches):
+    """``batches`` as a ``tf.data.Dataset`` (TensorFlow backend only; imports TensorFlow
+    when called): the same elements, in the same order and with the same signature (batch
+    axis ``None``), as Keras makes of the ``PyDataset``, so the same steps train the same
+    weights bit for bit. What differs: tf.data's autotuning is off and a fixed
+    :data:`PREFETCH` batches are read ahead, where Keras wraps a ``PyDataset`` in
+    ``prefetch(AUTOTUNE)`` (an autotuning thread beside the training step's; issue 14 found
+    seconds lost at each epoch boundary with it)."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None,) + tuple(batches.images.shape[1:]), tf.as_dtype(batches.images.dtype))
+    dataset = tf.data.Dataset.from_generator(lambda: (batches[i] for i in range(len(batches))),
+                                             output_signature=(tuple(spec for _ in batches.orders),))
+    # the known length makes Keras run exactly len(batches) steps: on a dataset of unknown
+    # length it calls the train function once more on the spent iterator, which counts
+    # one more optimizer step (Adam's bias correction) and a zero loss into the means
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options).prefetch(PREFETCH)
 
 
 class Pack(keras.Model):
@@ -172,42 +202,22 @@ class _Member:
                 _log(f"{self.label}: stopping, {why}")
 
 
-class PackRecorder(keras.callbacks.Callback):
-    """Checks each member's loss every ``check_every`` batches (each check waits for the
-    device) and stops the fit once every member has stopped; the epoch's records are
-    taken by :class:`PackTrainer` after the fit."""
-
-    def __init__(self, members: list[_Member], epoch: int, progress: bool, check_every: int = 20):
-        super().__init__()
-        self.members, self.epoch, self.progress, self.check_every = members, epoch, progress, check_every
-        self.logs: dict[str, float] = {}
-
-    def on_train_batch_end(self, batch, logs=None):
-        if not logs or (batch + 1) % self.check_every:
-            return
-        for k, member in enumerate(self.members):
-            loss = float(logs.get(f"{k}/loss", 0.0))
-            if member.stopped is None and not math.isfinite(loss):
-                member.stop(f"non-finite loss {loss} at epoch {self.epoch + 1}, step {batch + 1}", self.epoch,
-                            self.progress)
-        if all(m.stopped is not None for m in self.members):
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.logs = {k: float(v) for k, v in (logs or {}).items()}
-
-
 class PackTrainer:
-    """Trains ``jobs`` together on ``train_images`` (uint8, NHWC), one epoch at a time.
+    """Trains ``jobs`` together on ``train_images`` (uint8, NHWC), one epoch at a time
+    (one ``fit`` per epoch, fed by :func:`pack_dataset` on TensorFlow and by
+    :class:`PackBatches` elsewhere; no per-batch callback).
 
     All jobs must share their training settings except the seed and the precision
     (:meth:`vaebench.config.TrainSpec.pack_key`): one optimizer steps them all.
     ``probe_images`` (default: the first ``probe_size`` training images) are encoded by
     every member at the end of every epoch to follow the radius peak (claim C4's monitor).
+    Each member's loss is checked at the end of each epoch: a member whose loss turned
+    non-finite during the epoch is recorded as stopped at that epoch (that epoch's record
+    is its last); its pack-mates, which share no weight with it, go on.
     """
 
     def __init__(self, data_spec: DataSpec, jobs: Sequence[Job], train_images: np.ndarray,
-                 probe_images: np.ndarray | None = None, progress: bool = True, check_every: int = 20):
+                 probe_images: np.ndarray | None = None, progress: bool = True):
         jobs = list(jobs)
         require(len(jobs) > 0, "no job to train: pass at least one Job(model_spec, train_spec)", TrainingError)
         keys = {j.train.pack_key() for j in jobs}
@@ -223,7 +233,7 @@ class PackTrainer:
                 f"{len(train_images)} training images are fewer than batch_size={spec.batch_size}; "
                 "use more images or a smaller batch", TrainingError)
         self.data_spec, self.spec, self.images = data_spec, spec, train_images
-        self.progress, self.check_every = progress, check_every
+        self.progress = progress
         self.probe = np.asarray(probe_images if probe_images is not None else train_images[: spec.probe_size])
         self.members: list[_Member] = []
         for job in jobs:
@@ -244,10 +254,15 @@ class PackTrainer:
         return PackBatches(self.images, orders, self.spec.batch_size)
 
     def _fit(self) -> tuple[float, dict[str, float]]:
-        recorder = PackRecorder(self.members, self.epoch, self.progress, self.check_every)
+        # no callback: a per-batch one costs a Python call per step and, on JAX and PyTorch,
+        # makes Keras dispatch callbacks synchronously (wait for every step, read its logs);
+        # a non-finite loss mid-epoch makes the epoch's mean loss non-finite, checked by run_epoch
+        batches = self.batches(self.epoch)
+        data = pack_dataset(batches) if backend.name() == "tensorflow" else batches
         t0 = time.perf_counter()
-        self.pack.fit(self.batches(self.epoch), epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
-        return time.perf_counter() - t0, recorder.logs
+        history = self.pack.fit(data, epochs=1, shuffle=False, verbose=0)
+        seconds = time.perf_counter() - t0
+        return seconds, {k: float(v[-1]) for k, v in history.history.items()}
 
     def fit_epoch(self) -> float:
         """Train every member one epoch (no probe, no records); returns the seconds."""
