@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import pytest
 
@@ -23,6 +24,21 @@ def test_image_size_must_be_divisible_by_16():
 def test_model_spec_errors_name_the_value(kwargs, message):
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
         ModelSpec(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["MLP", "my net", "-mlp", "mlp-", "my--net", "9net", "", "a" * 41, 3])
+def test_architecture_names_are_checked(name):
+    with pytest.raises(SpecError, match=rf"architecture={re.escape(repr(name))} is not an architecture name: use lower "
+                                        "case letters"):
+        ModelSpec(architecture=name)
+
+
+def test_architecture_is_part_of_the_spec_and_its_hash():
+    assert ModelSpec().architecture == "posts-conv"
+    mine = ModelSpec(architecture="my_mlp-2")
+    assert spec_from_dict(ModelSpec, spec_to_dict(mine)) == mine
+    assert spec_hash(mine) != spec_hash(ModelSpec())
+    assert spec_from_dict(ModelSpec, {"z_dim": 8}).architecture == "posts-conv"   # a spec.json without the field
 
 
 def test_train_spec_errors():

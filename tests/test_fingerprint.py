@@ -1,9 +1,11 @@
 """vaebench.fingerprint: content fingerprints of image arrays and behaviour fingerprints of code."""
+import functools
 import hashlib
 
 import numpy as np
 import pytest
 
+from user_code import load_module
 from vaebench import fingerprint as F
 from vaebench.errors import SpecError
 
@@ -111,3 +113,86 @@ def test_code_fingerprint_covers_models_and_training(monkeypatch):
         monkeypatch.undo()
         F.code_fingerprint.cache_clear()
     assert F.code_fingerprint() == base
+
+
+BUILDERS = '''"""A user's builders."""
+import math
+
+HIDDEN = 256
+UNUSED = 1
+
+
+def _width(spec):
+    """A helper the encoder calls."""
+    return HIDDEN // 2
+
+
+def encoder(spec, image_size, precision="float32"):
+    """The encoder."""
+    return _width(spec) + math.floor(image_size)  # a comment
+
+
+def other(x):
+    return x + UNUSED
+
+
+def test_something():
+    assert other(1) == 2
+'''
+
+
+def _module(tmp_path, text, name, monkeypatch=None):
+    return load_module(tmp_path, name, text, monkeypatch)
+
+
+def _encoder_fp(tmp_path, text, name):
+    return F.object_fingerprint(_module(tmp_path, text, name).encoder)
+
+
+def test_a_function_counts_with_what_it_uses_of_its_module(tmp_path):
+    base = _encoder_fp(tmp_path, BUILDERS, "b0")
+    same = [BUILDERS.replace('"""The encoder."""', '"""The encoder, reworded."""').replace("# a comment", "# more"),
+            BUILDERS.replace("UNUSED = 1", "UNUSED = 2"),                          # not used by the encoder
+            BUILDERS.replace("return x + UNUSED", "return x - UNUSED"),
+            BUILDERS.replace("assert other(1) == 2", "assert other(1) == 3"),       # the tests beside it
+            BUILDERS.replace("import math", "import math\nimport os")]
+    changed = [BUILDERS.replace("HIDDEN = 256", "HIDDEN = 128"),                   # a constant it reads
+               BUILDERS.replace("HIDDEN // 2", "HIDDEN // 4"),                     # a helper it calls
+               BUILDERS.replace('precision="float32"', 'precision="mixed_bfloat16"'),
+               BUILDERS.replace("HIDDEN = 256", "HIDDEN = 256\nHIDDEN = 64")]       # assigned again
+    for i, text in enumerate(same):
+        assert _encoder_fp(tmp_path, text, f"s{i}") == base, text
+    for i, text in enumerate(changed):
+        assert _encoder_fp(tmp_path, text, f"c{i}") != base, text
+
+
+def test_modules_and_classes_count_too(tmp_path, monkeypatch):
+    block = "\n\nclass Block:\n    size = HIDDEN\n"
+    module = _module(tmp_path, BUILDERS + block, "m0", monkeypatch)
+    edited = _module(tmp_path, BUILDERS.replace("UNUSED = 1", "UNUSED = 2") + block, "m1", monkeypatch)
+    wider = _module(tmp_path, BUILDERS.replace("HIDDEN = 256", "HIDDEN = 512") + block, "m2", monkeypatch)
+    assert F.object_fingerprint(module) != F.object_fingerprint(edited)                # the whole module
+    assert F.object_fingerprint(module.Block) == F.object_fingerprint(edited.Block)    # the class and HIDDEN
+    assert F.object_fingerprint(wider.Block) != F.object_fingerprint(module.Block)
+
+
+def nested_builder():
+    def inner(spec, image_size, precision):
+        return None
+    return inner
+
+
+@pytest.mark.parametrize("obj", [lambda spec, size, precision: None, nested_builder(), print, 3,
+                                 functools.partial(F.combine)])
+def test_what_cannot_be_fingerprinted_is_an_error(obj):
+    with pytest.raises(SpecError, match=r"encoder=.* must be a function \(or class\) defined at the top level of a "
+                                        "module"):
+        F.object_fingerprint(obj, "encoder")
+
+
+def test_code_without_a_source_file_is_an_error():
+    namespace = {}
+    exec("def encoder(spec, image_size, precision):\n    return None\n", namespace)
+    with pytest.raises(SpecError, match=r"encoder=<function encoder .*its source file cannot be read.*define it in a "
+                                        r"\.py file"):
+        F.object_fingerprint(namespace["encoder"], "encoder")

@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from vaebench.store import MANIFEST, WEIGHTS, ModelStore, default_root
+from vaebench.store import KEY_PARTS, MANIFEST, WEIGHTS, ModelStore, default_root
 from vaebench.training import train
 
 #: a data fingerprint (any string stands for the content of the tiny images)
@@ -352,3 +352,60 @@ def test_a_lock_that_cannot_be_made_is_a_store_error(tmp_path, tiny_data, tiny_a
                                          r"PermissionError.*VAEBENCH_STORE"):
         store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
     assert trainer.calls == []
+
+
+# ---------------------------------------------------------------------------- a user's architecture
+
+
+def test_a_users_architecture_is_stored_under_its_name_and_its_code(tmp_path, tiny_data, tiny_train, tiny_images,
+                                                                    monkeypatch):
+    from user_code import TINY_BUILDERS, load_module
+    from vaebench import architectures
+    from vaebench.config import ModelSpec
+
+    monkeypatch.setattr(architectures, "_REGISTRY", dict(architectures._REGISTRY))
+
+    def register(name, text):
+        module = load_module(tmp_path, name, text)
+        architectures.register_architecture("tiny", encoder=module.encoder, decoder=module.decoder)
+
+    spec = ModelSpec(kind="ae", z_dim=4, fact=0.0, batchnorm=False, architecture="tiny")
+    calls = []
+
+    def trainer():
+        calls.append(1)
+        return train(tiny_data, spec, tiny_train, tiny_images, progress=False)
+
+    register("v0", TINY_BUILDERS)
+    store = ModelStore(tmp_path / "store", progress=False)
+    first = store.get_or_train(tiny_data, spec, tiny_train, trainer, fingerprint=FP)
+    assert first.name == f"synthetic16-tiny-ae-z4-s0-{store.key(tiny_data, spec, tiny_train, fingerprint=FP)}"
+    assert first.key_parts["architecture_fingerprint"] == architectures.fingerprint("tiny")
+    assert set(first.key_parts) == set(KEY_PARTS)
+    loaded = first.load_model()
+    assert loaded.encoder.count_params() == 6188                       # the tiny MLP, rebuilt from the registry
+    register("v1", TINY_BUILDERS.replace('"""Tiny builders."""', '"""Tiny builders, reworded."""'))
+    assert store.get_or_train(tiny_data, spec, tiny_train, trainer, fingerprint=FP).path == first.path
+    assert len(calls) == 1
+    with pytest.warns(RuntimeWarning, match="registered again with other code"):
+        register("v2", TINY_BUILDERS.replace("HIDDEN = 8", "HIDDEN = 6"))
+    wider = store.get_or_train(tiny_data, spec, tiny_train, trainer, fingerprint=FP)
+    assert len(calls) == 2 and wider.path != first.path and wider.load_model().encoder.count_params() == 4642
+
+
+def test_an_entry_whose_key_has_other_parts_is_never_loaded(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
+    from vaebench.store import _sha256
+
+    store = ModelStore(tmp_path, progress=False)
+    entry = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    spec = json.loads((entry.path / "spec.json").read_text())
+    del spec["key"]["architecture_fingerprint"]                     # as the vaebench before the registry wrote it
+    (entry.path / "spec.json").write_text(json.dumps(spec))
+    manifest = json.loads((entry.path / MANIFEST).read_text())
+    manifest["sha256"]["spec.json"] = _sha256(entry.path / "spec.json")
+    (entry.path / MANIFEST).write_text(json.dumps(manifest))
+    assert store.entries() == []
+    ((name, problem),) = store.damaged()
+    assert name == entry.name and problem.startswith("written by another vaebench (its key has the parts "
+                                                     "['backend', 'code_fingerprint', 'data_fingerprint', 'keras'], "
+                                                     "this one ['architecture_fingerprint', ")

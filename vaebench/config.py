@@ -13,6 +13,7 @@ import json
 import math
 import numbers
 import os
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,6 +21,11 @@ from .errors import require
 
 DATA_SOURCES = ("synthetic", "celeba", "folder")
 MODEL_KINDS = ("ae", "vae")
+#: the posts' convolutional encoder/decoder: the default entry of the architecture
+#: registry (:mod:`vaebench.architectures`)
+DEFAULT_ARCHITECTURE = "posts-conv"
+#: what an architecture name may look like (it is part of store entry names)
+ARCHITECTURE_NAME = re.compile(r"[a-z][a-z0-9_]*(-[a-z0-9_]+)*")
 ACTIVATIONS = ("leaky_relu", "relu")
 #: compute precisions of training. ``mixed_bfloat16``: variables, loss and the output heads
 #: (mu, logvar, z, the sigmoid image) in float32, convolutions and hidden Dense layers in
@@ -34,6 +40,15 @@ POSTS_PIXELS = 96 * 96
 def check_precision(precision: str) -> str:
     require(precision in PRECISIONS, f"precision={precision!r} is not a training precision; use one of {PRECISIONS}")
     return precision
+
+
+def check_architecture_name(name: Any) -> str:
+    """``name`` when it can name an architecture (lower case letters, digits, ``_`` and
+    single ``-`` between them, e.g. ``posts-conv``, ``mlp``), else :class:`SpecError`."""
+    require(isinstance(name, str) and len(name) <= 40 and ARCHITECTURE_NAME.fullmatch(name) is not None,
+            f"architecture={name!r} is not an architecture name: use lower case letters, digits, '_' and single "
+            "'-' between them, starting with a letter, at most 40 characters (e.g. 'mlp', 'my-conv')")
+    return name
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -97,6 +112,15 @@ class DataSpec:
 class ModelSpec:
     """The posts' convolutional AE/VAE, parameterised.
 
+    ``architecture`` names the functions that build the encoder and decoder in the
+    registry of :mod:`vaebench.architectures`: ``'posts-conv'`` (the default) is the
+    posts' convolutional stack, which the fields ``filters``, ``kernel``, ``stride``,
+    ``batchnorm``, ``dense`` and ``activation`` describe; a user's architecture (say
+    ``'mlp'``, registered in a conftest.py) reads the fields it wants from the spec. The
+    loss (``kind``, ``fact``, ``eps_clip``, ``kl_reference_pixels``) is the same for all.
+    The name is checked for its form here and looked up when a model is built or keyed
+    (where an unknown name is a :class:`SpecError` listing the registered ones).
+
     ``dense`` is the width of the optional extra Dense layer between Flatten and
     mu/logvar (post XII); ``fact`` the KL weight; ``eps_clip`` clips the sampling
     epsilon to ``|eps| <= eps_clip`` (post XIII); both only for ``kind='vae'``.
@@ -120,8 +144,10 @@ class ModelSpec:
     eps_clip: float | None = None
     activation: str = "leaky_relu"
     kl_reference_pixels: int | None = POSTS_PIXELS
+    architecture: str = DEFAULT_ARCHITECTURE
 
     def __post_init__(self) -> None:
+        check_architecture_name(self.architecture)
         require(self.kind in MODEL_KINDS,
                 f"kind={self.kind!r} is not a model kind; use one of {MODEL_KINDS}")
         _positive_int("z_dim", self.z_dim)

@@ -1,7 +1,11 @@
 """The posts' convolutional AE and VAE in backend-agnostic Keras 3.
 
 Encoder and decoder are plain functional builders; :class:`AE` and :class:`VAE` are
-small ``keras.Model`` subclasses that own the loss. Only ``keras.ops`` and
+small ``keras.Model`` subclasses that own the loss. The builders are the default entry,
+``'posts-conv'``, of the architecture registry (:mod:`vaebench.architectures`):
+:func:`build_model` builds the encoder and decoder that ``ModelSpec.architecture`` names,
+so a user's own pair (``register_architecture("mlp", encoder=fn, decoder=fn)``) gets the
+same loss, training, packing and store. Only ``keras.ops`` and
 ``keras.random`` are used, so the same code trains on TensorFlow, JAX and PyTorch.
 
 Loss (as in posts XI-XIII): binary cross-entropy averaged over the 3 colour channels of
@@ -22,7 +26,9 @@ import numpy as np
 import keras
 from keras import layers, ops
 
-from .config import ModelSpec, check_precision
+from .architectures import get_architecture
+from .architectures import register_architecture  # noqa: F401  (vaebench.models.register_architecture)
+from .config import DEFAULT_ARCHITECTURE, ModelSpec, check_precision
 from .errors import SpecError, require
 
 #: the level at which the tail of epsilon is counted when a VAE does not clip
@@ -95,6 +101,9 @@ def build_decoder(spec: ModelSpec, image_size: int, precision: str = "float32") 
                 x = layers.BatchNormalization(name=f"bn{i}", dtype=dtype)(x)
             x = _activation(spec, f"act{i}", dtype)(x)
     return keras.Model(inputs, x, name="decoder")
+
+
+register_architecture(DEFAULT_ARCHITECTURE, encoder=build_encoder, decoder=build_decoder)
 
 
 def to_unit(x):
@@ -203,8 +212,9 @@ class VAE(AE):
 
 
 def build_model(spec: ModelSpec, image_size: int, seed: int | None = None, precision: str = "float32") -> AE:
-    """The AE or VAE of ``spec`` for ``image_size`` images, built (weights created)."""
-    encoder, decoder = build_encoder(spec, image_size, precision), build_decoder(spec, image_size, precision)
+    """The AE or VAE of ``spec`` for ``image_size`` images, built (weights created), with
+    the encoder and decoder of the architecture ``spec.architecture`` names."""
+    encoder, decoder = get_architecture(spec.architecture).build(spec, image_size, precision)
     if spec.kind == "vae":
         model: AE = VAE(encoder, decoder, fact=spec.kl_weight(image_size), eps_clip=spec.eps_clip, seed=seed,
                         name="vae")
@@ -221,7 +231,7 @@ def count_params(model: keras.Model, trainable_only: bool = False) -> int:
 
 def parameter_counts(spec: ModelSpec, image_size: int) -> dict[str, int]:
     """Encoder and decoder parameter counts (all weights, BatchNorm statistics included)."""
-    enc, dec = build_encoder(spec, image_size), build_decoder(spec, image_size)
+    enc, dec = get_architecture(spec.architecture).build(spec, image_size)
     return {"encoder": count_params(enc), "decoder": count_params(dec),
             "encoder_trainable": count_params(enc, True), "decoder_trainable": count_params(dec, True)}
 

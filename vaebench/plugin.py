@@ -19,6 +19,13 @@ Fixtures: ``vaebench_session`` (scale, store, datasets, models), ``scale``,
 ``datasets`` (train and test :class:`vaebench.data.ImageSet`), and ``claim`` (a
 :class:`vaebench.record.ClaimRecorder` for the module's ``CLAIM``).
 
+Your own models: register an encoder/decoder pair in a conftest.py,
+``vaebench.models.register_architecture("mlp", encoder=fn, decoder=fn)`` (or through an
+entry point of the group ``vaebench.architectures``), and ask for
+``trained(scale.ae(architecture="mlp"), seed)``: it trains, packs and is stored like the
+posts' models, keyed by the builders' code (:mod:`vaebench.architectures`;
+hypotheses/README.md shows a complete claim module).
+
 Outcome of a claim test (``--vaebench-verdicts outcome``, the default except at the smoke
 scale), decided from its recorded checks once the test body returns:
 supported -> passed; refuted -> failed, with every statistic, its CI and its tolerance in

@@ -18,12 +18,17 @@ reproduce:
   syntax trees with docstrings removed. A change of behaviour (a constant, an
   operator, a layer) is a new key and a retrain; a change of comments, docstrings or
   formatting is not, because none of them is in the syntax tree;
+- the fingerprint of the code of the model's architecture (``ModelSpec.architecture``:
+  the encoder and decoder builders registered under that name, a user's own among them,
+  and the top-level definitions of their modules they use; :mod:`vaebench.architectures`),
+  hashed the same way;
 - the Keras version and backend.
 
 The name starts with the data source and image size and the architecture, e.g.
-``synthetic32-vae-z256-f1e-05-s0-<key>``. Loading recomputes the key from the entry's own
-``spec.json`` and refuses an entry whose key is not the one asked for (one copied or
-renamed under another spec's name) with a :class:`StoreError`.
+``synthetic32-vae-z256-f1e-05-s0-<key>`` (the posts' architecture) or
+``folder32-mlp-ae-z8-s0-<key>`` (a user's, registered as ``mlp``). Loading recomputes the
+key from the entry's own ``spec.json`` and refuses an entry whose key is not the one
+asked for (one copied or renamed under another spec's name) with a :class:`StoreError`.
 
 Guarantees:
 - atomic writes: an entry is written into a temporary folder and renamed into place,
@@ -55,8 +60,8 @@ from typing import Callable, Sequence
 import keras
 from filelock import FileLock, Timeout
 
-from . import atomic, backend
-from .config import DataSpec, ModelSpec, TrainSpec, spec_from_dict, spec_hash, spec_to_dict
+from . import architectures, atomic, backend
+from .config import DEFAULT_ARCHITECTURE, DataSpec, ModelSpec, TrainSpec, spec_from_dict, spec_hash, spec_to_dict
 from .errors import StoreError, require
 from .fingerprint import code_fingerprint
 from .models import AE, build_model
@@ -89,19 +94,27 @@ def _unwritable(root: Path, what: str, error: OSError) -> StoreError:
                       "writable for this user: set --vaebench-store, --store or VAEBENCH_STORE to a writable folder")
 
 
-def key_parts(data_fingerprint: str) -> dict:
-    """What the key holds besides the three specs (see the module docstring)."""
+#: the names of the key's parts besides the three specs (:func:`key_parts`)
+KEY_PARTS = ("data_fingerprint", "code_fingerprint", "architecture_fingerprint", "keras", "backend")
+
+
+def key_parts(data_fingerprint: str, model: ModelSpec) -> dict:
+    """What the key of ``model`` on that data holds besides the three specs (see the module
+    docstring); an architecture that is not registered is a :class:`SpecError`."""
     require(isinstance(data_fingerprint, str) and bool(data_fingerprint),
             f"data_fingerprint={data_fingerprint!r} must be the data's content fingerprint "
             "(vaebench.fingerprint.combine(train.fingerprint, test.fingerprint))", StoreError)
     return {"data_fingerprint": data_fingerprint, "code_fingerprint": code_fingerprint(),
+            "architecture_fingerprint": architectures.fingerprint(model.architecture),
             "keras": keras.__version__, "backend": backend.name()}
 
 
 def architecture(model: ModelSpec) -> str:
     """The architecture part of an entry name: ``vae-z256-f1e-05`` (plus ``-c<clip>``,
-    ``-d<dense>``, ``-<activation>``, ``-bn``/``-nobn`` where they are not the kind's usual)."""
-    parts = [model.kind, f"z{model.z_dim}"]
+    ``-d<dense>``, ``-<activation>``, ``-bn``/``-nobn`` where they are not the kind's usual),
+    led by the architecture's name where it is not the posts' (``mlp-ae-z8``)."""
+    parts = [] if model.architecture == DEFAULT_ARCHITECTURE else [model.architecture]
+    parts += [model.kind, f"z{model.z_dim}"]
     if model.kind == "vae":
         parts.append(f"f{model.fact:g}")
         if model.eps_clip is not None:
@@ -170,7 +183,7 @@ class ModelStore:
     # -- naming --------------------------------------------------------------------------
     @staticmethod
     def key(data: DataSpec, model: ModelSpec, train: TrainSpec, *, fingerprint: str) -> str:
-        return spec_hash(data, model, train, key_parts(fingerprint))
+        return spec_hash(data, model, train, key_parts(fingerprint, model))
 
     def entry_name(self, data: DataSpec, model: ModelSpec, train: TrainSpec, *, fingerprint: str) -> str:
         prefix = f"{data.source}{data.image_size}-{architecture(model)}-s{train.seed}"
@@ -220,6 +233,9 @@ class ModelStore:
         """``None`` if the entry's own spec.json gives the key its name ends with, else why not."""
         if entry.key is None:
             return "written by an older vaebench (no data or code fingerprint in its spec.json); it is never loaded"
+        if set(entry.key_parts) != set(KEY_PARTS):
+            return (f"written by another vaebench (its key has the parts {sorted(entry.key_parts)}, this one "
+                    f"{sorted(KEY_PARTS)}); it is never loaded")
         named = entry.name.rsplit("-", 1)[-1]
         if entry.key != named:
             return (f"its spec.json gives key {entry.key}, its name says {named}: copied or renamed from "
@@ -232,7 +248,7 @@ class ModelStore:
         if entry.key == wanted:
             return entry
         asked = {"data": spec_to_dict(data), "model": spec_to_dict(model), "train": spec_to_dict(train),
-                 **{f"key.{k}": v for k, v in key_parts(fingerprint).items()}}
+                 **{f"key.{k}": v for k, v in key_parts(fingerprint, model).items()}}
         held = {"data": spec_to_dict(entry.data), "model": spec_to_dict(entry.model_spec),
                 "train": spec_to_dict(entry.train), **{f"key.{k}": v for k, v in (entry.key_parts or {}).items()}}
         diff = []
@@ -319,8 +335,8 @@ class ModelStore:
             model.save_weights(str(tmp / WEIGHTS))
             meta = {**(meta or {}), "versions": backend.versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
             atomic.write_json(tmp / "spec.json", {"data": spec_to_dict(data), "model": spec_to_dict(model_spec),
-                                                  "train": spec_to_dict(train), "key": key_parts(fingerprint),
-                                                  "meta": meta})
+                                                  "train": spec_to_dict(train),
+                                                  "key": key_parts(fingerprint, model_spec), "meta": meta})
             atomic.write_json(tmp / "history.json", history)
             atomic.write_json(tmp / MANIFEST, {"sha256": {n: _sha256(tmp / n) for n in FILES}})
             atomic.fsync(tmp, directory=True)

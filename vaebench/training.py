@@ -33,7 +33,7 @@ import numpy as np
 import keras
 
 from . import backend
-from .config import DataSpec, ModelSpec, TrainSpec
+from .config import DEFAULT_ARCHITECTURE, DataSpec, ModelSpec, TrainSpec
 from .errors import TrainingError, require
 from .geometry import histogram_peak, radii
 from .models import AE, build_model, encode
@@ -77,6 +77,8 @@ def _log(message: str) -> None:
 
 def describe(model_spec: ModelSpec, train_spec: TrainSpec) -> str:
     parts = [model_spec.kind, f"z={model_spec.z_dim}"]
+    if model_spec.architecture != DEFAULT_ARCHITECTURE:
+        parts.insert(0, model_spec.architecture)
     if model_spec.kind == "vae":
         parts.append(f"fact={model_spec.fact:g}")
         if model_spec.eps_clip is not None:
