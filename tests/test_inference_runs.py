@@ -15,7 +15,11 @@ def test_across_runs_is_the_t_interval():
     half = sps.t.ppf(0.95, 2) * x.std(ddof=1) / math.sqrt(3)
     assert e.value == pytest.approx(7 / 3) and e.low == pytest.approx(7 / 3 - half) and e.n == 3
     assert e.level == 0.9 and "runs" in e.method
-    assert across_runs([2.0, 2.0]).width == 0.0
+    # runs that agree exactly: no certainty from three runs, the value itself from many
+    few = across_runs([2.0, 2.0, 2.0], 0.99)
+    assert few.value == 2.0 and few.low == -math.inf and few.high == math.inf and "no spread" in few.method
+    many = across_runs([2.0] * 12, 0.99)
+    assert many.low == many.high == 2.0
 
 
 def test_difference_across_runs_welch_and_paired():

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import stats as sps
 
 from .errors import StatsError, require
-from .estimate import Estimate, _as_1d, _check_alpha, _check_count, _check_level, bootstrap
+from .estimate import Estimate, _as_1d, _check_alpha, _check_count, _check_level, bootstrap, quantile_ci
 
 __all__ = [
     "Equivalence", "tost",
@@ -531,6 +531,16 @@ def _runs(x: Any, name: str, min_n: int = 2) -> np.ndarray:
     return _as_1d(x, name, min_n=min_n)
 
 
+def _no_spread(value: float, n: int, level: float, what: str) -> Estimate:
+    """The interval when every run gave the same value (a discrete statistic, a saturated
+    fraction): the t interval would be a point and decide with certainty on three runs.
+    Instead, the distribution-free interval of the median from order statistics
+    (:func:`vaebench.estimate.quantile_ci`), which is the value itself only when there
+    are enough runs (8 at level 0.99), else unbounded."""
+    q = quantile_ci(np.full(n, value), 0.5, level)
+    return Estimate(value, q.low, q.high, level, f"{what} (no spread: distribution-free median)", n)
+
+
 def across_runs(values: Any, level: float = 0.95) -> Estimate:
     """Mean of one statistic per training run with scipy's t interval across the runs
     (``ttest_1samp(...).confidence_interval``): the runs, not the points of one model,
@@ -538,7 +548,7 @@ def across_runs(values: Any, level: float = 0.95) -> Estimate:
     _check_level(level)
     arr = _runs(values, "values (one per run)")
     if np.ptp(arr) == 0.0:
-        return Estimate(float(arr[0]), float(arr[0]), float(arr[0]), level, "t over runs (no spread)", arr.size)
+        return _no_spread(float(arr[0]), arr.size, level, "runs")
     ci = sps.ttest_1samp(arr, 0.0).confidence_interval(confidence_level=level)
     return Estimate(float(arr.mean()), float(ci.low), float(ci.high), level, "t over runs", arr.size)
 
@@ -554,12 +564,12 @@ def difference_across_runs(a: Any, b: Any, level: float = 0.95, paired: bool = F
                 StatsError)
         d = a - b
         if np.ptp(d) == 0.0:
-            return Estimate(float(d[0]), float(d[0]), float(d[0]), level, "paired t over runs (no spread)", a.size)
+            return _no_spread(float(d[0]), a.size, level, "paired runs")
         ci = sps.ttest_rel(a, b).confidence_interval(confidence_level=level)
         return Estimate(float(d.mean()), float(ci.low), float(ci.high), level, "paired t over runs", a.size)
     value = float(a.mean() - b.mean())
     if np.ptp(a) == 0.0 and np.ptp(b) == 0.0:
-        return Estimate(value, value, value, level, "Welch t over runs (no spread)", a.size + b.size)
+        return _no_spread(value, min(a.size, b.size), level, "runs of each model")
     ci = sps.ttest_ind(a, b, equal_var=False).confidence_interval(confidence_level=level)
     return Estimate(value, float(ci.low), float(ci.high), level, "Welch t over runs", a.size + b.size)
 
