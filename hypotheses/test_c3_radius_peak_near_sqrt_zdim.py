@@ -72,7 +72,7 @@ import pytest
 from vaebench import diagnostics, experiments, latent, stats
 from vaebench.errors import StatsError, require
 from vaebench.record import Claim
-from vaebench.stats import Check, Estimate, SubClaim
+from vaebench.stats import Check, SubClaim
 
 PEAK = "radius peak / √z_dim (KDE mode, one per run)"
 SECOND = "M / z_dim, M = E[R²] = Σ E[z_j²] (one per run)"
@@ -143,12 +143,6 @@ def run_statistics(z: np.ndarray, seed: int = 0) -> dict:
             "r_sd": float(np.std(r, ddof=1)), "peak": peak, "r": r, "table": tab}
 
 
-def across(values: Sequence[float], level: float) -> Estimate:
-    """``stats.across_runs``, or a NaN estimate (an inconclusive check) with fewer than 2 runs."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.size < 2:
-        return Estimate(math.nan, math.nan, math.nan, level, f"t over runs: {v.size} run(s), 2 needed", int(v.size))
-    return stats.across_runs(v, level)
 
 
 def decide(runs: Mapping[str, Sequence[float]], level: float, precondition: str | None = None) -> list[Check]:
@@ -164,25 +158,25 @@ def decide(runs: Mapping[str, Sequence[float]], level: float, precondition: str 
     n = len(have["peak_ratio"])
     meta = dict(unit="runs", n_runs=n, precondition=precondition)
     checks = [
-        stats.check_within(PEAK, across(have["peak_ratio"], level), *PEAK_BAND, subclaim="C3a", role="primary",
+        stats.check_within(PEAK, stats.across_runs(have["peak_ratio"], level), *PEAK_BAND, subclaim="C3a", role="primary",
                            tolerance=f"t CI over runs inside [{PEAK_BAND[0]}, {PEAK_BAND[1]}]: excludes a per-axis "
                                      "scale off by √2", posts="16.5–16.75 / 16 = 1.03–1.05", **meta),
-        stats.check_within(SECOND, across(have["M_ratio"], level), *M_BAND, subclaim="C3c", role="primary",
+        stats.check_within(SECOND, stats.across_runs(have["M_ratio"], level), *M_BAND, subclaim="C3c", role="primary",
                            tolerance=f"t CI over runs inside [{M_BAND[0]:.4g}, {M_BAND[1]:.4g}] (C3a's band squared)",
                            posts="≈ 1 (E[z_j²] ≈ 1 per axis)", **meta),
-        stats.check_above(NARROW, across(have["narrow"], level), MORE_THAN_HALF, subclaim="C3d", role="primary",
+        stats.check_above(NARROW, stats.across_runs(have["narrow"], level), MORE_THAN_HALF, subclaim="C3d", role="primary",
                           tolerance=f"t CI over runs above {MORE_THAN_HALF}", posts="more than 50 %", **meta),
     ]
     if "wide" in have:
-        checks.append(stats.check_above(WIDE_NAME, across(have["wide"], level), ALMOST_ALL, subclaim="C3d",
+        checks.append(stats.check_above(WIDE_NAME, stats.across_runs(have["wide"], level), ALMOST_ALL, subclaim="C3d",
                                         tolerance=f"t CI over runs above {ALMOST_ALL} ('almost all')",
                                         posts="almost all", **meta))
     if "standard" in have:
-        checks.append(stats.check_above(STANDARD_NAME, across(have["standard"], level), MOST, subclaim="C3c",
+        checks.append(stats.check_above(STANDARD_NAME, stats.across_runs(have["standard"], level), MOST, subclaim="C3c",
                                         tolerance=f"t CI over runs above {MOST} ('most coordinates')",
                                         posts="most axes Gaussian at 0 with sd ≈ 1", **meta))
     if "peak_over_sqrtM" in have:
-        checks.append(stats.check_within(CONCENTRATES, across(have["peak_over_sqrtM"], level), *AT_SQRT_M,
+        checks.append(stats.check_within(CONCENTRATES, stats.across_runs(have["peak_over_sqrtM"], level), *AT_SQRT_M,
                                          subclaim="C3c", tolerance=f"t CI over runs inside {list(AT_SQRT_M)}: the "
                                                                    "peak sits at √E[R²]", **meta))
     return checks
@@ -214,11 +208,11 @@ def test_c3_radius_peak_near_sqrt_zdim(claim, scale, trained, vaebench_session):
 
     shown = 0.95  # secondary statistics: 95 % t intervals over runs
     claim.statistic("broad / off-centre axes (sd > 1.5 or |mean| > 1), over runs",
-                    across([len(per[s]["broad"]) for s in seeds], shown), posts="≈ 5 off-centre, 12 broad of 256")
+                    stats.across_runs([len(per[s]["broad"]) for s in seeds], shown), posts="≈ 5 off-centre, 12 broad of 256")
     claim.statistic("histogram-bin peak (bins of 0.5, the posts' statistic), over runs",
-                    across([per[s]["hist_peak"] for s in seeds], shown), posts="16.5–16.75 (d = 256)",
+                    stats.across_runs([per[s]["hist_peak"] for s in seeds], shown), posts="16.5–16.75 (d = 256)",
                     note=f"√d = {root:.3g}")
-    claim.statistic("sd of R, over runs", across([per[s]["r_sd"] for s in seeds], shown),
+    claim.statistic("sd of R, over runs", stats.across_runs([per[s]["r_sd"] for s in seeds], shown),
                     note="a chi with d dof (z ~ N(0, I)) has sd → 1/√2 ≈ 0.71")
     for s in seeds:
         broad = per[s]["broad"]

@@ -43,7 +43,7 @@ import pytest
 from vaebench import diagnostics, experiments, latent, stats
 from vaebench.errors import StatsError, require
 from vaebench.record import Claim
-from vaebench.stats import Check, Estimate, SubClaim
+from vaebench.stats import Check, SubClaim
 
 SLOPE = "log-log slope of the radius peak vs z_dim (one per seed)"
 SQRT_M_SLOPE = "log-log slope of √M vs z_dim, M = E[R²] (one per seed)"
@@ -75,12 +75,6 @@ def seed_slopes(dims: Sequence[float], values) -> np.ndarray:
     return np.log(y) @ xc / float(xc @ xc)
 
 
-def across(values: Sequence[float], level: float) -> Estimate:
-    """``stats.across_runs``, or a NaN estimate (an inconclusive check) with fewer than 2 values."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.size < 2:
-        return Estimate(math.nan, math.nan, math.nan, level, f"t over seeds: {v.size} seed(s), 2 needed", int(v.size))
-    return stats.across_runs(v, level)
 
 
 def decide(dims: Sequence[float], peaks, level: float, precondition: str | None = None,
@@ -94,12 +88,12 @@ def decide(dims: Sequence[float], peaks, level: float, precondition: str | None 
     meta = dict(unit="runs", n_runs=int(peaks.size), precondition=precondition)
     tol = (f"t CI over seeds inside [{SLOPE_BAND[0]}, {SLOPE_BAND[1]}]: an exponent off by 0.1 moves peak/√d "
            "by ×1.23 over 64 → 512")
-    checks = [stats.check_within(SLOPE, across(seed_slopes(dims, peaks), level), *SLOPE_BAND, tolerance=tol,
+    checks = [stats.check_within(SLOPE, stats.across_runs(seed_slopes(dims, peaks), level), *SLOPE_BAND, tolerance=tol,
                                  subclaim="C3b.1", role="primary",
                                  posts="0.5 if the peak is at √z_dim for every z_dim (posts: z_dim 256 only)",
                                  **meta)]
     if sqrt_m is not None:
-        checks.append(stats.check_within(SQRT_M_SLOPE, across(seed_slopes(dims, sqrt_m), level), *SLOPE_BAND,
+        checks.append(stats.check_within(SQRT_M_SLOPE, stats.across_runs(seed_slopes(dims, sqrt_m), level), *SLOPE_BAND,
                                          tolerance=f"t CI over seeds inside {list(SLOPE_BAND)}",
                                          subclaim="C3b.1", **meta))
     return checks
@@ -137,9 +131,9 @@ def test_c3b_peak_scales_as_sqrt_zdim(claim, scale, trained, vaebench_session):
         return
 
     for j, d in enumerate(dims):
-        claim.statistic(f"z_dim {d}: peak / √d, over seeds", across(peaks[:, j] / math.sqrt(d), 0.95),
+        claim.statistic(f"z_dim {d}: peak / √d, over seeds", stats.across_runs(peaks[:, j] / math.sqrt(d), 0.95),
                         posts="1.03–1.05" if d == 256 else None)
-        claim.statistic(f"z_dim {d}: M / d, over seeds", across(sqrt_m[:, j] ** 2 / d, 0.95), posts="≈ 1 (d = 256)")
+        claim.statistic(f"z_dim {d}: M / d, over seeds", stats.across_runs(sqrt_m[:, j] ** 2 / d, 0.95), posts="≈ 1 (d = 256)")
     for d, s in wanted:
         if (d, s) in per:
             claim.statistic(f"z_dim {d}, seed {s}: radius KDE peak (bootstrap over the points of this one run)",

@@ -18,6 +18,8 @@ def test_across_runs_is_the_t_interval():
     # runs that agree exactly: no certainty from three runs, the value itself from many
     few = across_runs([2.0, 2.0, 2.0], 0.99)
     assert few.value == 2.0 and few.low == -math.inf and few.high == math.inf and "no spread" in few.method
+    one = across_runs([2.0], 0.95)
+    assert math.isnan(one.value) and "1 run(s), 2 needed" in one.method
     many = across_runs([2.0] * 12, 0.99)
     assert many.low == many.high == 2.0
 

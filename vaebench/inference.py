@@ -544,9 +544,11 @@ def _no_spread(value: float, n: int, level: float, what: str) -> Estimate:
 def across_runs(values: Any, level: float = 0.95) -> Estimate:
     """Mean of one statistic per training run with scipy's t interval across the runs
     (``ttest_1samp(...).confidence_interval``): the runs, not the points of one model,
-    are the observations."""
+    are the observations. Fewer than 2 runs give a NaN estimate (an inconclusive check)."""
     _check_level(level)
-    arr = _runs(values, "values (one per run)")
+    arr = _runs(values, "values (one per run)", min_n=0)
+    if arr.size < 2:        # no interval across runs: a NaN estimate, so the check is inconclusive
+        return Estimate(math.nan, math.nan, math.nan, level, f"t over runs: {arr.size} run(s), 2 needed", arr.size)
     if np.ptp(arr) == 0.0:
         return _no_spread(float(arr[0]), arr.size, level, "runs")
     ci = sps.ttest_1samp(arr, 0.0).confidence_interval(confidence_level=level)
