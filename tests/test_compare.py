@@ -17,7 +17,7 @@ import pytest
 from vaebench import cli
 from vaebench.compare import (CompareError, benchmark_change, compare_runs, history_runs, load_run, min_exact_p,
                               moved, slim_results, trends)
-from vaebench.report import to_markdown
+from vaebench.report_compare import to_markdown
 from vaebench.stats import Estimate
 
 DATA = Path(__file__).parent / "data" / "compare"

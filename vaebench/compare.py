@@ -38,8 +38,8 @@ each key figure across it (benchmark median with its interquartile range, each c
 estimate with its CI) through :mod:`vaebench.report`'s matplotlib helpers, and tabulates
 the verdicts per run.
 
-Compute first (:func:`compare_runs`, :func:`trends`), render last (:func:`vaebench.report.to_markdown`,
-:func:`vaebench.report.render_comparison_html`, which draws every figure with :func:`vaebench.report.render_figure`).
+Compute first (:func:`compare_runs`, :func:`trends`), render last (:func:`vaebench.report_compare.to_markdown`,
+:func:`vaebench.report_compare.render_comparison_html`, which draws every figure with :func:`vaebench.figures.render_figure`).
 """
 from __future__ import annotations
 
@@ -534,7 +534,7 @@ def cmd_compare(args) -> int:
 
     ``--history`` is read only where it is used: for the trend plots of ``--html`` and when
     OLD and NEW are not given (its newest two runs); otherwise only its folder is checked."""
-    from .report import to_markdown
+    from .report_compare import to_markdown
 
     uses_history = bool(args.history) and bool(args.html or not (args.old or args.new))
     history = history_runs(args.history) if uses_history else []
@@ -562,7 +562,7 @@ def cmd_compare(args) -> int:
         for r in (old, new):
             if os.path.realpath(r.path) not in known:
                 runs.append(r)
-        from .report import render_comparison_html
+        from .report_compare import render_comparison_html
 
         page = render_comparison_html(comparison, trends(runs) if len(runs) >= 2 else None)
         Path(args.html).write_text(page)
