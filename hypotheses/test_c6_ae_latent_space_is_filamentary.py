@@ -500,12 +500,12 @@ def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
         i, j = _pair(d, a, b)
         plane_panels += _plane_panels(f"PCA ({i + 1}, {j + 1})", pc, i, j, None, (1.0,), "PC")
     claim.plot("PCA planes (1, 18) and (8, 35) (capped at z_dim), full extent and the central ± 0.5 sd of each "
-               "axis; AE beside its null", *plane_panels, ncols=4)
+               "axis; AE beside its null", *plane_panels, ncols=2)
     a1, a2 = (int(k) for k in np.argsort(-tab_ae["sd"])[:2])
     claim.plot(f"Raw latent axes {a1} and {a2} (the two broadest; posts: axes 52 and 221), full extent and the "
                "central ± 0.5 sd of each axis; AE beside its null",
                *_plane_panels(f"axes ({a1}, {a2})", {"AE": z_ae, "null": null}, a1, a2, None, (1.0,), "axis",
-                              centre=(float(mean[a1]), float(mean[a2]))), ncols=4)
+                              centre=(float(mean[a1]), float(mean[a2]))), ncols=2)
 
     # ---- t-SNE with the posts' two parameter sets, AE beside its null
     n_tsne = min(TSNE_POINTS, z_ae.shape[0])
@@ -519,7 +519,7 @@ def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
                 f"{label}: t-SNE perplexity {perp:g}, exaggeration {exag:g} (KL {emb['kl_divergence']:.2f})",
                 {label: (e[:, 0], e[:, 1])}, max_points=5000, size=2.0))
     claim.plot(f"t-SNE of {n_tsne} latents (seed {seed}; posts: islands and gaps), AE beside its null", *tsne_panels,
-               ncols=4)
+               ncols=2)
 
     # ---- the VAE's PCA plane, the void probes and the clustering curves
     hists = [_nn_hist(f"AE (ratio {ae_geo['void'].ratio.value:.2f})",
@@ -531,7 +531,7 @@ def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
         vpc = {"VAE mu": (vae_lat[0] - vmean) @ vvec, "null": (vae_geo["null"] - vmean) @ vvec}
         claim.plot(f"VAE fact 5 (mu, seed {seed}): PCA plane (1, 2), full extent and sides 5u, 1u (u = {vunit:.3g}); "
                    "VAE beside its null", *_plane_panels("PCA plane (1, 2)", vpc, 0, 1, vunit, (5.0, 1.0), "PC"),
-                   ncols=6)
+                   ncols=2)
         hists.append(_nn_hist(f"VAE fact 5, mu (ratio {vae_geo['void'].ratio.value:.2f})",
                               {"probes from the null": vae_geo["void"].probe_nn,
                                "held-out latents": vae_geo["void"].heldout_nn}))

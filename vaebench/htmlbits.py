@@ -1,10 +1,14 @@
-"""Small HTML pieces both pages share: escaping, verdict badges and the style sheet."""
+"""Small HTML pieces both pages share: escaping, verdict badges, the style sheet, and
+how a number or an estimate is written (exact values as exact, intervals only where
+there is one)."""
 from __future__ import annotations
 
 import html
+import math
+import re
 from typing import Any
 
-COLOURS = {"supported": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700"}
+COLOURS = {"supported": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700", "error": "#6e40c9"}
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1180px;padding:1.5em;
@@ -16,6 +20,7 @@ text-align:left;vertical-align:top} th{background:#f6f8fa}
 blockquote{border-left:4px solid #d0d7de;margin:.5em 0;padding:.2em 1em;color:#57606a}
 figure{margin:1em 0} figure img{max-width:100%;border:1px solid #eee} figcaption{color:#57606a;font-size:.9em}
 .small{color:#57606a;font-size:.88em} code{background:#f6f8fa;padding:0 .3em}
+details{margin:.5em 0} summary{cursor:pointer;color:#0969da}
 """
 
 
@@ -26,3 +31,55 @@ def badge(verdict: str) -> str:
 
 def esc(x: Any) -> str:
     return html.escape("" if x is None else str(x))
+
+
+def number(x: Any) -> float:
+    """A JSON number or its string spelling ('nan', 'inf', '-inf') as a float."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def exact(x: float) -> str:
+    """A value known exactly: whole numbers in full with thousands separators
+    (5,109,440), others to 4 significant digits without exponent from 0.001 up."""
+    if not math.isfinite(x):
+        return {math.inf: "∞", -math.inf: "−∞"}.get(x, "—")
+    if x == round(x) and abs(x) < 1e15:
+        return f"{round(x):,}"
+    if abs(x) < 1e-3:
+        return f"{x:.4g}"
+    decimals = max(0, 3 - math.floor(math.log10(abs(x))))
+    return f"{x:,.{decimals}f}"
+
+
+_TEXT = re.compile(r"^(\S+) \[(\S+), (\S+)\] \((.*)\)$")
+
+
+def estimate_parts(estimate: dict, text: str = "") -> dict:
+    """How to write an estimate: ``value`` (with its interval where it has one, in the
+    digits of ``text``, the estimate's own spelling), ``how`` (level and method) and
+    ``marks`` (why there is no interval, or that there is no estimate)."""
+    v, lo, hi = (number(estimate.get(k)) for k in ("value", "low", "high"))
+    level, method = number(estimate.get("level")), str(estimate.get("method") or "")
+    m = _TEXT.match(text or "")
+    how = m.group(4) if m else (f"{level * 100:g}% {method}".strip() if math.isfinite(level) else method)
+    if math.isnan(v):
+        bounds = [exact(b) if math.isfinite(b) or math.isinf(b) else None for b in (lo, hi)]
+        interval = f" [{bounds[0]}, {bounds[1]}]" if None not in bounds else ""
+        return {"value": "—" + interval, "how": how, "marks": ["no estimate"]}
+    if level == 1.0 or (lo == v == hi):
+        return {"value": exact(v), "how": method or "exact", "marks": []}
+    if math.isinf(lo) and math.isinf(hi):
+        shown = m.group(1) if m else exact(v)
+        n = estimate.get("n")
+        marks = ([f"the same in every run{f' ({n} runs)' if n else ''}: too few runs for an interval"]
+                 if "no spread" in method else ["unbounded interval"])
+        return {"value": shown, "how": method.replace(" (no spread: distribution-free median)", ""),
+                "marks": marks}
+    if m:
+        value = f"{m.group(1)} [{m.group(2)}, {m.group(3)}]".replace("inf", "∞")
+    else:
+        value = f"{exact(v)} [{exact(lo)}, {exact(hi)}]"
+    return {"value": value, "how": how, "marks": []}
