@@ -137,7 +137,7 @@ class Estimate:
 
     def __str__(self) -> str:
         v, lo, hi = _fmt_pair(self.value, self.low, self.high)
-        tail = f"{self.level * 100:g}%"
+        tail = f"{round(self.level * 100, 2):g}%"
         if self.method:
             tail += f" {self.method}"
         return f"{v} [{lo}, {hi}] ({tail})"

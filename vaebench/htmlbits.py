@@ -64,7 +64,7 @@ def estimate_parts(estimate: dict, text: str = "") -> dict:
     v, lo, hi = (number(estimate.get(k)) for k in ("value", "low", "high"))
     level, method = number(estimate.get("level")), str(estimate.get("method") or "")
     m = _TEXT.match(text or "")
-    how = m.group(4) if m else (f"{level * 100:g}% {method}".strip() if math.isfinite(level) else method)
+    how = m.group(4) if m else (f"{round(level * 100, 2):g}% {method}".strip() if math.isfinite(level) else method)
     if math.isnan(v):
         bounds = [exact(b) if math.isfinite(b) or math.isinf(b) else None for b in (lo, hi)]
         interval = f" [{bounds[0]}, {bounds[1]}]" if None not in bounds else ""
