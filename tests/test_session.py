@@ -77,3 +77,27 @@ def test_environment_before_any_data_is_loaded(session):
     notes = session.environment()["data"]
     assert notes == {"source": "synthetic", "path": None, "image_size": 16, "n_train_asked": 64,
                      "n_test_asked": 32, "loaded": False}
+
+
+def test_plan_lists_each_model_once_with_whether_the_store_holds_it(session, tiny_ae, tiny_vae, tiny_train):
+    planned = session.plan([(tiny_ae, 0), (tiny_vae, 0), (tiny_ae, 0)])
+    assert [(m.model, m.train, m.stored) for m in planned] == [(tiny_ae, tiny_train, False),
+                                                               (tiny_vae, tiny_train, False)]
+    assert planned[0].name == session.store.entry_name(session.data_spec, tiny_ae, tiny_train,
+                                                       fingerprint=session.data_fingerprint())
+    assert session.store.entries() == [] and _trainings(session) == []          # planning trains nothing
+    session.models([(tiny_ae, 0)])
+    assert [m.stored for m in session.plan([(tiny_ae, 0), (tiny_vae, 0)])] == [True, False]
+
+
+def test_after_an_executor_trained_the_plan_the_session_only_loads(session, tiny_ae, tiny_vae):
+    from vaebench.executor import LocalExecutor
+    from vaebench.plan import Plan
+
+    requests = [(tiny_ae, 0), (tiny_vae, 1)]
+    plan = Plan.of(session.plan(requests), store=str(session.store.root), pack=2)
+    (run,) = LocalExecutor(progress=False).run(plan)
+    assert sorted(run.trained) == sorted(m.name for m in plan.models)
+    warm = Session(session.scale, session.store.root, progress=False)
+    assert [t.entry.name for t in warm.models(requests)] == [m.name for m in plan.models]
+    assert _trainings(warm) == []

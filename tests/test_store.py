@@ -15,6 +15,15 @@ from vaebench.training import train
 FP = "0" * 32
 
 
+def fill(store, data, model, train, trainer, fingerprint=FP):
+    """The store's protocol as an executor runs it: get; else claim, train, put, release."""
+    entry = store.get(data, model, train, fingerprint=fingerprint)
+    if entry is not None:
+        return entry
+    with store.claim(data, model, train, fingerprint=fingerprint, wait=True) as claim:
+        return claim.entry or claim.put(trainer())
+
+
 @pytest.fixture
 def trainer(tiny_data, tiny_ae, tiny_train, tiny_images):
     calls = []
@@ -29,8 +38,8 @@ def trainer(tiny_data, tiny_ae, tiny_train, tiny_images):
 
 def test_train_once_then_load(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
     store = ModelStore(tmp_path, progress=False)
-    a = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
-    b = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    a = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
+    b = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert len(trainer.calls) == 1
     assert a.path == b.path and b.model_spec == tiny_ae and b.data == tiny_data and b.train == tiny_train
     wa = [w.numpy() for w in a.load_model().weights]
@@ -59,7 +68,7 @@ def test_kill_between_write_and_rename_leaves_no_entry(tmp_path, tiny_data, tiny
 
     monkeypatch.setattr(os, "rename", killed)
     with pytest.raises(KeyboardInterrupt):
-        store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+        fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     monkeypatch.undo()
     assert store.get(tiny_data, tiny_ae, tiny_train, fingerprint=FP) is None
     assert store.entries() == []
@@ -83,7 +92,7 @@ def test_stale_tmp_of_a_dead_writer_is_removed(tmp_path, tiny_data, tiny_ae, tin
 @pytest.mark.parametrize("damage", ["truncate_weights", "delete_history", "delete_manifest", "edit_spec"])
 def test_damaged_entry_is_detected_and_rebuilt(tmp_path, tiny_data, tiny_ae, tiny_train, trainer, damage):
     store = ModelStore(tmp_path, progress=False)
-    entry = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    entry = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     if damage == "truncate_weights":
         data = (entry.path / WEIGHTS).read_bytes()
         (entry.path / WEIGHTS).write_bytes(data[: len(data) // 2])
@@ -97,7 +106,7 @@ def test_damaged_entry_is_detected_and_rebuilt(tmp_path, tiny_data, tiny_ae, tin
         (entry.path / "spec.json").write_text(json.dumps(spec))
     assert store.damaged()
     with pytest.warns(RuntimeWarning, match="damaged"):
-        again = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+        again = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert len(trainer.calls) == 2
     assert store.verify(again.path) is None
     again.load_model()
@@ -116,7 +125,9 @@ CONCURRENT = textwrap.dedent("""
         with open(sys.argv[2], "a") as f:
             f.write("trained\\n")
         return train(data, spec, tr, images, progress=False)
-    entry = ModelStore(sys.argv[1], progress=False).get_or_train(data, spec, tr, trainer, fingerprint="0" * 32)
+    store = ModelStore(sys.argv[1], progress=False)
+    with store.claim(data, spec, tr, fingerprint="0" * 32, wait=True) as claim:
+        entry = claim.entry or claim.put(trainer())
     print(entry.name)
 """)
 
@@ -143,55 +154,78 @@ def test_location_from_environment(tmp_path, monkeypatch):
 
 def test_clear(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
     store = ModelStore(tmp_path, progress=False)
-    store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert len(store.entries()) == 1
     assert store.clear() == 1
     assert store.entries() == []
 
 
-def test_many_trains_the_missing_ones_in_one_call(tmp_path, tiny_data, tiny_ae, tiny_vae, tiny_train, tiny_images,
-                                                  trainer):
-    import dataclasses
-
-    from vaebench.training import Job, train_many
-
+def test_a_claim_is_exclusive_and_sees_an_entry_that_landed(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
     store = ModelStore(tmp_path, progress=False)
-    store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)  # one of the three exists already
-    jobs = [(tiny_ae, tiny_train), (tiny_vae, tiny_train), (tiny_ae, dataclasses.replace(tiny_train, seed=1))]
-    calls = []
+    first = store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+    assert first is not None and first.entry is None and first.held
+    assert store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP) is None      # held: another trains it
+    entry = first.put(trainer())
+    first.release()
+    assert not first.held
+    from vaebench.errors import StoreError
 
-    def pack(todo):
-        calls.append(list(todo))
-        return train_many(tiny_data, [Job(*jobs[i]) for i in todo], tiny_images, progress=False)
-
-    entries = store.get_or_train_many(tiny_data, jobs, pack, fingerprint=FP)
-    assert calls == [[1, 2]]
-    assert [(e.model_spec, e.train) for e in entries] == jobs
-    assert entries[1].meta["pack"] == 2 and entries[0].meta["pack"] == 1
-    assert store.get_or_train_many(tiny_data, jobs, pack, fingerprint=FP) and calls == [[1, 2]]  # all loaded now
+    with pytest.raises(StoreError, match="was released; claim the entry again"):
+        first.put(trainer())
+    with store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP) as again:     # landed: nothing to train
+        assert again.entry.path == entry.path
+    assert len(trainer.calls) == 2 and [e.name for e in store.entries()] == [entry.name]
 
 
-def test_many_waits_for_an_entry_another_process_holds(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
-    """A held lock is waited for; when its holder goes without writing, the entry is trained here."""
+def test_wait_blocks_until_the_holder_goes_and_says_when_it_wrote_nothing(tmp_path, tiny_data, tiny_ae, tiny_train,
+                                                                            trainer):
     import threading
     import time
 
     store = ModelStore(tmp_path, progress=False)
     held, released = threading.Event(), []
 
-    def other_process():  # holds the entry's lock for half a second, then goes without writing
-        lock = store._lock(tiny_data, tiny_ae, tiny_train, FP)
-        with lock:
+    def other_process(write):                 # holds the claim a while, then goes (writing or not)
+        with store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP) as claim:
             held.set()
             time.sleep(0.5)
+            if write:
+                claim.put(trainer())
             released.append(1)
 
-    holder = threading.Thread(target=other_process)
-    holder.start()
-    held.wait()
-    entry = store.get_or_train_many(tiny_data, [(tiny_ae, tiny_train)], lambda todo: [trainer()], fingerprint=FP)[0]
-    holder.join()
-    assert released and len(trainer.calls) == 1 and entry.model_spec == tiny_ae
+    for write in (False, True):
+        held.clear()
+        holder = threading.Thread(target=other_process, args=(write,))
+        holder.start()
+        held.wait()
+        got = store.wait(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+        holder.join()
+        assert len(released) == 1 + write
+        assert (got is None) if not write else (got.model_spec == tiny_ae)
+
+
+KILLED_HOLDER = textwrap.dedent("""
+    import os, signal, sys
+    from vaebench.config import DataSpec, ModelSpec, TrainSpec
+    from vaebench.store import ModelStore
+    data = DataSpec(image_size=16, n_train=64, n_test=16)
+    spec = ModelSpec(kind="ae", z_dim=4, filters=(4, 8), batchnorm=False, fact=0.0)
+    claim = ModelStore(sys.argv[1], progress=False).claim(data, spec, TrainSpec(epochs=2, batch_size=16,
+                                                          probe_size=16), fingerprint="0" * 32)
+    print("held", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_a_killed_holder_releases_its_claim(tmp_path, tiny_data, tiny_ae, tiny_train):
+    script = tmp_path / "holder.py"
+    script.write_text(KILLED_HOLDER)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "held" and done.returncode == -9
+    store = ModelStore(tmp_path, progress=False)
+    claim = store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+    assert claim is not None and claim.entry is None
+    claim.release()
 
 
 def test_precision_is_part_of_the_key(tmp_path, tiny_data, tiny_ae, tiny_train):
@@ -262,22 +296,22 @@ def test_a_behaviour_change_in_the_model_code_retrains_a_docstring_change_does_n
 
     request.addfinalizer(F.code_fingerprint.cache_clear)
     store = ModelStore(tmp_path, progress=False)
-    first = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    first = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert first.key_parts["code_fingerprint"] == F.code_fingerprint()
     # the docstrings and comments of models.py and training.py reworded: the same model loads
     _edited_source(monkeypatch, "vaebench.models",
                    lambda t: t.replace('"""The posts\' convolutional AE', '"""The convolutional AE of the posts')
                    .replace("# the level at which", "# the threshold at which"))
-    again = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    again = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert len(trainer.calls) == 1 and again.path == first.path
     monkeypatch.undo()
     # the LeakyReLU slope changed (the issue's example): a new key, trained again
     _edited_source(monkeypatch, "vaebench.models", lambda t: t.replace("negative_slope=0.3", "negative_slope=0.2"))
-    changed = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    changed = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert len(trainer.calls) == 2 and changed.path != first.path
     monkeypatch.undo()
     _edited_source(monkeypatch, "vaebench.training", lambda t: t + "\n_EXTRA_STEP = 1\n")
-    store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert len(trainer.calls) == 3
 
 
@@ -288,7 +322,7 @@ def test_an_entry_copied_under_another_name_is_refused(tmp_path, tiny_data, tiny
     from vaebench.errors import StoreError
 
     store = ModelStore(tmp_path, progress=False)
-    entry = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    entry = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     other = dataclasses.replace(tiny_ae, z_dim=5)
     target = store.path_for(tiny_data, other, tiny_train, fingerprint=FP)
     shutil.copytree(entry.path, target)
@@ -313,7 +347,7 @@ def test_a_file_where_an_entry_folder_belongs(tmp_path, tiny_data, tiny_ae, tiny
     path = store.path_for(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
     path.write_text("not an entry")
     with pytest.raises(StoreError, match=r"is a file where the store keeps the entry folder .*remove it \(rm "):
-        store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+        fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert trainer.calls == []                                   # refused before training
     assert store.damaged() == [(path.name, "a file, not an entry folder: remove it")]
 
@@ -323,7 +357,7 @@ def test_a_store_that_forbids_removing_gives_an_honest_count(tmp_path, tiny_data
     from vaebench.errors import StoreError
 
     store = ModelStore(tmp_path, progress=False)
-    entry = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    entry = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     (store.models / "stray-file").write_text("x")
 
     def read_only(src, dst):      # what a read-only models/ folder says (the tests may run as root)
@@ -350,7 +384,7 @@ def test_a_lock_that_cannot_be_made_is_a_store_error(tmp_path, tiny_data, tiny_a
     store = ModelStore(tmp_path, progress=False)
     with pytest.raises(StoreError, match=r"cannot lock synthetic16-ae-z4-s0-\w+ \(to train it\) in the store .*"
                                          r"PermissionError.*VAEBENCH_STORE"):
-        store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+        fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert trainer.calls == []
 
 
@@ -378,18 +412,18 @@ def test_a_users_architecture_is_stored_under_its_name_and_its_code(tmp_path, ti
 
     register("v0", TINY_BUILDERS)
     store = ModelStore(tmp_path / "store", progress=False)
-    first = store.get_or_train(tiny_data, spec, tiny_train, trainer, fingerprint=FP)
+    first = fill(store, tiny_data, spec, tiny_train, trainer)
     assert first.name == f"synthetic16-tiny-ae-z4-s0-{store.key(tiny_data, spec, tiny_train, fingerprint=FP)}"
     assert first.key_parts["architecture_fingerprint"] == architectures.fingerprint("tiny")
     assert set(first.key_parts) == set(KEY_PARTS)
     loaded = first.load_model()
     assert loaded.encoder.count_params() == 6188                       # the tiny MLP, rebuilt from the registry
     register("v1", TINY_BUILDERS.replace('"""Tiny builders."""', '"""Tiny builders, reworded."""'))
-    assert store.get_or_train(tiny_data, spec, tiny_train, trainer, fingerprint=FP).path == first.path
+    assert fill(store, tiny_data, spec, tiny_train, trainer).path == first.path
     assert len(calls) == 1
     with pytest.warns(RuntimeWarning, match="registered again with other code"):
         register("v2", TINY_BUILDERS.replace("HIDDEN = 8", "HIDDEN = 6"))
-    wider = store.get_or_train(tiny_data, spec, tiny_train, trainer, fingerprint=FP)
+    wider = fill(store, tiny_data, spec, tiny_train, trainer)
     assert len(calls) == 2 and wider.path != first.path and wider.load_model().encoder.count_params() == 4642
 
 
@@ -397,7 +431,7 @@ def test_an_entry_whose_key_has_other_parts_is_never_loaded(tmp_path, tiny_data,
     from vaebench.store import _sha256
 
     store = ModelStore(tmp_path, progress=False)
-    entry = store.get_or_train(tiny_data, tiny_ae, tiny_train, trainer, fingerprint=FP)
+    entry = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     spec = json.loads((entry.path / "spec.json").read_text())
     del spec["key"]["architecture_fingerprint"]                     # as the vaebench before the registry wrote it
     (entry.path / "spec.json").write_text(json.dumps(spec))

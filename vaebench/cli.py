@@ -4,10 +4,15 @@
                                               all claims at the scale, then the report's path
     vaebench train [--kind ae|vae] [--fact F] [--seed 0 1 ..] [--pack N] [--precision P] [--data D]
                                               train (or load) models through the store
+    vaebench train --plan PLAN [--executor local|ray] [--address ADDR] [--store DIR]
+                                              train the missing models of a plan (pytest --vaebench-plan)
     vaebench store list|clear [--store DIR]   what the trained-model store holds
     vaebench scales                           the named scales and what they choose
     vaebench compare OLD NEW [--history DIR]  verdict flips, moved statistics, slower benchmarks (exit 1)
     vaebench history add RUN --to DIR         keep a run (slim results.json + benchmark JSON) in a history
+    vaebench device-check --out DIR --budget-s N [--size posts|tiny]
+                                              the GPU machine's check: benchmarks, one epoch, claims
+    vaebench history open|save DIR --branch B the history folder as a worktree of a git branch (CI)
 
 Data (--data, else $VAEBENCH_DATA): synthetic (default), celeba:PATH or folder:PATH.
 Exit status: 0 done (refuted claims are findings, not failures); 1 a test raised, a
@@ -63,16 +68,26 @@ def _model_spec(args, scale):
 
 def cmd_train(args) -> int:
     from .config import check_count
+    from .executor import executor
 
     if args.pack is not None:
         check_count("--pack", args.pack, allow_zero=False)
+    run = executor(args.executor, args.address)
+    if args.plan:
+        return _train_plan(args, run)
     scale = _scale(args)
     spec = _model_spec(args, scale)          # bad options fail before anything loads
-    requests = [(spec, s, scale.training(s, precision=args.precision)) for s in args.seed]
+    requests = [(spec, s, scale.training(s, precision=args.precision or "float32")) for s in args.seed or [0]]
     from .session import Session
 
     session = Session(scale, args.store)
     t0 = time.perf_counter()
+    if args.executor != "local":             # train the missing ones there, then load them here
+        from .plan import Plan
+
+        pack = args.pack or scale.pack
+        run.run(Plan.of(session.plan(requests), store=str(session.store.root), pack=pack, scale=scale.name),
+                session.store)
     stopped = []
     for trained in session.models(requests, pack=args.pack):
         entry, losses = trained.entry, trained.history.get("loss", [])
@@ -91,6 +106,43 @@ def cmd_train(args) -> int:
     if stopped:
         print(f"vaebench: {len(stopped)} of {len(requests)} models STOPPED before their last epoch (a non-finite "
               f"loss): {', '.join(stopped)}; their weights are not a trained model", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _train_plan(args, run) -> int:
+    """``vaebench train --plan PLAN``: train the plan's missing models with the executor."""
+    from .plan import Plan
+    from .store import ModelStore
+
+    given = [f"--{name.replace('_', '-')}" for name in ("scale", "data", "kind", "fact", "eps_clip", "dense", "seed",
+                                                         "precision") if getattr(args, name) is not None]
+    require(not given, f"{', '.join(given)} with --plan: the plan holds every spec; drop them, or train without "
+            "--plan", SpecError)
+    plan = Plan.read(args.plan)
+    store = ModelStore(args.store or plan.store or None)
+    plan = plan.with_store(store)
+    if args.pack is not None:
+        plan = dataclasses.replace(plan, pack=args.pack)
+    print(f"plan {args.plan}: {plan.summary()}; store {store.root}; executor {args.executor}", flush=True)
+    t0 = time.perf_counter()
+    runs = run.run(plan, store)
+    seconds = time.perf_counter() - t0
+    missing, stopped = [], []
+    for m in plan.models:
+        entry = store.get(m.data, m.model, m.train, fingerprint=m.fingerprint)
+        if entry is None:
+            missing.append(m.name)
+        elif entry.meta.get("stopped"):
+            stopped.append(f"{m.name} ({entry.meta['stopped']})")
+    trained = sum(len(r.trained) for r in runs)
+    print(f"trained {trained} models in {seconds:.1f}s; {len(plan.models) - len(missing)} of {len(plan.models)} "
+          f"models of the plan are in the store")
+    require(not missing, f"{len(missing)} models of the plan are not in the store after training: "
+            f"{', '.join(missing[:5])}", SpecError)
+    if stopped:
+        print(f"vaebench: {len(stopped)} models STOPPED before their last epoch (a non-finite loss): "
+              f"{'; '.join(stopped)}", file=sys.stderr)
         return 1
     return 0
 
@@ -221,6 +273,13 @@ def _report_outcome(report: Path | None, pytest_code: int, outcomes: _Outcomes) 
     return 0 if outcomes.ran else 1
 
 
+def cmd_device_check(args) -> int:
+    from . import devicecheck
+
+    claims = None if args.claims is None else tuple(args.claims)
+    return devicecheck.main(args.out, args.budget_s, args.size, args.store, claims)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vaebench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,14 +301,23 @@ def main(argv: list[str] | None = None) -> int:
                         "vaebench package)")
     p.add_argument("--report", default=None, help="folder of reports (default: reports/ beside the hypotheses)")
     p.set_defaults(func=cmd_main)
-    p = sub.add_parser("train", help="train (or load) one model through the store")
+    p = sub.add_parser("train", help="train (or load) models through the store, or the missing models of a plan")
     common(p)
-    p.add_argument("--kind", choices=("ae", "vae"), default="vae")
+    p.add_argument("--plan", default=None, metavar="PLAN",
+                   help="train the missing models of PLAN (written by pytest hypotheses --vaebench-plan PLAN) "
+                        "into --store (default: the plan's store)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: in this process (default); ray: one Ray task per pack on the cluster of "
+                        "--address (pip install 'vaebench[ray]'; the store must be on a filesystem every node "
+                        "reaches)")
+    p.add_argument("--address", default=None, help="the Ray cluster (default: $RAY_ADDRESS, else a local one)")
+    p.add_argument("--kind", choices=("ae", "vae"), default=None, help="ae or vae (default vae)")
     p.add_argument("--fact", type=float, default=None, help="the VAE's KL weight (default 1e-5; not for an AE)")
     p.add_argument("--eps-clip", type=float, default=None)
     p.add_argument("--dense", type=int, default=None)
-    p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds, e.g. --seed 0 1 2 3")
-    p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
+    p.add_argument("--seed", type=int, nargs="+", default=None, help="one or more seeds, e.g. --seed 0 1 2 3 "
+                                                                       "(default 0)")
+    p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default=None, help="default float32")
     p.add_argument("--pack", type=int, default=None,
                    help="how many of the models train at once as one Keras model (default: the scale's)")
     p.set_defaults(func=cmd_train)
@@ -259,14 +327,27 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_store)
     p = sub.add_parser("scales", help="the named scales")
     p.set_defaults(func=cmd_scales)
+    p = sub.add_parser("device-check", help="measure the training path on a GPU and run full-scale claims within "
+                                            "a time budget (benchmarks/device_check.sh)")
+    p.add_argument("--out", required=True, help="folder for summary.json, benchmark.json and report/")
+    p.add_argument("--budget-s", type=float, default=450.0, help="seconds the whole check may take (default 450)")
+    p.add_argument("--size", choices=("posts", "tiny"), default="posts",
+                   help="posts: 96x96 on a GPU (one line and exit 0 without one); tiny: the same steps small, any CPU")
+    p.add_argument("--store", default=None, help="model store of the claims (default: $VAEBENCH_DEVICE_STORE or "
+                                                 "/tmp/vaebench-device-check/store; keep it out of --out)")
+    p.add_argument("--claims", nargs="*", default=None, help="claims of step c (default: C5 C1 M1)")
+    p.set_defaults(func=cmd_device_check)
     from . import compare
 
     p = sub.add_parser("compare", help="compare two runs (claims and benchmarks); exit 1 on a regression")
     compare.add_compare_arguments(p)
     p.set_defaults(func=compare.cmd_compare)
-    p = sub.add_parser("history", help="keep runs in a history folder for 'vaebench compare --history'")
-    compare.add_history_arguments(p)
-    p.set_defaults(func=compare.cmd_history)
+    from . import history
+
+    p = sub.add_parser("history", help="keep runs in a history folder (and on a git branch) for 'vaebench compare "
+                                       "--history'")
+    history.add_arguments(p)
+    p.set_defaults(func=history.cmd_history)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -13,46 +13,64 @@ What counts as a regression (exit status 1 of ``vaebench compare``):
 * a check (a statistic held to a tolerance) flipped its verdict ("moved out of its
   tolerance"), or *moved away* from the last run: the new point estimate lies outside the
   old CI **and** the old point outside the new CI, and — unless both are exact — by at
-  least ``min_change`` relative to the old value (two runs' intervals both missing the
-  other's estimate is strong evidence of a change; the relative floor keeps
-  between-run noise of timing-based checks out);
-* a benchmark got slower by a rule that survives noise (the one asv uses): a one-sided
-  Mann–Whitney U test of the per-round timings, new slower than old, at ``p <= alpha``,
-  **and** a ratio of medians of at least ``1 + min_change`` (default 10 %). ``alpha`` is
-  0.001 when both runs have at least 12 rounds and 0.05 with fewer (with 5 + 5 rounds the
-  smallest exact p-value is 1/252 ≈ 0.004; with 3 + 3 it is 0.05, reached only when every
-  new round is slower than every old one). When the rounds are too few for any p-value to
-  reach ``alpha`` the benchmark is reported as "undecidable", not as a regression.
-  Benchmarks recorded on different machines (CPU brand and count, OS) or with a
-  different configuration (backend, device, dtype, image size, batch size, model, scale)
-  are not compared (``--any-machine`` compares across machines anyway).
+  least ``min_change`` relative to the old value. Claims are compared only between runs at
+  the same scale; on any machine (a statistic is judged by its own interval).
+* a benchmark got slower. The rule, per benchmark present in both runs with the same
+  configuration (``CONFIG_FIELDS``):
+
+  1. *What is compared* (:attr:`TimingRule.mode`). ``ratio`` (the default): each round
+     divided by the median round of a *reference* benchmark of its own run (``REFERENCE``,
+     the AE's training step, when both runs hold it, else the first key both hold), so a
+     machine that is faster, slower or busier in one run than in the other cancels out and
+     only the relative cost of the benchmarks is compared; the reference itself, and a
+     slowdown shared by every benchmark, are not seen. ``seconds``: the per-round seconds,
+     for a dedicated runner, and only between runs of the same machine (never absolute
+     seconds across CPU models). Machines are told apart by each benchmark JSON's
+     ``machine_info`` (CPU brand and count, OS, architecture).
+  2. A one-sided exact Mann–Whitney U test of those rounds, new slower than old, gives a
+     p-value per benchmark; the p-values of all benchmarks compared are corrected with
+     Holm's step-down method at a **family** level ``family_alpha`` (default 0.05: the
+     chance that a run of unchanged code flags any benchmark at all is at most 5 %, if
+     rounds are independent). A benchmark whose rounds are too few for any p-value to
+     reach ``family_alpha`` (3 + 3 rounds: 1/20) is "undecidable" and not in the family.
+  3. *and* the ratio of medians is at least ``1 + min_change`` (default 10 %) on the same
+     machine, ``1 + cross_machine_min_change`` (default 25 %) across machines, where CPU
+     models differ in the relative speed of their operations.
+
+  The same rule with "faster" is reported, not a regression. Memory figures are compared
+  on the same machine only: an accelerator's allocator peak or a model's state (weights
+  and optimizer) that grows by ``min_change`` is a regression (both are reproducible), a
+  CPU's RSS is reported only.
+
+Timings are only as quiet as the machine: ratios cancel a load that slows a whole run
+alike, not one that comes and goes within a run (rounds of one benchmark are then not
+independent, and no test on them is exact). Compare timings from a dedicated runner.
 
 Not regressions, but reported: statistics that do not vote and moved, benchmarks that got
-faster, claims and benchmarks that are new, memory figures that changed by more than
-``min_change`` (an accelerator's allocator peak is reproducible and counts as a regression
-when it grows; a CPU's is not and does not).
+faster, claims and benchmarks that are new.
 
 The history: a folder of runs (``<history>/<run>/results.json`` + ``benchmark*.json``),
-oldest first by their start time, filled by ``vaebench history add``. The HTML report plots
-each key figure across it (benchmark median with its interquartile range, each check's
-estimate with its CI) through :mod:`vaebench.report`'s matplotlib helpers, and tabulates
-the verdicts per run.
+oldest first by their start time, filled by ``vaebench history add``
+(:mod:`vaebench.history`). The HTML report plots each key figure across it (benchmark
+median with its interquartile range, each check's estimate with its CI) and tabulates the
+verdicts per run.
 
-Compute first (:func:`compare_runs`, :func:`trends`), render last (:func:`vaebench.report_compare.to_markdown`,
-:func:`vaebench.report_compare.render_comparison_html`, which draws every figure with :func:`vaebench.figures.render_figure`).
+Compute first (:func:`compare_runs`, :func:`trends`), render last
+(:func:`vaebench.report_compare.to_markdown`, :func:`vaebench.report_compare.render_comparison_html`).
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import math
 import os
-import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +81,13 @@ RESULTS = "results.json"
 #: extra_info fields that must agree for two benchmarks to be compared
 CONFIG_FIELDS = ("backend", "device", "dtype", "image_size", "batch_size", "model", "scale")
 MIN_CHANGE = 0.10
-STRICT_ALPHA, SMALL_ALPHA, STRICT_MIN_ROUNDS = 0.001, 0.05, 12
+#: the smallest slowdown that counts when the two runs' machines differ (timing ratios)
+CROSS_MACHINE_MIN_CHANGE = 0.25
+#: Holm's family level over all benchmarks of a comparison
+FAMILY_ALPHA = 0.05
+#: the benchmark other timings are divided by when the machines differ (``ratio`` mode)
+REFERENCE = "benchmarks/test_step.py::test_train_step[AE]"
+TIMING_MODES = ("ratio", "seconds")
 
 
 class CompareError(VaebenchError, ValueError):
@@ -201,32 +225,9 @@ def slim_results(results: dict) -> dict:
                               if k == "records" else v) for k, v in results.items()})
 
 
-def add_to_history(run_path: str | os.PathLike, history: str | os.PathLike, bench: Iterable[str] = (),
-                   name: str | None = None) -> Path:
-    """Copy a run (slim ``results.json`` + its benchmark files) into ``history/<name>/``."""
-    run = load_run(run_path, bench)
-    if name is None:
-        name = ((run.results or {}).get("run", {}).get("name") or run.started.replace(":", "").replace(" ", "_")
-                or run.label)
-    require(bool(name) and "/" not in name and not name.startswith("."),
-            f"name={name!r} cannot name a history folder; pass --name", CompareError)
-    target = Path(history) / name
-    tmp = Path(history) / f".tmp-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    if run.results is not None:
-        (tmp / RESULTS).write_text(json.dumps(slim_results(run.results), indent=1))
-    for i, f in enumerate(run.bench_files):
-        shutil.copyfile(f, tmp / ("benchmark.json" if i == 0 else f"benchmark-{i}.json"))
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
-    return target
-
-
 # --------------------------------------------------------------------------- comparing
 
-@dataclass
+@dataclass(frozen=True)
 class Finding:
     """One difference between two runs. ``regression`` decides the exit status."""
 
@@ -241,14 +242,33 @@ class Finding:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
+class TimingRule:
+    """How the benchmarks of a comparison were judged (the module docstring has the rule)."""
+
+    mode: str                    # seconds | ratio | none (nothing timed on both sides)
+    same_machine: bool
+    old_machine: dict
+    new_machine: dict
+    reference: str | None        # ratio mode: the benchmark every timing was divided by
+    family_alpha: float
+    min_change: float            # the smallest slowdown that counts under this rule
+    family_size: int = 0         # benchmarks in Holm's family
+    timing_asked: str = "ratio"  # the mode asked for (``mode`` is ``none`` where it could not apply)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Comparison:
     old: Run
     new: Run
     findings: list[Finding]
     compared: dict[str, int]
-    alpha: float | None
+    family_alpha: float
     min_change: float
+    timing: TimingRule | None = None
 
     @property
     def regressions(self) -> list[Finding]:
@@ -256,7 +276,8 @@ class Comparison:
 
     def to_dict(self) -> dict:
         return {"old": self.old.label, "new": self.new.label, "compared": self.compared,
-                "regressions": len(self.regressions), "alpha": self.alpha, "min_change": self.min_change,
+                "regressions": len(self.regressions), "family_alpha": self.family_alpha,
+                "min_change": self.min_change, "timing": self.timing.to_dict() if self.timing else None,
                 "findings": [f.to_dict() for f in self.findings]}
 
 
@@ -362,49 +383,111 @@ def min_exact_p(n_old: int, n_new: int) -> float:
     return 1.0 / math.comb(n_old + n_new, n_old)
 
 
-def benchmark_change(old: list[float], new: list[float], alpha: float | None = None,
-                     min_change: float = MIN_CHANGE) -> dict:
-    """Judge ``new`` timings against ``old``: ratio of medians, one-sided Mann–Whitney p-values
-    (``scipy.stats.mannwhitneyu``, exact for small samples without ties), and a verdict:
-    ``slower`` / ``faster`` (p <= alpha and the ratio beyond 1 ± min_change), ``same``, or
-    ``undecidable`` (too few rounds for any p-value to reach alpha)."""
+def holm_adjust(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (reject hypothesis i at family level α iff its
+    adjusted p-value is <= α): the i-th smallest p times (m − i), made monotone, capped at 1."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted, running = [1.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def benchmark_stats(old: list[float], new: list[float]) -> dict:
+    """``new`` rounds against ``old``: ratio of medians and one-sided exact Mann–Whitney
+    p-values (``scipy.stats.mannwhitneyu``), before any multiplicity correction."""
     from scipy.stats import mannwhitneyu
 
     o, n = np.asarray(old, dtype=float), np.asarray(new, dtype=float)
-    require(o.size >= 2 and n.size >= 2, f"benchmark_change needs >= 2 rounds on each side (got {o.size} and "
-            f"{n.size}); run the benchmark with more rounds", CompareError)
-    if alpha is None:
-        alpha = STRICT_ALPHA if min(o.size, n.size) >= STRICT_MIN_ROUNDS else SMALL_ALPHA
-    ratio = float(np.median(n) / np.median(o))
-    p_slower = float(mannwhitneyu(n, o, alternative="greater").pvalue)
-    p_faster = float(mannwhitneyu(n, o, alternative="less").pvalue)
-    floor = min_exact_p(o.size, n.size)
-    if floor > alpha + 1e-12:
-        verdict = "undecidable"
-    elif p_slower <= alpha and ratio >= 1 + min_change:
-        verdict = "slower"
-    elif p_faster <= alpha and ratio <= 1 / (1 + min_change):
-        verdict = "faster"
-    else:
-        verdict = "same"
-    return {"ratio": ratio, "p_slower": p_slower, "p_faster": p_faster, "alpha": alpha, "min_p": floor,
-            "verdict": verdict, "n_old": int(o.size), "n_new": int(n.size),
+    require(o.size >= 2 and n.size >= 2, f"a benchmark comparison needs >= 2 rounds on each side (got {o.size} "
+            f"and {n.size}); run the benchmark with more rounds", CompareError)
+    return {"ratio": float(np.median(n) / np.median(o)),
+            "p_slower": float(mannwhitneyu(n, o, alternative="greater").pvalue),
+            "p_faster": float(mannwhitneyu(n, o, alternative="less").pvalue),
+            "min_p": min_exact_p(o.size, n.size), "n_old": int(o.size), "n_new": int(n.size),
             "median_old": float(np.median(o)), "median_new": float(np.median(n))}
+
+
+def judge_benchmarks(pairs: dict[str, tuple[list[float], list[float]]], family_alpha: float = FAMILY_ALPHA,
+                     min_change: float = MIN_CHANGE) -> dict[str, dict]:
+    """Each benchmark's :func:`benchmark_stats` plus Holm-adjusted p-values over the family
+    (the benchmarks whose rounds can reach ``family_alpha`` at all) and a verdict: ``slower``
+    / ``faster`` (adjusted p <= family_alpha and the ratio of medians beyond 1 ± min_change),
+    ``same``, or ``undecidable`` (too few rounds)."""
+    require(0 < family_alpha < 1, f"family_alpha={family_alpha} must lie strictly between 0 and 1", CompareError)
+    require(min_change >= 0, f"min_change={min_change} must be >= 0 (0.10 = 10 %)", CompareError)
+    out = {k: benchmark_stats(o, n) for k, (o, n) in pairs.items()}
+    family = [k for k, s in out.items() if s["min_p"] <= family_alpha + 1e-12]
+    for side in ("slower", "faster"):
+        for k, adj in zip(family, holm_adjust([out[k][f"p_{side}"] for k in family])):
+            out[k][f"holm_{side}"] = adj
+    for k, s in out.items():
+        s.update(family_size=len(family), family_alpha=family_alpha, min_change=min_change)
+        if k not in family:
+            s["verdict"] = "undecidable"
+        elif s["holm_slower"] <= family_alpha and s["ratio"] >= 1 + min_change:
+            s["verdict"] = "slower"
+        elif s["holm_faster"] <= family_alpha and s["ratio"] <= 1 / (1 + min_change):
+            s["verdict"] = "faster"
+        else:
+            s["verdict"] = "same"
+    return out
+
+
+def benchmark_change(old: list[float], new: list[float], family_alpha: float = FAMILY_ALPHA,
+                     min_change: float = MIN_CHANGE) -> dict:
+    """:func:`judge_benchmarks` of one benchmark (a family of one)."""
+    return judge_benchmarks({"benchmark": (old, new)}, family_alpha, min_change)["benchmark"]
 
 
 MEMORY_FIELDS = ("device_peak_bytes", "device_increment_bytes", "state_bytes")
 
 
-def _compare_benchmarks(old: Run, new: Run, alpha: float | None, min_change: float, any_machine: bool,
-                        findings: list[Finding]) -> int:
+def _comparable(old: Run, new: Run) -> list[str]:
+    """Benchmarks timed (>= 2 rounds) in both runs with the same configuration."""
+    keys = []
+    for k in sorted(set(old.benchmarks) & set(new.benchmarks)):
+        ob, nb = old.benchmarks[k], new.benchmarks[k]
+        same_config = all(ob["extra_info"].get(f) == nb["extra_info"].get(f) for f in CONFIG_FIELDS
+                          if f in ob["extra_info"] and f in nb["extra_info"])
+        if same_config and len(ob["timings"] or []) >= 2 and len(nb["timings"] or []) >= 2:
+            keys.append(k)
+    return keys
+
+
+def timing_rule(old: Run, new: Run, timing: str = "ratio", reference: str | None = None,
+                family_alpha: float = FAMILY_ALPHA, min_change: float = MIN_CHANGE,
+                cross_machine_min_change: float = CROSS_MACHINE_MIN_CHANGE) -> TimingRule:
+    """The rule the benchmarks of ``old`` and ``new`` are judged by: ``ratio`` (to a reference
+    benchmark of each run) on any machines, ``seconds`` on the same machine only (mode
+    ``none`` on different ones); the smallest change is ``min_change`` on the same machine,
+    ``cross_machine_min_change`` across machines."""
+    require(timing in TIMING_MODES, f"timing={timing!r} is not a timing rule; use one of {TIMING_MODES}",
+            CompareError)
+    same = old.machine == new.machine
+    common = _comparable(old, new)
+    mode, ref = timing, None
+    if mode == "ratio":
+        if reference is not None:
+            require(reference in common, f"reference={reference!r} is not a benchmark timed in both runs with the "
+                    f"same configuration; use one of {common}", CompareError)
+            ref = reference
+        else:
+            ref = REFERENCE if REFERENCE in common else (common[0] if common else None)
+        if ref is None or len(common) < 2:
+            mode, ref = "none", None
+    elif not common or not same:
+        mode = "none"
+    return TimingRule(mode, same, old.machine, new.machine, ref, family_alpha,
+                      min_change if same else cross_machine_min_change, timing_asked=timing)
+
+
+def _compare_benchmarks(old: Run, new: Run, rule: TimingRule, findings: list[Finding]) -> tuple[int, TimingRule]:
     if not old.benchmarks or not new.benchmarks:
-        return 0
-    if not any_machine and old.machine != new.machine:
-        findings.append(Finding("incomparable", "benchmarks", json.dumps(old.machine), json.dumps(new.machine),
-                                "recorded on different machines: timings are not compared (--any-machine to "
-                                "compare anyway)"))
-        return 0
-    compared = 0
+        return 0, rule
+    pairs: dict[str, tuple[list[float], list[float]]] = {}
     for key in sorted(set(old.benchmarks) | set(new.benchmarks)):
         if key not in new.benchmarks:
             findings.append(Finding("missing", key, "recorded", "—", "the benchmark is missing from the new run"))
@@ -412,57 +495,87 @@ def _compare_benchmarks(old: Run, new: Run, alpha: float | None, min_change: flo
         if key not in old.benchmarks:
             findings.append(Finding("new", key, "—", "recorded", "the benchmark is new in this run"))
             continue
-        ob, nb = old.benchmarks[key], new.benchmarks[key]
-        oi, ni = ob["extra_info"], nb["extra_info"]
+        oi, ni = old.benchmarks[key]["extra_info"], new.benchmarks[key]["extra_info"]
         differs = [f for f in CONFIG_FIELDS if f in oi and f in ni and oi[f] != ni[f]]
         if differs:
             findings.append(Finding("incomparable", key, ", ".join(f"{f}={oi[f]}" for f in differs),
                                     ", ".join(f"{f}={ni[f]}" for f in differs), "the configuration differs"))
             continue
-        if not ob["timings"] or not nb["timings"] or len(ob["timings"]) < 2 or len(nb["timings"]) < 2:
+        ot, nt = old.benchmarks[key]["timings"], new.benchmarks[key]["timings"]
+        if not ot or not nt or len(ot) < 2 or len(nt) < 2:
             findings.append(Finding("incomparable", key, "", "", "fewer than 2 timed rounds on a side"))
             continue
-        compared += 1
-        c = benchmark_change(ob["timings"], nb["timings"], alpha, min_change)
-        text_o = f"median {c['median_old']:.4g} s (n={c['n_old']})"
-        text_n = f"median {c['median_new']:.4g} s (n={c['n_new']})"
+        if key != rule.reference:
+            pairs[key] = (ot, nt)
+        if rule.same_machine:
+            _compare_memory(key, oi, ni, rule.min_change, findings)
+    if rule.mode == "none" or not pairs:
+        why = ("seconds are compared only between runs of the same machine (--timing ratio compares across "
+               "machines)" if rule.timing_asked == "seconds" and not rule.same_machine else
+               "no two benchmarks are timed in both runs with the same configuration")
+        findings.append(Finding("incomparable", "benchmarks", json.dumps(old.machine), json.dumps(new.machine), why))
+        return 0, rule
+    unit = ""
+    if rule.mode == "ratio":
+        o_ref = float(np.median(old.benchmarks[rule.reference]["timings"]))
+        n_ref = float(np.median(new.benchmarks[rule.reference]["timings"]))
+        pairs = {k: ([t / o_ref for t in o], [t / n_ref for t in n]) for k, (o, n) in pairs.items()}
+        unit = "× reference"
+    judged = judge_benchmarks(pairs, rule.family_alpha, rule.min_change)
+    rule = dataclasses.replace(rule, family_size=next(iter(judged.values()))["family_size"])
+    for key, c in judged.items():
+        fmt = (lambda v: f"{v:.3f} {unit}") if unit else (lambda v: f"{v:.4g} s")
+        text_o = f"median {fmt(c['median_old'])} (n={c['n_old']})"
+        text_n = f"median {fmt(c['median_new'])} (n={c['n_new']})"
         detail = (f"{(c['ratio'] - 1) * 100:+.1f} % (ratio of medians {c['ratio']:.3f}); Mann–Whitney p(slower) = "
-                  f"{c['p_slower']:.2g}, p(faster) = {c['p_faster']:.2g}, alpha {c['alpha']:g}")
+                  f"{c['p_slower']:.2g}, p(faster) = {c['p_faster']:.2g}")
+        if c["verdict"] == "undecidable":
+            findings.append(Finding("benchmark", key, text_o, text_n,
+                                    f"undecidable: {c['n_old']} + {c['n_new']} rounds cannot give p <= "
+                                    f"{rule.family_alpha:g} (smallest p {c['min_p']:.2g}); " + detail))
+            continue
+        detail += (f"; Holm-adjusted over {c['family_size']}: {c['holm_slower']:.2g} / {c['holm_faster']:.2g} "
+                   f"(family α {rule.family_alpha:g}, ≥ {rule.min_change:.0%} change)")
         if c["verdict"] == "slower":
             findings.append(Finding("benchmark", key, text_o, text_n, "slower: " + detail, True))
         elif c["verdict"] == "faster":
             findings.append(Finding("benchmark", key, text_o, text_n, "faster: " + detail))
-        elif c["verdict"] == "undecidable":
-            findings.append(Finding("benchmark", key, text_o, text_n,
-                                    f"undecidable: {c['n_old']} + {c['n_new']} rounds cannot give p <= {c['alpha']:g} "
-                                    f"(smallest p {c['min_p']:.2g}); " + detail))
-        for fld in MEMORY_FIELDS:
-            ov, nv = oi.get(fld), ni.get(fld)
-            if isinstance(ov, (int, float)) and isinstance(nv, (int, float)) and ov > 0:
-                change = nv / ov - 1
-                if abs(change) >= min_change:
-                    grows_on_gpu = bool(ni.get("accelerator")) and fld != "state_bytes" and change > 0
-                    findings.append(Finding("memory", f"{key} {fld}", f"{ov / 2**20:.1f} MiB", f"{nv / 2**20:.1f} MiB",
-                                            f"{change * 100:+.0f} %" + (" (accelerator allocator peak: reproducible)"
-                                                                        if grows_on_gpu else ""),
-                                            grows_on_gpu or (fld == "state_bytes" and change > 0)))
-    return compared
+    return len(judged), rule
 
 
-def compare_runs(old: Run, new: Run, alpha: float | None = None, min_change: float = MIN_CHANGE,
-                 any_machine: bool = False) -> Comparison:
+def _compare_memory(key: str, oi: dict, ni: dict, min_change: float, findings: list[Finding]) -> None:
+    for fld in MEMORY_FIELDS:
+        ov, nv = oi.get(fld), ni.get(fld)
+        if isinstance(ov, (int, float)) and isinstance(nv, (int, float)) and ov > 0:
+            change = nv / ov - 1
+            if abs(change) >= min_change:
+                grows_on_gpu = bool(ni.get("accelerator")) and fld != "state_bytes" and change > 0
+                findings.append(Finding("memory", f"{key} {fld}", f"{ov / 2**20:.1f} MiB", f"{nv / 2**20:.1f} MiB",
+                                        f"{change * 100:+.0f} %" + (" (accelerator allocator peak: reproducible)"
+                                                                    if grows_on_gpu else ""),
+                                        grows_on_gpu or (fld == "state_bytes" and change > 0)))
+
+
+def compare_runs(old: Run, new: Run, family_alpha: float = FAMILY_ALPHA, min_change: float = MIN_CHANGE,
+                 timing: str = "ratio", reference: str | None = None,
+                 cross_machine_min_change: float = CROSS_MACHINE_MIN_CHANGE) -> Comparison:
     """Every finding between ``old`` and ``new`` (see the module docstring for the rules)."""
-    require(min_change >= 0, f"min_change={min_change} must be >= 0 (0.10 = 10 %)", CompareError)
-    require(alpha is None or 0 < alpha < 1, f"alpha={alpha} must lie strictly between 0 and 1", CompareError)
+    require(min_change >= 0 and cross_machine_min_change >= 0,
+            f"min_change={min_change} and cross_machine_min_change={cross_machine_min_change} must be >= 0 "
+            "(0.10 = 10 %)", CompareError)
+    require(0 < family_alpha < 1, f"family_alpha={family_alpha} must lie strictly between 0 and 1", CompareError)
     findings: list[Finding] = []
     counts = {"claims": 0, "checks": 0, "statistics": 0, "benchmarks": 0}
     if old.results is not None and new.results is not None:
         counts.update(_compare_claims(old.results, new.results, min_change, findings))
-    counts["benchmarks"] = _compare_benchmarks(old, new, alpha, min_change, any_machine, findings)
+    rule = None
+    if old.benchmarks and new.benchmarks:
+        rule = timing_rule(old, new, timing, reference, family_alpha, min_change, cross_machine_min_change)
+        counts["benchmarks"], rule = _compare_benchmarks(old, new, rule, findings)
     order = {"verdict": 0, "missing": 1, "check": 2, "benchmark": 3, "memory": 4, "statistic": 5, "new": 6,
              "incomparable": 7}
     findings.sort(key=lambda f: (not f.regression, order.get(f.kind, 9), f.key))
-    return Comparison(old, new, findings, counts, alpha, min_change)
+    return Comparison(old, new, findings, counts, family_alpha, min_change, rule)
 
 
 # --------------------------------------------------------------------------- history trends
@@ -522,11 +635,19 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--html", default=None, help="write the HTML regression report here")
     p.add_argument("--markdown", default=None, help="also write the markdown report here (it always goes to stdout)")
     p.add_argument("--json", default=None, help="write the findings as JSON here")
-    p.add_argument("--alpha", type=float, default=None,
-                   help="Mann–Whitney level (default: 0.001 with >= 12 rounds on both sides, else 0.05)")
+    p.add_argument("--alpha", type=float, default=FAMILY_ALPHA,
+                   help="family level of Holm's correction over all benchmarks compared (default 0.05)")
     p.add_argument("--min-change", type=float, default=MIN_CHANGE,
                    help="smallest relative change that counts (default 0.10 = 10 %%)")
-    p.add_argument("--any-machine", action="store_true", help="compare benchmarks recorded on different machines")
+    p.add_argument("--cross-machine-min-change", type=float, default=CROSS_MACHINE_MIN_CHANGE,
+                   help="smallest relative change of a timing ratio that counts when the machines differ "
+                        "(default 0.25)")
+    p.add_argument("--timing", choices=TIMING_MODES, default="ratio",
+                   help="ratio (default): each benchmark's rounds divided by the reference benchmark's median of "
+                        "the same run, on any machines; seconds: per-round seconds, same machine only (a "
+                        "dedicated runner)")
+    p.add_argument("--reference", default=None, help=f"the reference benchmark of --timing ratio (default "
+                                                     f"{REFERENCE} when both runs hold it)")
 
 
 def cmd_compare(args) -> int:
@@ -549,7 +670,8 @@ def cmd_compare(args) -> int:
         require(len(history) >= 2, f"--history={args.history!r} holds {len(history)} readable runs; comparing "
                 "needs two (or pass OLD and NEW)", CompareError)
         old, new = history[-2], history[-1]
-    comparison = compare_runs(old, new, args.alpha, args.min_change, args.any_machine)
+    comparison = compare_runs(old, new, args.alpha, args.min_change, args.timing, args.reference,
+                              args.cross_machine_min_change)
     text = to_markdown(comparison)
     print(text)
     if args.markdown:
@@ -572,18 +694,3 @@ def cmd_compare(args) -> int:
               "see the findings above", file=sys.stderr)
         return 2
     return 1 if comparison.regressions else 0
-
-
-def add_history_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=("add",), help="add: copy a run into a history folder")
-    p.add_argument("run", help="the run: a run folder (reports/<run>), its results.json or a benchmark JSON")
-    p.add_argument("--to", required=True, help="the history folder")
-    p.add_argument("--bench", action="append", default=[], help="a pytest --benchmark-json file of the run")
-    p.add_argument("--name", default=None, help="the run's folder name (default: the run's name or start time)")
-
-
-def cmd_history(args) -> int:
-    target = add_to_history(args.run, args.to, args.bench, args.name)
-    size = sum(f.stat().st_size for f in target.iterdir())
-    print(f"{target} ({size / 1024:.0f} KiB)")
-    return 0

@@ -8,6 +8,8 @@ Options (``pytest --help``, group "vaebench"):
   --vaebench-report  folder for HTML reports (default: <rootdir>/reports; "none" writes none)
   --vaebench-seeds   seeds of the seed studies, e.g. 0,1,2,3 (default: the scale's)
   --vaebench-pack    how many models train at once as one Keras model (default: the scale's)
+  --vaebench-plan    PATH: write the plan of the models the claims need, train nothing
+                     (then ``vaebench train --plan PATH --executor local|ray``)
   --vaebench-precision  float32 | mixed_bfloat16: the compute precision of the claims' models
                      (default: the scale's, float32; check M1 first)
 
@@ -77,6 +79,11 @@ def pytest_addoption(parser):
                     help="compute precision of the claims' models (default: the scale's, float32); a new "
                          "precision trains new models. Hypothesis M1 checks that mixed_bfloat16 keeps the "
                          "claims' statistics")
+    group.addoption("--vaebench-plan", default=None, metavar="PATH",
+                    help="write the plan of every model the selected claims need (specs, seeds, packs, which "
+                         "the store holds) to PATH and train nothing: each test that asks for models is skipped "
+                         "('planned: N models'); train the plan with 'vaebench train --plan PATH --executor "
+                         "local|ray', then run the claims again")
     group.addoption("--vaebench-verdicts", default=None, choices=("outcome", "record"),
                     help="'outcome': a refuted claim fails its test and an inconclusive one shows as "
                          "INCONCLUSIVE; 'record': verdicts go to the table and the report only, and a claim "
@@ -89,6 +96,10 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: trains models; at the full scale this wants a GPU")
     config.addinivalue_line("markers", "claim(id): the claim (C1..C7) a test checks")
     config.pluginmanager.register(Collector(config), "vaebench-collector")
+    if config.getoption("--vaebench-plan", None):
+        from .plan import PlanRecorder
+
+        config.pluginmanager.register(PlanRecorder(config.getoption("--vaebench-plan"), config), "vaebench-plan")
 
 
 def _check_options(config) -> None:
@@ -151,10 +162,11 @@ class TrainedModels:
     Keras model (ask for all of a test's models with one ``many`` call so they can pack).
 
     Training progress is written to the terminal as it happens (output capture is
-    suspended while models train or load)."""
+    suspended while models train or load). With ``--vaebench-plan`` a request trains and
+    loads nothing: its models go into the plan and the test is skipped."""
 
-    def __init__(self, session, capture):
-        self.session, self.capture = session, capture
+    def __init__(self, session, capture, plan=None):
+        self.session, self.capture, self.plan = session, capture, plan
 
     def _live(self, fn, *args, **kwargs):
         if self.capture is None:
@@ -162,17 +174,25 @@ class TrainedModels:
         with self.capture.global_and_fixture_disabled():
             return fn(*args, **kwargs)
 
-    def __call__(self, *args, **kwargs):
-        return self._live(self.session.model, *args, **kwargs)
+    def __call__(self, model_spec, seed=0, train_spec=None, data_spec=None):
+        if self.plan is not None:
+            self.many([(model_spec, seed, train_spec)], data_spec)
+        return self._live(self.session.model, model_spec, seed, train_spec, data_spec)
 
     def many(self, requests, data_spec=None):
+        if self.plan is not None:
+            models = self._live(self.session.plan, list(requests), data_spec)
+            self.plan.add(self.session, models)
+            stored = sum(m.stored for m in models)
+            pytest.skip(f"planned: {len(models)} models ({stored} in the store); --vaebench-plan trains nothing")
         return self._live(self.session.models, list(requests), data_spec)
 
 
 @pytest.fixture(scope="session")
 def trained(vaebench_session, request):
     """See :class:`TrainedModels`."""
-    return TrainedModels(vaebench_session, request.config.pluginmanager.getplugin("capturemanager"))
+    plugins = request.config.pluginmanager
+    return TrainedModels(vaebench_session, plugins.getplugin("capturemanager"), plugins.getplugin("vaebench-plan"))
 
 
 @pytest.fixture(scope="session")
@@ -349,8 +369,8 @@ class Collector:
 
     def pytest_sessionfinish(self, session, exitstatus):
         config = self.config
-        if hasattr(config, "workerinput") or not self.records:
-            return
+        if hasattr(config, "workerinput") or not self.records or config.getoption("--vaebench-plan", None):
+            return   # a planning run decides no claim: no verdicts, no report
         records = sorted(self.records, key=lambda r: (r["claim"]["id"], r["test"]))
         self.summary = summarise(records)
         target = config.getoption("--vaebench-report")
@@ -361,17 +381,25 @@ class Collector:
         env["git_commit"] = _git_commit(Path(config.rootpath))
         env["seeds_option"] = config.getoption("--vaebench-seeds") or "scale default"
         env["command"] = "pytest " + " ".join(str(a) for a in config.invocation_params.args)
+        from .report import posts_setting
+
+        env["posts_setting"] = posts_setting()  # the full scale's setting, shown beside each claim's
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        name = f"{stamp}-{env.get('scale', 'run')}"
+        # a benchmark-only run holds only the claims that benchmark (C5): its report gets its
+        # own name and leaves reports/latest on the last run of the claims
+        benchmark_only = bool(config.getoption("--benchmark-only", default=False))
+        name = f"{stamp}-{env.get('scale', 'run')}" + ("-benchmarks" if benchmark_only else "")
         results = {"run": {"name": name, "started": self.started, "duration_s": time.time() - self.t0,
-                           "exitstatus": int(exitstatus)},
+                           "exitstatus": int(exitstatus), "benchmark_only": benchmark_only},
                    "environment": env, "summary": self.summary, "records": records,
                    "tests": {r["claim"]["id"] + "::" + r["test"]: {"outcome": r["outcome"], "verdict": r["verdict"],
                                                                    "duration": r.get("duration", 0.0)}
                              for r in records}}
         from .report import write_report
 
-        self.report_path = str(write_report(results, reports / name))
+        self.report_path = str(write_report(results, reports / name, latest=not benchmark_only))
+        if benchmark_only:
+            self.report_path += " (a benchmark-only run: reports/latest is left as it was)"
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if not self.summary:

@@ -1,10 +1,10 @@
 """What one run shares: the scale, the model store, the datasets and the loaded models.
 
-``Session(scale).model(spec, seed)`` trains a model through the store the first time
-and loads it afterwards; datasets are generated (or read) once and cached next to the
-store. The data's content fingerprint (:meth:`Session.data_fingerprint`) is part of
-every model's store key, so the data are loaded (from the cache: no decode) before any
-model is looked up.
+``Session(scale).model(spec, seed)`` loads a model from the store (training it first,
+through a plan and the local executor, when the store lacks it); datasets are generated
+(or read) once and cached next to the store. The data's content fingerprint
+(:meth:`Session.data_fingerprint`) is part of every model's store key, so the data are
+loaded (from the cache: no decode) before any model is looked up.
 """
 from __future__ import annotations
 
@@ -103,17 +103,20 @@ class Session:
 
     def models(self, requests: Sequence[tuple], data_spec: DataSpec | None = None,
                pack: int | None = None) -> list[Trained]:
-        """Train (first time) or load (afterwards) several models; one :class:`Trained` per request.
+        """Load several models from the store, training the missing ones first; one
+        :class:`Trained` per request.
 
         A request is ``(model_spec, seed)`` or ``(model_spec, seed, train_spec)`` (``None``
-        or absent: ``scale.training(seed)``). The models not in the store yet train
+        or absent: ``scale.training(seed)``). The models not in the store yet make a plan
+        (:mod:`vaebench.plan`) that the :class:`vaebench.executor.LocalExecutor` trains here,
         ``pack`` at a time (default ``scale.pack``) as one Keras model
         (:class:`vaebench.training.Pack`); models that differ in epochs, batch size or
-        learning rate go to different packs.
+        learning rate go to different packs. After ``vaebench train --plan`` has trained
+        them (on Ray, say), this only loads.
         """
-        from .training import Job, train_many
-
         from .config import check_count
+        from .executor import LocalExecutor
+        from .plan import Plan, planned
 
         data_spec = data_spec or self.data_spec
         pack = self.scale.pack if pack is None else check_count("pack", pack, allow_zero=False)
@@ -121,33 +124,31 @@ class Session:
         wanted = list(dict.fromkeys(j for j in jobs if (data_spec, j.model, j.train) not in self._models))
         fingerprint = self.data_fingerprint(data_spec) if wanted else ""
         entries = {j: self.store.get(data_spec, j.model, j.train, fingerprint=fingerprint) for j in wanted}
-
-        def trainer_for(chunk: list[Job]):
-            def trainer(todo: list[int]):
-                train_set, test_set = self.datasets(data_spec)
-                probe_size = chunk[todo[0]].train.probe_size   # shared by a pack (TrainSpec.pack_key)
-                return train_many(data_spec, [chunk[i] for i in todo], np.asarray(train_set.images),
-                                  probe_images=np.asarray(test_set.images[:probe_size]), progress=self.progress)
-            return trainer
-
-        groups: dict[TrainSpec, list[Job]] = {}
-        for job in wanted:
-            if entries[job] is None:
-                groups.setdefault(job.train.pack_key(), []).append(job)
-        for group in groups.values():
-            for start in range(0, len(group), pack):
-                chunk = group[start:start + pack]
-                t0 = time.perf_counter()
-                got = self.store.get_or_train_many(data_spec, [(j.model, j.train) for j in chunk], trainer_for(chunk),
-                                                   fingerprint=fingerprint)
-                entries.update(zip(chunk, got))
-                self.timings["train " + ", ".join(e.name for e in got)] = time.perf_counter() - t0
+        missing = [j for j in wanted if entries[j] is None]
+        if missing:
+            plan = Plan(tuple(planned(self.store, data_spec, j.model, j.train, fingerprint, stored=False)
+                              for j in missing), store=str(self.store.root), pack=pack, scale=self.scale.name)
+            by_name = dict(zip((m.name for m in plan.models), missing))
+            for run in LocalExecutor(progress=self.progress).run(plan, self.store, datasets=self.datasets):
+                entries.update((by_name[name], entry) for name, entry in zip(run.names, run.entries))
+                self.timings["train " + ", ".join(run.names)] = run.seconds
         for job in wanted:
             t0 = time.perf_counter()
             entry = entries[job]
             self._models[data_spec, job.model, job.train] = Trained(entry=entry, model=entry.load_model())
             self.timings[f"load {entry.name}"] = time.perf_counter() - t0
         return [self._models[data_spec, j.model, j.train] for j in jobs]
+
+    def plan(self, requests: Sequence[tuple], data_spec: DataSpec | None = None) -> list:
+        """The :class:`vaebench.plan.PlannedModel` of each distinct request (see
+        :meth:`models`), with whether the store holds it; nothing is trained or loaded but
+        the data (their content fingerprint names the entries)."""
+        from .plan import planned
+
+        data_spec = data_spec or self.data_spec
+        jobs = list(dict.fromkeys(self._job(r) for r in requests))
+        fingerprint = self.data_fingerprint(data_spec) if jobs else ""
+        return [planned(self.store, data_spec, j.model, j.train, fingerprint) for j in jobs]
 
     def _job(self, request: tuple):
         from .errors import SpecError, require

@@ -1,4 +1,7 @@
-"""The trained-model store: train a spec once, load it every time after.
+"""The trained-model store: a model is written once per key and loaded every time after.
+
+The store trains nothing itself: executors (:mod:`vaebench.executor`) ``get`` an entry,
+``claim`` the missing one, train it and ``put`` it; the session only loads.
 
 An entry is a folder ``<root>/models/<name>/`` holding ``model.weights.h5``,
 ``spec.json`` (data, model and training specs, the key's other parts, versions),
@@ -36,8 +39,10 @@ Guarantees:
   writers that are gone are removed the next time the store is opened);
 - corruption is detected (a missing file or a hash mismatch), reported with a warning
   and the entry rebuilt;
-- one training per spec across processes: a file lock per key makes a second process
-  (say a pytest-xdist worker) wait for the first and then load its entry;
+- one training per spec across processes and machines: a file lock per key
+  (:meth:`ModelStore.claim`, ``fcntl``/``flock`` through ``filelock``) makes a second
+  process (a pytest-xdist worker, a Ray task on another node of a shared filesystem) wait
+  for the first and then load its entry; a process that dies releases its locks;
 - a store it cannot write to (read-only, another user's) or a file where an entry
   folder belongs is a :class:`StoreError` that says so, never a raw ``OSError``; entries
   it holds still load.
@@ -55,7 +60,6 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import keras
 from filelock import FileLock, Timeout
@@ -159,7 +163,7 @@ class Entry:
 
 
 class ModelStore:
-    """Train-or-load by spec and data. See the module docstring for the guarantees.
+    """Entries by spec and data: get, claim, put, wait. See the module docstring for the guarantees.
 
     Every method that names an entry takes the data's content fingerprint
     (``fingerprint=``) with the specs: the same specs on other images are another entry."""
@@ -351,66 +355,45 @@ class ModelStore:
             raise
         return self.read(final)
 
-    def get_or_train(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec,
-                     trainer: Callable[[], "object"], *, fingerprint: str) -> Entry:
-        """The entry for these specs and data, calling ``trainer()`` to make it if there is none.
+    def put_result(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, result, *,
+                   fingerprint: str) -> Entry:
+        """Write a :class:`vaebench.training.TrainResult` as the entry of these specs (atomic,
+        :meth:`put`), with its stop, seconds, images/s and info in the entry's meta."""
+        meta = {"stopped": result.stopped, "seconds": result.seconds,
+                "images_per_second": result.images_per_second, **result.info}
+        return self.put(data, model_spec, train, result.model, result.history, meta, fingerprint=fingerprint)
 
-        ``trainer`` returns a :class:`vaebench.training.TrainResult`. A file lock per key
-        makes concurrent callers train once: the others wait, then load.
-        """
-        return self.get_or_train_many(data, [(model_spec, train)], lambda todo: [trainer()],
-                                      fingerprint=fingerprint)[0]
+    # -- one training per spec -----------------------------------------------------------
+    def claim(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, *, fingerprint: str,
+              wait: bool = False) -> "Claim | None":
+        """Take the lock of this entry, to train its model here: a :class:`Claim`, or
+        ``None`` when another process holds the lock (``wait=True``: block until it is free).
 
-    def get_or_train_many(self, data: DataSpec, jobs: Sequence[tuple[ModelSpec, TrainSpec]],
-                          trainer: Callable[[list[int]], list], *, fingerprint: str) -> list[Entry]:
-        """The entries for ``jobs`` ((model spec, train spec) pairs) on the data of content
-        ``fingerprint``, training the missing ones together with one call
-        ``trainer(indices)`` that returns a :class:`vaebench.training.TrainResult` per
-        index, in order.
-
-        Every missing entry is locked before training and written as soon as the pack is
-        done, each atomically. An entry another process is training (its lock is held) is
-        left out of the pack and waited for afterwards, then loaded (or trained here if
-        that process died without writing it).
-        """
-        jobs = list(jobs)
-        fp = fingerprint
-        entries: list[Entry | None] = [self.get(data, m, t, fingerprint=fp) for m, t in jobs]
-        held: dict[int, FileLock] = {}
-        busy: list[int] = []
+        The protocol of every executor: ``get`` (a hit: done); else ``claim`` (``None``:
+        another process trains it, :meth:`wait` for it); the claim's ``entry`` is the entry
+        when it landed between the look and the lock, else train and ``claim.put(result)``;
+        then ``release`` (a ``with`` block does). A process that dies releases its locks
+        (the operating system drops them), so a killed trainer never blocks the others."""
+        name = self.entry_name(data, model_spec, train, fingerprint=fingerprint)
+        lock = FileLock(str(self.locks / f"{name}.lock"))
+        if not self._acquire(lock, -1 if wait else 0, name):
+            return None
         try:
-            for i, (m, t) in enumerate(jobs):
-                if entries[i] is not None:
-                    continue
-                lock = self._lock(data, m, t, fp)
-                if self._acquire(lock, 0, self.entry_name(data, m, t, fingerprint=fp)):
-                    held[i] = lock
-                else:
-                    busy.append(i)
-            # an entry may have landed between the first look and the lock
-            for i in held:
-                entries[i] = self.get(data, *jobs[i], fingerprint=fp)
-            todo = [i for i in held if entries[i] is None]
-            if todo:
-                results = trainer(todo)
-                require(len(results) == len(todo), f"the trainer returned {len(results)} results for "
-                        f"{len(todo)} jobs; it must return one per index", StoreError)
-                for i, result in zip(todo, results):
-                    entries[i] = self._put_result(data, *jobs[i], result, fp)
-        finally:
-            for lock in held.values():
-                lock.release()
-        for i in busy:
-            if self.progress:
-                log(f"waiting for another process to train {self.entry_name(data, *jobs[i], fingerprint=fp)}")
-            entries[i] = self._wait(data, *jobs[i], fp)
-            if entries[i] is None:  # that process stopped without writing it: train it here
-                entries[i] = self.get_or_train_many(data, [jobs[i]], lambda todo, i=i: trainer([i]),
-                                                    fingerprint=fp)[0]
-        return entries
+            entry = self.get(data, model_spec, train, fingerprint=fingerprint)
+        except BaseException:
+            lock.release()
+            raise
+        return Claim(self, data, model_spec, train, fingerprint, lock, entry)
 
-    def _lock(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, fingerprint: str) -> FileLock:
-        return FileLock(str(self.locks / f"{self.entry_name(data, model_spec, train, fingerprint=fingerprint)}.lock"))
+    def wait(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, *, fingerprint: str) -> Entry | None:
+        """Block until no process holds the lock of this entry; then the entry, or ``None``
+        when its holder went without writing it (claim it and train it then)."""
+        if self.progress:
+            name = self.entry_name(data, model_spec, train, fingerprint=fingerprint)
+            log(f"waiting for another process to train {name}")
+        claim = self.claim(data, model_spec, train, fingerprint=fingerprint, wait=True)
+        claim.release()
+        return claim.entry
 
     def _acquire(self, lock: FileLock, timeout: float, name: str) -> bool:
         """Take ``lock`` (False when another process holds it past ``timeout``); a lock
@@ -422,20 +405,6 @@ class ModelStore:
             return False
         except OSError as e:
             raise _unwritable(self.root, f"lock {name} (to train it)", e) from e
-
-    def _wait(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, fingerprint: str) -> Entry | None:
-        """Block until no process holds the lock of this entry; then the entry, if it was written."""
-        lock = self._lock(data, model_spec, train, fingerprint)
-        self._acquire(lock, -1, self.entry_name(data, model_spec, train, fingerprint=fingerprint))
-        try:
-            return self.get(data, model_spec, train, fingerprint=fingerprint)
-        finally:
-            lock.release()
-
-    def _put_result(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, result, fingerprint: str) -> Entry:
-        meta = {"stopped": result.stopped, "seconds": result.seconds,
-                "images_per_second": result.images_per_second, **result.info}
-        return self.put(data, model_spec, train, result.model, result.history, meta, fingerprint=fingerprint)
 
     def clear(self) -> int:
         """Remove every entry (and the data cache); returns how many model entries went.
@@ -466,3 +435,40 @@ class ModelStore:
 
     def size_bytes(self, path: Path) -> int:
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+class Claim:
+    """This process's lock on one entry while it trains the entry's model
+    (:meth:`ModelStore.claim`). ``entry``: the entry, when it was in the store once the
+    lock was taken (nothing to train); :meth:`put` writes the trained result."""
+
+    def __init__(self, store: ModelStore, data: DataSpec, model_spec: ModelSpec, train: TrainSpec,
+                 fingerprint: str, lock: FileLock, entry: Entry | None):
+        self.store, self.data, self.model_spec, self.train = store, data, model_spec, train
+        self.fingerprint, self._lock, self.entry = fingerprint, lock, entry
+
+    @property
+    def name(self) -> str:
+        return self.store.entry_name(self.data, self.model_spec, self.train, fingerprint=self.fingerprint)
+
+    @property
+    def held(self) -> bool:
+        return self._lock.is_locked
+
+    def put(self, result) -> Entry:
+        """Write ``result`` (a :class:`vaebench.training.TrainResult`) as this entry, atomically."""
+        require(self.held, f"the claim on {self.name} was released; claim the entry again before writing it",
+                StoreError)
+        self.entry = self.store.put_result(self.data, self.model_spec, self.train, result,
+                                           fingerprint=self.fingerprint)
+        return self.entry
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release()
+
+    def __enter__(self) -> "Claim":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
