@@ -111,8 +111,9 @@ def test_pack_throughput(benchmark, scale, cfg, pack):
         seconds = vb.pedantic_rounds(benchmark, trainer.fit_epoch, cfg.epoch_rounds, 0)
     rate = vb.throughput(pack * len(images), seconds)
     benchmark.extra_info.update(vb.benchmark_info(
-        spec, cfg.image_size, cfg.batch_size, trainer.pack, label=f"VAE pack of {pack}", precision=precision,
-        scale=cfg.scale, pack=pack, images_per_model=len(images),
+        spec, cfg.image_size, cfg.batch_size, trainer.members[0].model, label=f"VAE pack of {pack}",
+        precision=precision, scale=cfg.scale, pack=pack, images_per_model=len(images), feed=trainer.feed,
+        params_count="per member (the device feed's image variable of the pack is not counted)",
         images_per_second_per_model=rate.images_per_second.value / pack,
         measure="one PackTrainer.fit_epoch: every member of the pack one epoch (tf.data batches on TensorFlow, "
                 "a PyDataset elsewhere; no per-batch callback); images counted once per model",

@@ -304,3 +304,40 @@ def test_compiled_model_in_bfloat16():
     loss = vb.train_step(model, vb.make_batch(16, 8, seed=0))()
     assert np.isfinite(loss)
     assert any(w.dtype == "float32" for w in model.weights)             # variables stay float32
+
+
+def test_training_flops_count_every_multiply_add():
+    from vaebench import peers
+
+    # 16px, filters (4, 8), z 4: conv 8*8*9*3*4 + 4*4*9*4*8, mu and logvar 128*4 each, dense 4*128,
+    # deconv 4*4*9*8*4 + 8*8*9*4*3 = 24,576 multiply-adds forward; x 2 x 3 for a training step
+    assert peers.training_flops(TINY, 16) == 6 * 24_576
+    posts = SCALES["full"].vae()
+    assert 0.44e9 < peers.training_flops(posts, 96) < 0.46e9       # the 0.45 GFLOP per image
+
+
+def test_sgemm_rate_and_peer_summary():
+    from vaebench import peers
+
+    assert peers.sgemm_rate(64, threads=1, repeats=2) > 0
+    times = {"vaebench": [2.0, 2.0, 2.0], "peer": [1.0, 1.0, 1.0]}
+    out = peers.peer_summary(times, images=100, flops_per_image=10**9, peak_gflops=100.0)
+    assert out["vaebench"]["images_per_second"] == 50.0 and out["peer"]["images_per_second"] == 100.0
+    assert out["peer"]["speed_vs_vaebench"] == 2.0 and out["peer"]["median_speed_vs_vaebench"] == 2.0
+    assert out["vaebench"]["fraction_of_peak"] == 0.5 and "speed_vs_vaebench" not in out["vaebench"]
+
+
+def test_peer_arms_each_train_one_epoch():
+    from vaebench import peers
+
+    images = vb.make_batch(16, 32, seed=4)
+    arms = peers.peer_arms(TINY, 16, images, batch_size=16)
+    expected = {"vaebench", "vaebench device feed"} | ({"keras fit + tf.data"} if vb.backend.name() == "tensorflow" else set())
+    expected |= {"torch eager", "torch eager 1 thread"} if peers.torch_available() else set()
+    assert set(arms.arms) == expected and arms.images == 32
+    assert all(arm() > 0 for arm in arms.arms.values())
+    if peers.torch_available():
+        import torch
+
+        loss = peers.torch_vae(TINY, 16)(torch.rand(4, 3, 16, 16))
+        assert loss.ndim == 0 and float(loss.detach()) > 0

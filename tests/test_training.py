@@ -259,3 +259,101 @@ def test_the_tf_data_feed_serves_the_pack_batches(tiny_images):
             assert a.dtype == np.uint8
             np.testing.assert_array_equal(a, b)
     assert [len(e[0][0]) for e in served] == [16, 16, 16, 12]
+
+
+def test_batch_indices_are_the_host_feeds_batches():
+    from vaebench.training import batch_indices, epoch_order
+
+    n, b = 70, 16
+    idx = batch_indices(3, 1, n, b)
+    order = epoch_order(3, 1, n)
+    assert idx.dtype == np.int32 and sorted(idx) == list(range(n))
+    for i in range(0, n, b):                 # batch i: the images PackBatches serves, in its (sorted) order
+        np.testing.assert_array_equal(idx[i:i + b], np.sort(order[i:i + b]))
+
+
+def test_the_feed_is_chosen_by_the_environment_or_the_device(monkeypatch):
+    from vaebench import backend
+    from vaebench.errors import SpecError
+    from vaebench.training import FEED_ENV, default_feed
+
+    monkeypatch.setenv(FEED_ENV, "device")
+    assert default_feed() == "device"
+    monkeypatch.setenv(FEED_ENV, "disk")
+    with pytest.raises(SpecError, match="feed='disk' is not a feed"):
+        default_feed()
+    monkeypatch.delenv(FEED_ENV)
+    assert default_feed() == ("device" if backend.accelerator_visible() else "host")
+
+
+FEED_CHECK = """
+import dataclasses, json, sys
+import numpy as np
+from vaebench.config import DataSpec, ModelSpec, TrainSpec
+from vaebench.training import Job, PackTrainer
+data = DataSpec(image_size=16, n_train=72, n_test=16)
+vae = ModelSpec(kind="vae", z_dim=4, filters=(4, 8), batchnorm=True, fact=1e-2)
+ae = ModelSpec(kind="ae", z_dim=4, filters=(4, 8), batchnorm=False, fact=0.0)
+spec = TrainSpec(epochs=2, batch_size=16, probe_size=16, seed=0)
+images = (np.random.default_rng(1).random((72, 16, 16, 3)) * 255).astype(np.uint8)
+jobs = [Job(vae, spec), Job(ae, dataclasses.replace(spec, seed=1))]
+out = {}
+for feed in ("host", "device"):
+    results = PackTrainer(data, jobs, images, progress=False, feed=feed).run()
+    out[feed] = [{"weights": [w.numpy().tolist() for w in r.model.weights], "loss": r.history["loss"],
+                  "feed": r.info["feed"]} for r in results]
+json.dump(out, sys.stdout)
+"""
+
+
+def _assert_same_training(host, device, exact):
+    for h, d in zip(host, device):
+        assert (h["feed"], d["feed"]) == ("host", "device")
+        for wh, wd in zip(h["weights"], d["weights"]):
+            if exact:
+                np.testing.assert_array_equal(np.asarray(wh), np.asarray(wd))
+            else:
+                np.testing.assert_allclose(np.asarray(wh), np.asarray(wd), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(h["loss"], d["loss"], rtol=0 if exact else 1e-5)
+
+
+def test_the_device_feed_learns_what_the_host_feed_learns(tiny_data, tiny_vae, tiny_ae, tiny_train):
+    """Images held on the device and gathered by index in the step (with 16 steps per
+    execution) give a pack the weights and losses of the host feed: bit for bit on CPU with
+    TensorFlow (72 images, batch 16: a short last batch)."""
+    import dataclasses
+
+    from vaebench import backend
+    from vaebench.training import Job, PackTrainer
+
+    n = 72
+    images = (np.random.default_rng(1).random((n, 16, 16, 3)) * 255).astype(np.uint8)
+    data = dataclasses.replace(tiny_data, n_train=n)
+    jobs = [Job(tiny_vae, tiny_train), Job(tiny_ae, dataclasses.replace(tiny_train, seed=1))]
+    runs = {}
+    for feed in ("host", "device"):
+        trainer = PackTrainer(data, jobs, images, progress=False, feed=feed)
+        runs[feed] = [{"weights": _weights(r.model), "loss": r.history["loss"], "feed": r.info["feed"]}
+                      for r in trainer.run()]
+        names = [w.name for r in trainer.pack.members for w in r.weights]
+        assert "train_images" not in names                   # the members' weights never hold the images
+    assert runs["device"][0]["feed"] == "device" and trainer.pack.images is not None
+    _assert_same_training(runs["host"], runs["device"], exact=backend.name() == "tensorflow")
+
+
+def test_the_device_feed_on_jax_matches_the_host_feed(tmp_path):
+    """The same on JAX (the GPU machines' backend), in a subprocess: to float32 rounding
+    (rtol 1e-5, atol 1e-6; bit for bit on this CPU when written)."""
+    import importlib.util
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("needs jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", FEED_CHECK], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    _assert_same_training(out["host"], out["device"], exact=False)

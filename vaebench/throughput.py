@@ -145,17 +145,19 @@ def _check_images(images, batch_size: int) -> np.ndarray:
 
 def pack_trainer(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, pack: int = 1,
                  learning_rate: float = 5e-4, precision: str = "float32", probe_size: int = 512,
-                 seeds: Sequence[int] | None = None):
+                 seeds: Sequence[int] | None = None, feed: str | None = None):
     """A :class:`vaebench.training.PackTrainer` (progress output off) of ``pack`` jobs of
     ``spec`` with seeds ``0 .. pack-1`` (or ``seeds``) on the uint8 ``images``: the path
     :func:`vaebench.training.train_many` trains on. The probe is the first ``probe_size``
-    images, as in training."""
+    images, as in training; ``feed`` as in training (default
+    :func:`vaebench.training.default_feed`)."""
     return _pack_trainer(spec, image_size, _check_images(images, batch_size), batch_size, pack, learning_rate,
-                         precision, probe_size, seeds)
+                         precision, probe_size, seeds, feed)
 
 
 def _pack_trainer(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, pack: int,
-                  learning_rate: float, precision: str, probe_size: int, seeds: Sequence[int] | None):
+                  learning_rate: float, precision: str, probe_size: int, seeds: Sequence[int] | None,
+                  feed: str | None = None):
     """:func:`pack_trainer` on ``images`` that :func:`_check_images` has already checked."""
     from .config import DataSpec, TrainSpec
     from .training import Job, PackTrainer
@@ -167,7 +169,7 @@ def _pack_trainer(spec: ModelSpec, image_size: int, images: np.ndarray, batch_si
     data = DataSpec(image_size=image_size, n_train=len(images), n_test=max(1, min(probe_size, len(images))))
     jobs = [Job(spec, TrainSpec(epochs=1, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
                                 probe_size=probe_size, precision=precision)) for seed in seeds]
-    return PackTrainer(data, jobs, images, progress=False)
+    return PackTrainer(data, jobs, images, progress=False, feed=feed)
 
 
 @dataclass

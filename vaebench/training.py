@@ -19,11 +19,23 @@ of floating-point operations (bit for bit on CPU with TensorFlow; tested in
 member that runs away (a non-finite loss, checked at the end of each epoch) is recorded as
 stopped and the others go on.
 
+How the images reach the step (:data:`FEEDS`, :func:`default_feed`): ``'host'`` gathers
+each batch in host memory (:class:`PackBatches`, through :func:`pack_dataset` on
+TensorFlow) and copies it to the device; ``'device'`` puts the training images on the
+device once, as a non-trainable uint8 variable of the pack (:class:`Pack` ``images=``),
+feeds ``fit`` the int32 indices of each batch (:func:`batch_indices`, the same images in
+the same order as the host feed) and gathers the batch inside the compiled step, with
+:data:`DEVICE_STEPS_PER_EXECUTION` steps per call of Keras' train function. The step
+sees the same uint8 values either way, so the feed is not part of a model's store key:
+bit for bit the host path's weights on CPU with TensorFlow, to float32 rounding on JAX
+(``tests/test_training.py``).
+
 :func:`train` trains one model: it is a pack of one, so there is one training path.
 """
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,7 +46,7 @@ import keras
 
 from . import backend
 from .config import DEFAULT_ARCHITECTURE, DataSpec, ModelSpec, TrainSpec
-from .errors import TrainingError, require
+from .errors import SpecError, TrainingError, require
 from .geometry import histogram_peak, radii
 from .models import AE, build_model, encode
 
@@ -97,6 +109,37 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([int(seed), int(epoch)]).permutation(n)
 
 
+#: how the training images reach the training step (see the module docstring)
+FEEDS = ("host", "device")
+#: the environment variable that overrides :func:`default_feed`
+FEED_ENV = "VAEBENCH_FEED"
+#: training steps per call of Keras' train function with the device feed (no host work between them)
+DEVICE_STEPS_PER_EXECUTION = 16
+
+
+def check_feed(feed: str) -> str:
+    require(feed in FEEDS, f"feed={feed!r} is not a feed; use one of {FEEDS} (or unset ${FEED_ENV})", SpecError)
+    return feed
+
+
+def default_feed() -> str:
+    """``$VAEBENCH_FEED`` when set, else ``'device'`` where the backend sees an accelerator
+    and ``'host'`` on a CPU (where the images already are in the step's memory)."""
+    env = os.environ.get(FEED_ENV)
+    if env:
+        return check_feed(env.strip())
+    return "device" if backend.accelerator_visible() else "host"
+
+
+def batch_indices(seed: int, epoch: int, n: int, batch_size: int) -> np.ndarray:
+    """:func:`epoch_order` as int32 with each run of ``batch_size`` indices sorted: batch
+    ``i`` of the device feed is ``out[i*B:(i+1)*B]``, the images :class:`PackBatches` serves."""
+    order = epoch_order(seed, epoch, n)
+    full = n // batch_size * batch_size
+    head = np.sort(order[:full].reshape(-1, batch_size), axis=1).ravel()
+    return np.concatenate([head, np.sort(order[full:])]).astype(np.int32)
+
+
 class PackBatches(keras.utils.PyDataset):
     """One epoch of batches for a pack: batch ``i`` is a tuple with member k's images
     ``images[orders[k][i*B:(i+1)*B]]`` (the last batch may be smaller, as in ``model.fit``).
@@ -144,6 +187,18 @@ def pack_dataset(batches: PackBatches):
     return dataset.with_options(options).prefetch(PREFETCH)
 
 
+def index_dataset(indices: Sequence[np.ndarray], batch_size: int):
+    """The device feed's batches of ``indices`` (one int32 array per member) as a
+    ``tf.data.Dataset`` (TensorFlow only): element ``i`` is ``(tuple of the members' slices
+    [i*B:(i+1)*B],)``, autotuning off, :data:`PREFETCH` ahead, the length known."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((tuple(np.asarray(i, np.int32) for i in indices),))
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.batch(batch_size).with_options(options).prefetch(PREFETCH)
+
+
 class Pack(keras.Model):
     """K AE/VAE members trained as one Keras model (see the module docstring).
 
@@ -152,17 +207,31 @@ class Pack(keras.Model):
     ``'<k>/<name>'`` (``'0/loss'``, ``'0/reconstruction_loss'``, ...). A member's ``loss``
     is the plain mean of its per-batch losses, like its other terms, so ``loss`` equals
     ``reconstruction_loss + kl_loss``.
+
+    With ``images`` (uint8, NHWC) the pack holds them as a non-trainable variable
+    (:attr:`images`, on the device) and ``call`` takes K int32 index batches instead of
+    image batches: member k's batch is ``images[x[k]]``, gathered inside the step. The
+    members' weights never include it.
     """
 
-    def __init__(self, members: Sequence[AE], **kwargs):
+    def __init__(self, members: Sequence[AE], images: np.ndarray | None = None, **kwargs):
         super().__init__(name="pack", **kwargs)
         self.members = list(members)
         self.member_loss = [keras.metrics.Mean(name="loss") for _ in self.members]
+        self.images = None if images is None else \
+            keras.Variable(np.asarray(images), dtype="uint8", trainable=False, name="train_images")
+
+    def gather(self, x):
+        """The K image batches of ``x``: ``x`` itself, or with :attr:`images` the images it indexes."""
+        if self.images is None:
+            return x
+        return [keras.ops.take(self.images, xi, axis=0) for xi in x]
 
     def call(self, x, training=False):
-        return [m(xi, training=training) for m, xi in zip(self.members, x)]
+        return [m(xi, training=training) for m, xi in zip(self.members, self.gather(x))]
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        x = self.gather(x)
         total = None
         for tracker, member, xi, yi in zip(self.member_loss, self.members, x, y_pred):
             loss = member.compute_loss(x=xi, y_pred=yi, training=training)
@@ -206,8 +275,10 @@ class _Member:
 
 class PackTrainer:
     """Trains ``jobs`` together on ``train_images`` (uint8, NHWC), one epoch at a time
-    (one ``fit`` per epoch, fed by :func:`pack_dataset` on TensorFlow and by
-    :class:`PackBatches` elsewhere; no per-batch callback).
+    (one ``fit`` per epoch, no per-batch callback). ``feed`` (:data:`FEEDS`, default
+    :func:`default_feed`): ``'host'`` fits on :func:`pack_dataset` on TensorFlow and on
+    :class:`PackBatches` elsewhere; ``'device'`` holds the images on the device
+    (:class:`Pack` ``images=``) and fits on :func:`batch_indices`.
 
     All jobs must share their training settings except the seed and the precision
     (:meth:`vaebench.config.TrainSpec.pack_key`): one optimizer steps them all.
@@ -219,8 +290,9 @@ class PackTrainer:
     """
 
     def __init__(self, data_spec: DataSpec, jobs: Sequence[Job], train_images: np.ndarray,
-                 probe_images: np.ndarray | None = None, progress: bool = True):
+                 probe_images: np.ndarray | None = None, progress: bool = True, feed: str | None = None):
         jobs = list(jobs)
+        self.feed = default_feed() if feed is None else check_feed(feed)
         require(len(jobs) > 0, "no job to train: pass at least one Job(model_spec, train_spec)", TrainingError)
         keys = {j.train.pack_key() for j in jobs}
         require(len(keys) == 1,
@@ -242,8 +314,10 @@ class PackTrainer:
             backend.seed_everything(job.train.seed)
             model = build_model(job.model, size, seed=job.train.seed, precision=job.train.precision)
             self.members.append(_Member(job, model))
-        self.pack = Pack([m.model for m in self.members])
-        self.pack.compile(optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate))
+        device = self.feed == "device"
+        self.pack = Pack([m.model for m in self.members], images=train_images if device else None)
+        self.pack.compile(optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate),
+                          steps_per_execution=DEVICE_STEPS_PER_EXECUTION if device else 1)
         self.epoch = 0
         self.seconds = 0.0
 
@@ -259,10 +333,18 @@ class PackTrainer:
         # no callback: a per-batch one costs a Python call per step and, on JAX and PyTorch,
         # makes Keras dispatch callbacks synchronously (wait for every step, read its logs);
         # a non-finite loss mid-epoch makes the epoch's mean loss non-finite, checked by run_epoch
-        batches = self.batches(self.epoch)
-        data = pack_dataset(batches) if backend.name() == "tensorflow" else batches
         t0 = time.perf_counter()
-        history = self.pack.fit(data, epochs=1, shuffle=False, verbose=0)
+        if self.feed == "device":
+            b = self.spec.batch_size
+            indices = [batch_indices(m.job.train.seed, self.epoch, self.n_images, b) for m in self.members]
+            if backend.name() == "tensorflow":
+                history = self.pack.fit(index_dataset(indices, b), epochs=1, shuffle=False, verbose=0)
+            else:
+                history = self.pack.fit(tuple(indices), batch_size=b, epochs=1, shuffle=False, verbose=0)
+        else:
+            batches = self.batches(self.epoch)
+            data = pack_dataset(batches) if backend.name() == "tensorflow" else batches
+            history = self.pack.fit(data, epochs=1, shuffle=False, verbose=0)
         seconds = time.perf_counter() - t0
         return seconds, {k: float(v[-1]) for k, v in history.history.items()}
 
@@ -316,7 +398,7 @@ class PackTrainer:
 
     def results(self) -> list[TrainResult]:
         rate = self.epoch * self.n_images / self.seconds if self.seconds > 0 else 0.0
-        info = {"backend": backend.name(), "device": backend.device(), "pack": len(self.members)}
+        info = {"backend": backend.name(), "device": backend.device(), "pack": len(self.members), "feed": self.feed}
         return [TrainResult(model=m.model, history=m.history, stopped=m.stopped, seconds=self.seconds,
                             images_per_second=rate, info=dict(info)) for m in self.members]
 
