@@ -66,6 +66,6 @@ def test_celeba_from_the_command_line(tmp_path, celeba, capsys, pytester, monkey
     assert dict(data["converted"]) == {CMYK: "CMYK converted to RGB", GREY: "greyscale (L) converted to RGB"}
     assert any("not listed in" in n and UNLISTED in n for n in data["notes"])
     page = (latest / "index.html").read_text()
-    for needle in ("<h2>Data</h2>", str(celeba), TRUNCATED, TINY, "too small (20x24 &lt; 32)", CMYK, UNLISTED,
+    for needle in (">Data</h2>", str(celeba), TRUNCATED, TINY, "too small (20x24 &lt; 32)", CMYK, UNLISTED,
                    data["fingerprint"]):
         assert needle in page, needle

@@ -14,6 +14,11 @@ class SpecError(VaebenchError, ValueError):
     """A data, model or training spec (or a scale) holds an invalid value."""
 
 
+class PlanError(SpecError):
+    """A plan file (``--vaebench-plan``, ``vaebench train --plan``) is unreadable, damaged or
+    does not match the code and store it is used with."""
+
+
 class DataError(VaebenchError, ValueError):
     """A data source is missing, empty, unreadable or holds unusable images."""
 

@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 
 from . import atomic
 from .config import DataSpec, ModelSpec, TrainSpec, check_count, spec_from_dict, spec_to_dict
-from .errors import SpecError, VaebenchError, require
+from .errors import PlanError, VaebenchError, require
 
 #: the version of the plan's JSON layout
 VERSION = 1
@@ -47,22 +47,22 @@ class PlannedModel:
     @classmethod
     def from_dict(cls, d, where: str = "model") -> "PlannedModel":
         require(isinstance(d, dict), f"{where} is {type(d).__name__}, not an object with name, stored, "
-                "fingerprint, data, model and train", SpecError)
+                "fingerprint, data, model and train", PlanError)
         missing = [k for k in ("name", "fingerprint", "data", "model", "train") if k not in d]
         require(not missing, f"{where} has no {', '.join(missing)}; a planned model needs name, stored, fingerprint, "
-                "data, model and train: make the plan again with --vaebench-plan", SpecError)
+                "data, model and train: make the plan again with --vaebench-plan", PlanError)
         for k in ("name", "fingerprint"):
-            require(isinstance(d[k], str) and d[k], f"{where}.{k}={d[k]!r} must be a non-empty string", SpecError)
+            require(isinstance(d[k], str) and d[k], f"{where}.{k}={d[k]!r} must be a non-empty string", PlanError)
         require(isinstance(d.get("stored", False), bool), f"{where}.stored={d.get('stored')!r} must be true or false",
-                SpecError)
+                PlanError)
         specs = {}
         for k, cls_ in (("data", DataSpec), ("model", ModelSpec), ("train", TrainSpec)):
             require(isinstance(d[k], dict), f"{where}.{k}={d[k]!r} must be an object of {cls_.__name__} fields",
-                    SpecError)
+                    PlanError)
             try:
                 specs[k] = spec_from_dict(cls_, d[k])
             except (VaebenchError, TypeError, ValueError) as e:
-                raise SpecError(f"{where}.{k} ({d['name']}): {e}") from None
+                raise PlanError(f"{where}.{k} ({d['name']}): {e}") from None
         return cls(fingerprint=d["fingerprint"], name=d["name"], stored=d.get("stored", False), **specs)
 
 
@@ -98,11 +98,11 @@ class Plan:
         check_count("pack", self.pack, allow_zero=False)
         seen: dict[str, PlannedModel] = {}
         for m in self.models:
-            require(isinstance(m, PlannedModel), f"plan model {m!r} is not a PlannedModel", SpecError)
+            require(isinstance(m, PlannedModel), f"plan model {m!r} is not a PlannedModel", PlanError)
             other = seen.setdefault(m.name, m)
             require((other.data, other.model, other.train, other.fingerprint) == (m.data, m.model, m.train,
                                                                                   m.fingerprint),
-                    f"the plan names two different models {m.name}; make the plan again", SpecError)
+                    f"the plan names two different models {m.name}; make the plan again", PlanError)
         object.__setattr__(self, "models", tuple(seen.values()))
 
     @classmethod
@@ -134,7 +134,7 @@ class Plan:
             name = store.entry_name(m.data, m.model, m.train, fingerprint=m.fingerprint)
             require(name == m.name, f"the plan names {m.name} but this vaebench (its code, Keras version and backend) "
                     f"keys that model as {name}: the plan was made by other code; make it again here with "
-                    "pytest ... --vaebench-plan", SpecError)
+                    "pytest ... --vaebench-plan", PlanError)
             models.append(replace(m, stored=holds(store, name)))
         return replace(self, models=tuple(models), store=str(store.root))
 
@@ -153,15 +153,15 @@ class Plan:
     def from_dict(cls, d, source: str = "the plan") -> "Plan":
         require(isinstance(d, dict) and "vaebench_plan" in d,
                 f"{source} is not a vaebench plan (no 'vaebench_plan' field); write one with "
-                "pytest hypotheses --vaebench-plan plan.json", SpecError)
+                "pytest hypotheses --vaebench-plan plan.json", PlanError)
         require(d["vaebench_plan"] == VERSION, f"{source} has plan version {d['vaebench_plan']!r}; this vaebench "
-                f"reads version {VERSION}: make the plan again with this vaebench", SpecError)
+                f"reads version {VERSION}: make the plan again with this vaebench", PlanError)
         models = d.get("models")
         require(isinstance(models, list), f"{source}: 'models' must be a list of planned models, not "
-                f"{type(models).__name__}", SpecError)
+                f"{type(models).__name__}", PlanError)
         pack = d.get("pack", 1)
         require(isinstance(pack, int) and not isinstance(pack, bool) and pack >= 1,
-                f"{source}: pack={pack!r} must be an integer >= 1", SpecError)
+                f"{source}: pack={pack!r} must be an integer >= 1", PlanError)
         got = [PlannedModel.from_dict(m, f"{source}: models[{i}]") for i, m in enumerate(models)]
         return cls(tuple(got), store=str(d.get("store") or ""), pack=pack, scale=str(d.get("scale") or ""),
                    notes=d.get("notes") if isinstance(d.get("notes"), dict) else {})
@@ -176,7 +176,7 @@ class Plan:
             os.replace(tmp, path)
         except OSError as e:
             Path(tmp).unlink(missing_ok=True)
-            raise SpecError(f"cannot write the plan to {str(path)!r} ({type(e).__name__}: {e}); pass a writable "
+            raise PlanError(f"cannot write the plan to {str(path)!r} ({type(e).__name__}: {e}); pass a writable "
                             "path to --vaebench-plan") from e
         return path
 
@@ -184,11 +184,11 @@ class Plan:
     def read(cls, path: str | os.PathLike) -> "Plan":
         path = Path(path).expanduser()
         require(path.is_file(), f"plan {str(path)!r} does not exist; write it first with "
-                f"pytest hypotheses --vaebench-plan {path}", SpecError)
+                f"pytest hypotheses --vaebench-plan {path}", PlanError)
         try:
             data = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise SpecError(f"plan {str(path)!r} is not readable JSON ({e}); write it again with "
+            raise PlanError(f"plan {str(path)!r} is not readable JSON ({e}); write it again with "
                             "--vaebench-plan") from None
         return cls.from_dict(data, f"plan {str(path)!r}")
 
