@@ -212,14 +212,14 @@ def test_unreadable_estimate_is_named(tmp_path):
 
 
 def test_history_is_read_only_when_used(tmp_path, capsys):
-    history = tmp_path / "history"
+    history, planted = tmp_path / "history", str(_planted(tmp_path))        # planted: a regression, exit 1
     (history / "junk").mkdir(parents=True)                                 # a sub-folder that is no run
-    assert cli.main(["compare", str(RUN_A), str(RUN_B), "--history", str(history)]) == 1
+    assert cli.main(["compare", str(RUN_A), planted, "--history", str(history)]) == 1
     assert "skipping junk" not in capsys.readouterr().err
-    assert cli.main(["compare", str(RUN_A), str(RUN_B), "--history", str(history),
+    assert cli.main(["compare", str(RUN_A), planted, "--history", str(history),
                      "--html", str(tmp_path / "r.html")]) == 1
     assert "skipping junk" in capsys.readouterr().err
-    assert cli.main(["compare", str(RUN_A), str(RUN_B), "--history", str(tmp_path / "nope")]) == 2
+    assert cli.main(["compare", str(RUN_A), planted, "--history", str(tmp_path / "nope")]) == 2
     assert "is not a folder" in capsys.readouterr().err
 
 
