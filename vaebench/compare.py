@@ -23,7 +23,9 @@ What counts as a regression (exit status 1 of ``vaebench compare``):
      the AE's training step, when both runs hold it, else the first key both hold), so a
      machine that is faster, slower or busier in one run than in the other cancels out and
      only the relative cost of the benchmarks is compared; the reference itself, and a
-     slowdown shared by every benchmark, are not seen. ``seconds``: the per-round seconds,
+     slowdown shared by every benchmark, are not seen. (Not the median over all
+     benchmarks: step and epoch benchmarks move apart between runs of the same code, so a
+     median of both kinds flags unchanged steps; a step benchmark divides steps well.) ``seconds``: the per-round seconds,
      for a dedicated runner, and only between runs of the same machine (never absolute
      seconds across CPU models). Machines are told apart by each benchmark JSON's
      ``machine_info`` (CPU brand and count, OS, architecture).
