@@ -66,11 +66,11 @@ def _images(pack: Sequence[PlannedModel], datasets: Callable):
     content is the plan's."""
     import numpy as np
 
-    from .fingerprint import combine
+    from .fingerprint import data_fingerprint
 
     first = pack[0]
     train_set, test_set = datasets(first.data)
-    now = combine(train_set.fingerprint, test_set.fingerprint)
+    now = data_fingerprint(train_set, test_set)
     require(now == first.fingerprint, f"the images of {first.data.source}:{first.data.path or ''} "
             f"({first.data.image_size}px) have content fingerprint {now[:16]} here, the plan was made on "
             f"{first.fingerprint[:16]}: the data changed or differs on this node; make the plan again", TrainingError)

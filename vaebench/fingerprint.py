@@ -100,6 +100,12 @@ def combine(*fingerprints: str) -> str:
     return hashlib.blake2b("\n".join(fingerprints).encode(), digest_size=16).hexdigest()
 
 
+def data_fingerprint(train_set, test_set) -> str:
+    """The content fingerprint of a data set's train and test images (every byte of both,
+    :attr:`vaebench.imageset.ImageSet.fingerprint`): the data part of every store key."""
+    return combine(train_set.fingerprint, test_set.fingerprint)
+
+
 # ----------------------------------------------------------------------------- code
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:

@@ -67,10 +67,9 @@ class Session:
     def data_fingerprint(self, spec: DataSpec | None = None) -> str:
         """The content fingerprint of ``spec``'s train and test images (every byte of both):
         the data part of every store key of models trained on them."""
-        from .fingerprint import combine
+        from .fingerprint import data_fingerprint
 
-        train_set, test_set = self.datasets(spec)
-        return combine(train_set.fingerprint, test_set.fingerprint)
+        return data_fingerprint(*self.datasets(spec))
 
     def data_notes(self, spec: DataSpec | None = None, limit: int = 100) -> dict:
         """What the data is, for results.json and the report: source, path, image size,

@@ -325,9 +325,12 @@ class PackTrainer:
     def n_images(self) -> int:
         return len(self.images)
 
+    def orders(self, epoch: int) -> list[np.ndarray]:
+        """Each member's image indices of ``epoch`` (:func:`batch_indices`), for either feed."""
+        return [batch_indices(m.job.train.seed, epoch, self.n_images, self.spec.batch_size) for m in self.members]
+
     def batches(self, epoch: int) -> PackBatches:
-        orders = [epoch_order(m.job.train.seed, epoch, self.n_images) for m in self.members]
-        return PackBatches(self.images, orders, self.spec.batch_size)
+        return PackBatches(self.images, self.orders(epoch), self.spec.batch_size)
 
     def _fit(self) -> tuple[float, dict[str, float]]:
         # no callback: a per-batch one costs a Python call per step and, on JAX and PyTorch,
@@ -336,7 +339,7 @@ class PackTrainer:
         t0 = time.perf_counter()
         if self.feed == "device":
             b = self.spec.batch_size
-            indices = [batch_indices(m.job.train.seed, self.epoch, self.n_images, b) for m in self.members]
+            indices = self.orders(self.epoch)
             if backend.name() == "tensorflow":
                 history = self.pack.fit(index_dataset(indices, b), epochs=1, shuffle=False, verbose=0)
             else:
