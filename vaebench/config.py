@@ -376,3 +376,13 @@ def with_data(scale: Scale, text: str | None) -> Scale:
     if (source, path) == (scale.data.source, scale.data.path):
         return scale
     return replace(scale, data=replace(scale.data, source=source, path=path))
+
+
+def posts_setting() -> dict:
+    """The posts' experiment as the ``full`` scale encodes it (CelebA, per ``CLAIMS.md``):
+    what the plugin stores as ``environment['posts_setting']``."""
+    full = SCALES["full"]
+    return {"scale": full.name, "source": "celeba", "image_size": full.data.image_size,
+            "train_images": full.data.n_train, "test_images": full.data.n_test, "epochs": full.train.epochs,
+            "batch_size": full.train.batch_size, "learning_rate": full.train.learning_rate, "z_dim": full.z_dim,
+            "runs_per_model": len(full.seeds), "runs_per_arm": full.runaway_runs}

@@ -381,7 +381,7 @@ class Collector:
         env["git_commit"] = _git_commit(Path(config.rootpath))
         env["seeds_option"] = config.getoption("--vaebench-seeds") or "scale default"
         env["command"] = "pytest " + " ".join(str(a) for a in config.invocation_params.args)
-        from .report import posts_setting
+        from .config import posts_setting
 
         env["posts_setting"] = posts_setting()  # the full scale's setting, shown beside each claim's
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 
+from .config import posts_setting
 from .figures import render_figure
 from .htmlbits import COLOURS, CSS, estimate_parts, exact, number
 
@@ -24,18 +25,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 _SOURCES = {"synthetic": "synthetic faces", "celeba": "CelebA", "folder": "folder"}
 _SEED = re.compile(r"(?:\s+of)?,?\s*\(?\bseed (\d+)\b\)?")
 _HEALTH = ("not converged", "collapsed", "non-finite", "stopped")
-
-
-def posts_setting() -> dict:
-    """The posts' experiment as the ``full`` scale encodes it (CelebA, per ``CLAIMS.md``):
-    what the plugin stores as ``environment['posts_setting']``."""
-    from .config import SCALES
-
-    full = SCALES["full"]
-    return {"scale": full.name, "source": "celeba", "image_size": full.data.image_size,
-            "train_images": full.data.n_train, "test_images": full.data.n_test, "epochs": full.train.epochs,
-            "batch_size": full.train.batch_size, "learning_rate": full.train.learning_rate, "z_dim": full.z_dim,
-            "runs_per_model": len(full.seeds), "runs_per_arm": full.runaway_runs}
 
 
 # --------------------------------------------------------------------------- settings
