@@ -2,7 +2,7 @@
 """The two commands, with their own set-up (needs only Python >= 3.10 on the PATH).
 
     python3 run.py main    all claims at the default scale on the embedded dataset -> report path
-    python3 run.py test    the unit tests and every claim at the smoke scale
+    python3 run.py test    the linter (ruff), then the unit tests and every claim at the smoke scale
 
 The first call makes ``.venv`` and installs vaebench with its dependencies into it;
 later calls reinstall only when pyproject.toml changed. Extra arguments go through to
@@ -50,6 +50,11 @@ def main(argv: list[str]) -> int:
     if argv[0] == "main":
         cmd = [str(BIN / "vaebench"), "main", *argv[1:]]
     else:
+        lint = [str(BIN / "ruff"), "check", "."]
+        say(" ".join(lint))
+        if subprocess.call(lint, cwd=ROOT, env=env) != 0:
+            say("ruff found problems (above); `ruff check --fix .` fixes the import order and unused imports")
+            return 1
         cmd = [str(python), "-m", "pytest", "tests", "hypotheses", "--vaebench-scale", "smoke", *argv[1:]]
     say(" ".join(cmd))
     return subprocess.call(cmd, cwd=ROOT, env=env)

@@ -19,4 +19,4 @@ fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export KERAS_BACKEND=${KERAS_BACKEND:-jax}
 export PYTHONUNBUFFERED=1
-exec "$PY" -m vaebench.cli device-check --out "$out" --budget-s "$budget" "$@"
+exec "$PY" -m vaebench.cli.commands device-check --out "$out" --budget-s "$budget" "$@"

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import pytest
 
-from vaebench import benchmark as vb
-from vaebench import peers
+from vaebench import bench as vb
+from vaebench.bench import peers
 
 
 def _sizes(scale):
@@ -46,9 +46,20 @@ def test_peer_throughput(benchmark, scale, image_size):
     flops = peers.training_flops(spec, image_size)
     peak = peers.sgemm_rate(2048, threads=2)
     summary = peers.peer_summary(times, n, flops, peak)
-    benchmark.extra_info.update(vb.benchmark_info(
-        spec, image_size, batch, label="VAE", scale=scale.name,
-        measure="interleaved epochs of vaebench (PackTrainer.fit_epoch, host and device feed), bare keras fit on tf.data (autotune off) "
-                "and torch eager where importable",
-        arms=summary, round_seconds=times, training_flops_per_image=flops, sgemm_gflops_2_threads=peak,
-        torch_available=peers.torch_available()))
+    benchmark.extra_info.update(
+        vb.benchmark_info(
+            spec,
+            image_size,
+            batch,
+            label="VAE",
+            scale=scale.name,
+            measure="interleaved epochs of vaebench (PackTrainer.fit_epoch, host and device feed), "
+            "bare keras fit on tf.data (autotune off) "
+            "and torch eager where importable",
+            arms=summary,
+            round_seconds=times,
+            training_flops_per_image=flops,
+            sgemm_gflops_2_threads=peak,
+            torch_available=peers.torch_available(),
+        )
+    )

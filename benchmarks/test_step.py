@@ -10,7 +10,7 @@ seconds) and so into ``--benchmark-json``, which ``vaebench compare`` reads.
     pytest benchmarks --benchmark-only --benchmark-json=bench.json                  # posts' sizes
     pytest benchmarks --benchmark-only --vaebench-scale smoke --benchmark-json=...  # seconds, for CI
 
-Sizes (:func:`vaebench.benchmark.bench_config`): at the ``smoke`` scale the scale's own
+Sizes (:func:`vaebench.bench.bench_config`): at the ``smoke`` scale the scale's own
 (32×32, batch 64, z_dim 32, 20 step rounds, packs of 1 and 2); at every other scale the
 posts' 96×96 images at batch 128 with z_dim 256 (5 step rounds after 2 warm-up rounds:
 about 0.4 s a step on a 2-core CPU; packs of 1, 2, 4 and 8). Models are built from seeded
@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vaebench import benchmark as vb
-from vaebench.plugin import scale_option
+from vaebench import bench as vb
+from vaebench.pytest_plugin.hooks import scale_option
 
 #: label -> (model spec of the scale and the bench config, compute precision): the posts'
 #: three models (post XII: AE, VAE, the VAE with an extra Dense(256)) and the VAE in bfloat16

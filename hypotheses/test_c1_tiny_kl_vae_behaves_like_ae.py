@@ -74,7 +74,7 @@ more epochs, the diagnostics' convention for the radius): the diagnostics' limit
 the *whole* loss per epoch can be as large as the whole excess where the floor is most of the
 loss. A failed precondition makes the sub-claim inconclusive with the reason.
 
-Scale (``vaebench.config.SCALES``): smoke (CI, machinery only: its numbers mean nothing), cpu
+Scale (``vaebench.config.scales.SCALES``): smoke (CI, machinery only: its numbers mean nothing), cpu
 (default: synthetic 32×32 faces, z_dim 256, 3 seeds), full (the posts' setting on the embedded
 data, 4 seeds). With 3 runs per model the 99 % intervals are wide: C1b–C1d are supported only
 when the runs of each model agree to a few per cent (tests/test_claim_c1.py measures it).
@@ -88,10 +88,12 @@ import numpy as np
 import pytest
 from scipy.stats import wasserstein_distance
 
-from vaebench import diagnostics, experiments, latent, stats
+from vaebench import latent, stats
+from vaebench.claims import evaluate as experiments
+from vaebench.claims import health as diagnostics
+from vaebench.claims.record import Claim
 from vaebench.errors import StatsError, require
 from vaebench.models import decode
-from vaebench.record import Claim
 from vaebench.stats import Check, Estimate, SubClaim
 
 MODELS = ("AE", "VAE")
@@ -267,10 +269,13 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
                       *[f"{m} seed {s}: non-finite latent codes" for s in seeds
                         if s not in ok[m] and health[m, s].finite],
                       *[below_floor(f"{m} seed {s}", recon[m, s], floor) for s in ok[m]]) for m in MODELS}
-    pre["loss"] = diagnostics.joined(*[diagnostics.excess_loss_drift(f"{m} seed {s}", runs[m, s].history, floor, EXCESS_DRIFT_MAX) for m in MODELS for s in ok[m]])
-    measured = {"kl_share": {"VAE": [last(runs["VAE", s].history, "kl_loss") / (recon["VAE", s] - floor)
-                                     for s in ok["VAE"]]},
-                "excess": {m: [recon[m, s] - floor for s in ok[m]] for m in MODELS}}
+    pre["loss"] = diagnostics.joined(*[
+        diagnostics.excess_loss_drift(f"{m} seed {s}", runs[m, s].history, floor, EXCESS_DRIFT_MAX)
+        for m in MODELS for s in ok[m]])
+    measured = {
+        "kl_share": {"VAE": [last(runs["VAE", s].history, "kl_loss") / (recon["VAE", s] - floor) for s in ok["VAE"]]},
+        "excess": {m: [recon[m, s] - floor for s in ok[m]] for m in MODELS},
+    }
 
     # radius distributions
     r = {k: latent.radii(z) for k, z in lat.items()}
@@ -286,10 +291,12 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
     ref_images, val_images = experiments.heldout_split(test_set)
     real_scorer = session.quality_scorer()
     n_random = min(256, len(test_set))
-    zs = [experiments.random_latents(n_random, scale.z_dim, dist, rr, seed=100 + i)
-          for i, (_, dist, rr) in enumerate(RANDOM_Z)]
+    zs = [
+        experiments.random_latents(n_random, scale.z_dim, dist, rr, seed=100 + i)
+        for i, (_, dist, rr) in enumerate(RANDOM_Z)
+    ]
     quality, real_quality, validation, shown = {}, {}, {}, {}
-    for (m, s) in lat:
+    for m, s in lat:
         model = runs[m, s].model
         scorer = experiments.reconstruction_scorer(model, ref_images, seed=0)
         recon_val = experiments.reconstruct(model, val_images, seed=1)
@@ -312,34 +319,58 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
         return stats.across_runs(values) if len(values) >= 2 else Estimate.exact(float(np.mean(values)))
 
     def ratio(a, b):
-        return stats.ratio_across_runs(a, b) if min(len(a), len(b)) >= 2 else Estimate.exact(
-            float(np.exp(np.mean(np.log(a)) - np.mean(np.log(b)))))
+        return (
+            stats.ratio_across_runs(a, b)
+            if min(len(a), len(b)) >= 2
+            else Estimate.exact(float(np.exp(np.mean(np.log(a)) - np.mean(np.log(b)))))
+        )
 
     if ok["VAE"]:
-        claim.statistic("fact·KL / total loss, VAE (across runs)",
-                        across([last(runs["VAE", s].history, "kl_loss") / last(runs["VAE", s].history, "loss")
-                                for s in ok["VAE"]]), posts="0.0178 / 4550 < 4e-6")
-    claim.statistic("entropy floor (BCE of a perfect reconstruction, per image)", floor,
-                    note="the part of the loss no model can change")
+        claim.statistic(
+            "fact·KL / total loss, VAE (across runs)",
+            across([last(runs["VAE", s].history, "kl_loss") / last(runs["VAE", s].history, "loss") for s in ok["VAE"]]),
+            posts="0.0178 / 4550 < 4e-6",
+        )
+    claim.statistic(
+        "entropy floor (BCE of a perfect reconstruction, per image)",
+        floor,
+        note="the part of the loss no model can change",
+    )
     for m in MODELS:
         if ok[m]:
-            claim.statistic(f"final reconstruction loss, {m} (across runs)", across([recon[m, s] for s in ok[m]]),
-                            posts="4515" if m == "AE" else "4553–4555")
+            claim.statistic(
+                f"final reconstruction loss, {m} (across runs)",
+                across([recon[m, s] for s in ok[m]]),
+                posts="4515" if m == "AE" else "4553–4555",
+            )
             claim.statistic(f"loss above the entropy floor, {m} (across runs)", across(measured["excess"][m]))
     if min(len(ok["AE"]), len(ok["VAE"])) >= 2:
         loss_ae = [recon["AE", s] for s in ok["AE"]]
         gap = stats.difference_across_runs([recon["VAE", s] for s in ok["VAE"]], loss_ae)
-        claim.statistic("(VAE − AE) / AE, total reconstruction loss", gap.scale(1 / float(np.mean(loss_ae))),
-                        posts="+0.85 %", note="the old ±2 % margin: most of this loss is the entropy floor")
-        claim.statistic("radius sd, VAE / AE (across runs)",
-                        ratio([float(np.std(r["VAE", s])) for s in ok["VAE"]],
-                              [float(np.std(r["AE", s])) for s in ok["AE"]]), posts="very comparable width")
+        claim.statistic(
+            "(VAE − AE) / AE, total reconstruction loss",
+            gap.scale(1 / float(np.mean(loss_ae))),
+            posts="+0.85 %",
+            note="the old ±2 % margin: most of this loss is the entropy floor",
+        )
+        claim.statistic(
+            "radius sd, VAE / AE (across runs)",
+            ratio([float(np.std(r["VAE", s])) for s in ok["VAE"]], [float(np.std(r["AE", s])) for s in ok["AE"]]),
+            posts="very comparable width",
+        )
         order = [("AE", s) for s in ok["AE"]] + [("VAE", s) for s in ok["VAE"]]
         for name, items, dist in (
-                ("radius distributions: mean W1(AE, VAE) / mean W1(seed, seed)", [r[k] for k in order],
-                 wasserstein_distance),
-                ("normalised inertia curves: mean L1(AE, VAE) / mean L1(seed, seed)",
-                 [curves[k]["normalised"] for k in order], _curve_distance)):
+            (
+                "radius distributions: mean W1(AE, VAE) / mean W1(seed, seed)",
+                [r[k] for k in order],
+                wasserstein_distance,
+            ),
+            (
+                "normalised inertia curves: mean L1(AE, VAE) / mean L1(seed, seed)",
+                [curves[k]["normalised"] for k in order],
+                _curve_distance,
+            ),
+        ):
             res = stats.between_within_permutation(stats.distance_matrix(items, dist), len(ok["AE"]))
             claim.statistic(name, res.ratio, posts="alike", note=_permutation_note(res))
     for m in MODELS:
@@ -347,53 +378,113 @@ def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session)
             continue
         c = curves[m, ok[m][0]]
         el = latent.elbow(c["k"], c["normalised"])
-        claim.statistic(f"inertia elbow {m} seed {ok[m][0]}: k", el["k"], posts="38–42 if forced",
-                        note=f"elbow strength {el['strength']:.3f} (0 = straight line, ≈ 0.7 = right angle)")
+        claim.statistic(
+            f"inertia elbow {m} seed {ok[m][0]}: k",
+            el["k"],
+            posts="38–42 if forced",
+            note=f"elbow strength {el['strength']:.3f} (0 = straight line, ≈ 0.7 = right angle)",
+        )
         for i, (name, _, _) in enumerate(RANDOM_Z):
-            claim.statistic(f"{m}: quality of decoded {name}, own-reconstruction scorer (across runs)",
-                            across([quality[m, s, i] for s in ok[m]]), posts="no faces")
-            claim.statistic(f"{m}: quality of decoded {name}, real-image scorer (across runs)",
-                            across([real_quality[m, s, i] for s in ok[m]]))
-        claim.statistic(f"{m}: held-out reconstructions, own-reconstruction scorer (across runs)",
-                        across([validation[m, s][0] for s in ok[m]]), note="validation of the metric: ≈ 1")
-        claim.statistic(f"{m}: held-out reconstructions, real-image scorer (across runs)",
-                        across([validation[m, s][1] for s in ok[m]]),
-                        note="how much the real-image scorer penalises this decoder's blur")
-    claim.statistic("quality of real held-out images, real-image scorer",
-                    real_scorer.score(val_images.astype(np.float32) / 255.0), posts="(metric validation: ≈ 1)")
+            claim.statistic(
+                f"{m}: quality of decoded {name}, own-reconstruction scorer (across runs)",
+                across([quality[m, s, i] for s in ok[m]]),
+                posts="no faces",
+            )
+            claim.statistic(
+                f"{m}: quality of decoded {name}, real-image scorer (across runs)",
+                across([real_quality[m, s, i] for s in ok[m]]),
+            )
+        claim.statistic(
+            f"{m}: held-out reconstructions, own-reconstruction scorer (across runs)",
+            across([validation[m, s][0] for s in ok[m]]),
+            note="validation of the metric: ≈ 1",
+        )
+        claim.statistic(
+            f"{m}: held-out reconstructions, real-image scorer (across runs)",
+            across([validation[m, s][1] for s in ok[m]]),
+            note="how much the real-image scorer penalises this decoder's blur",
+        )
+    claim.statistic(
+        "quality of real held-out images, real-image scorer",
+        real_scorer.score(val_images.astype(np.float32) / 255.0),
+        posts="(metric validation: ≈ 1)",
+    )
 
     # ---- plots
-    claim.plot("Training curves",
-               experiments.history_panel("reconstruction loss per epoch",
-                                         {f"{m} seed {s}": runs[m, s].history for m in MODELS for s in seeds},
-                                         key="reconstruction_loss"),
-               experiments.history_panel("probe radius mean per epoch",
-                                         {f"{m} seed {s}": runs[m, s].history for m in MODELS for s in seeds},
-                                         key="probe_radius_mean"),
-               experiments.history_panel("KL term fact·KL per epoch (VAE)",
-                                         {f"VAE seed {s}": runs["VAE", s].history for s in seeds}, key="kl_loss",
-                                         logy=True))
-    claim.plot("Radius distributions (bins of 0.5, as in the posts)",
-               experiments.radius_panel("R = ||z||, every seed", {f"{m} seed {s}": lat[m, s] for m, s in lat},
-                                        marks={"√z_dim": math.sqrt(scale.z_dim)}))
-    claim.plot("MiniBatchKMeans inertia / inertia(k = 2)",
-               {"type": "lines", "title": "normalised inertia", "xlabel": "k (clusters)",
-                "ylabel": "inertia / inertia(k=2)",
-                "series": [{"label": f"{m} seed {s}", "x": c["k"], "y": c["normalised"]}
-                           for (m, s), c in curves.items()]})
+    claim.plot(
+        "Training curves",
+        experiments.history_panel(
+            "reconstruction loss per epoch",
+            {f"{m} seed {s}": runs[m, s].history for m in MODELS for s in seeds},
+            key="reconstruction_loss",
+        ),
+        experiments.history_panel(
+            "probe radius mean per epoch",
+            {f"{m} seed {s}": runs[m, s].history for m in MODELS for s in seeds},
+            key="probe_radius_mean",
+        ),
+        experiments.history_panel(
+            "KL term fact·KL per epoch (VAE)",
+            {f"VAE seed {s}": runs["VAE", s].history for s in seeds},
+            key="kl_loss",
+            logy=True,
+        ),
+    )
+    claim.plot(
+        "Radius distributions (bins of 0.5, as in the posts)",
+        experiments.radius_panel(
+            "R = ||z||, every seed",
+            {f"{m} seed {s}": lat[m, s] for m, s in lat},
+            marks={"√z_dim": math.sqrt(scale.z_dim)},
+        ),
+    )
+    claim.plot(
+        "MiniBatchKMeans inertia / inertia(k = 2)",
+        {
+            "type": "lines",
+            "title": "normalised inertia",
+            "xlabel": "k (clusters)",
+            "ylabel": "inertia / inertia(k=2)",
+            "series": [{"label": f"{m} seed {s}", "x": c["k"], "y": c["normalised"]} for (m, s), c in curves.items()],
+        },
+    )
     panels = [experiments.images_panel("real held-out images", val_images[:8])]
     panels += [shown[m, "recon"] for m in MODELS if (m, "recon") in shown]
     claim.plot("Real held-out images and their reconstructions", *panels, ncols=3)
-    claim.plot("Decoded random latent points (same z for every run; first seed shown)",
-               *[shown[m, i] for i in range(len(zs)) for m in MODELS if (m, i) in shown], ncols=2,
-               caption="Left: AE, right: VAE; rows: z ~ N(0, I), U[−2, 2], U[−10, 10].")
-    claim.plot("Per-run summary", {
-        "type": "table", "title": "per-run statistics (the units of every primary check)",
-        "columns": ["model", "seed", "loss above floor", "fact·KL / excess", "radius peak [95 % CI]",
-                    "mean inertia drop", "worst random-z quality", "health"],
-        "rows": [[m, s, f"{recon[m, s] - floor:.3f}" if (m, s) in recon else "—",
-                  f"{measured['kl_share']['VAE'][ok['VAE'].index(s)]:.3g}" if m == "VAE" and s in ok[m] else "—",
-                  str(peaks[m, s]) if (m, s) in peaks else "—",
-                  f"{measured['drop'][m][ok[m].index(s)]:.4f}" if s in ok[m] else "—",
-                  f"{measured['quality'][m][ok[m].index(s)]:.3f}" if s in ok[m] else "—",
-                  ", ".join(health[m, s].flags) or "ok"] for m in MODELS for s in seeds]})
+    claim.plot(
+        "Decoded random latent points (same z for every run; first seed shown)",
+        *[shown[m, i] for i in range(len(zs)) for m in MODELS if (m, i) in shown],
+        ncols=2,
+        caption="Left: AE, right: VAE; rows: z ~ N(0, I), U[−2, 2], U[−10, 10].",
+    )
+    claim.plot(
+        "Per-run summary",
+        {
+            "type": "table",
+            "title": "per-run statistics (the units of every primary check)",
+            "columns": [
+                "model",
+                "seed",
+                "loss above floor",
+                "fact·KL / excess",
+                "radius peak [95 % CI]",
+                "mean inertia drop",
+                "worst random-z quality",
+                "health",
+            ],
+            "rows": [
+                [
+                    m,
+                    s,
+                    f"{recon[m, s] - floor:.3f}" if (m, s) in recon else "—",
+                    f"{measured['kl_share']['VAE'][ok['VAE'].index(s)]:.3g}" if m == "VAE" and s in ok[m] else "—",
+                    str(peaks[m, s]) if (m, s) in peaks else "—",
+                    f"{measured['drop'][m][ok[m].index(s)]:.4f}" if s in ok[m] else "—",
+                    f"{measured['quality'][m][ok[m].index(s)]:.3f}" if s in ok[m] else "—",
+                    ", ".join(health[m, s].flags) or "ok",
+                ]
+                for m in MODELS
+                for s in seeds
+            ],
+        },
+    )

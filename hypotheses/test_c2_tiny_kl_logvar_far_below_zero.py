@@ -50,8 +50,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 
-from vaebench import diagnostics, experiments, latent, stats
-from vaebench.record import Claim
+from vaebench import latent, stats
+from vaebench.claims import evaluate as experiments
+from vaebench.claims import health as diagnostics
+from vaebench.claims.record import Claim
 from vaebench.stats import Check, Estimate, SubClaim
 
 LOGVAR_MAX = -5.0            # C2.1

@@ -69,9 +69,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 
-from vaebench import diagnostics, experiments, latent, stats
+from vaebench import latent, stats
+from vaebench.claims import evaluate as experiments
+from vaebench.claims import health as diagnostics
+from vaebench.claims.record import Claim
 from vaebench.errors import StatsError, require
-from vaebench.record import Claim
 from vaebench.stats import Check, SubClaim
 
 PEAK = "radius peak / √z_dim (KDE mode, one per run)"
@@ -158,31 +160,77 @@ def decide(runs: Mapping[str, Sequence[float]], level: float, precondition: str 
     n = len(have["peak_ratio"])
     meta = dict(unit="runs", n_runs=n, precondition=precondition)
     checks = [
-        stats.check_within(PEAK, stats.across_runs(have["peak_ratio"], level), *PEAK_BAND, subclaim="C3a", role="primary",
-                           tolerance=f"t CI over runs inside [{PEAK_BAND[0]}, {PEAK_BAND[1]}]: excludes a per-axis "
-                                     "scale off by √2", posts="16.5–16.75 / 16 = 1.03–1.05", **meta),
-        stats.check_within(SECOND, stats.across_runs(have["M_ratio"], level), *M_BAND, subclaim="C3c", role="primary",
-                           tolerance=f"t CI over runs inside [{M_BAND[0]:.4g}, {M_BAND[1]:.4g}] (C3a's band squared)",
-                           posts="≈ 1 (E[z_j²] ≈ 1 per axis)", **meta),
-        stats.check_above(NARROW, stats.across_runs(have["narrow"], level), MORE_THAN_HALF, subclaim="C3d", role="primary",
-                          tolerance=f"t CI over runs above {MORE_THAN_HALF}", posts="more than 50 %", **meta),
+        stats.check_within(
+            PEAK,
+            stats.across_runs(have["peak_ratio"], level),
+            *PEAK_BAND,
+            subclaim="C3a",
+            role="primary",
+            tolerance=f"t CI over runs inside [{PEAK_BAND[0]}, {PEAK_BAND[1]}]: excludes a per-axis scale off by √2",
+            posts="16.5–16.75 / 16 = 1.03–1.05",
+            **meta,
+        ),
+        stats.check_within(
+            SECOND,
+            stats.across_runs(have["M_ratio"], level),
+            *M_BAND,
+            subclaim="C3c",
+            role="primary",
+            tolerance=f"t CI over runs inside [{M_BAND[0]:.4g}, {M_BAND[1]:.4g}] (C3a's band squared)",
+            posts="≈ 1 (E[z_j²] ≈ 1 per axis)",
+            **meta,
+        ),
+        stats.check_above(
+            NARROW,
+            stats.across_runs(have["narrow"], level),
+            MORE_THAN_HALF,
+            subclaim="C3d",
+            role="primary",
+            tolerance=f"t CI over runs above {MORE_THAN_HALF}",
+            posts="more than 50 %",
+            **meta,
+        ),
     ]
     if "wide" in have:
-        checks.append(stats.check_above(WIDE_NAME, stats.across_runs(have["wide"], level), ALMOST_ALL, subclaim="C3d",
-                                        tolerance=f"t CI over runs above {ALMOST_ALL} ('almost all')",
-                                        posts="almost all", **meta))
+        checks.append(
+            stats.check_above(
+                WIDE_NAME,
+                stats.across_runs(have["wide"], level),
+                ALMOST_ALL,
+                subclaim="C3d",
+                tolerance=f"t CI over runs above {ALMOST_ALL} ('almost all')",
+                posts="almost all",
+                **meta,
+            )
+        )
     if "standard" in have:
-        checks.append(stats.check_above(STANDARD_NAME, stats.across_runs(have["standard"], level), MOST, subclaim="C3c",
-                                        tolerance=f"t CI over runs above {MOST} ('most coordinates')",
-                                        posts="most axes Gaussian at 0 with sd ≈ 1", **meta))
+        checks.append(
+            stats.check_above(
+                STANDARD_NAME,
+                stats.across_runs(have["standard"], level),
+                MOST,
+                subclaim="C3c",
+                tolerance=f"t CI over runs above {MOST} ('most coordinates')",
+                posts="most axes Gaussian at 0 with sd ≈ 1",
+                **meta,
+            )
+        )
     if "peak_over_sqrtM" in have:
-        checks.append(stats.check_within(CONCENTRATES, stats.across_runs(have["peak_over_sqrtM"], level), *AT_SQRT_M,
-                                         subclaim="C3c", tolerance=f"t CI over runs inside {list(AT_SQRT_M)}: the "
-                                                                   "peak sits at √E[R²]", **meta))
+        checks.append(
+            stats.check_within(
+                CONCENTRATES,
+                stats.across_runs(have["peak_over_sqrtM"], level),
+                *AT_SQRT_M,
+                subclaim="C3c",
+                tolerance=f"t CI over runs inside {list(AT_SQRT_M)}: the peak sits at √E[R²]",
+                **meta,
+            )
+        )
     return checks
 
 
 # --------------------------------------------------------------------------- the posts' experiment
+
 
 @pytest.mark.gpu
 def test_c3_radius_peak_near_sqrt_zdim(claim, scale, trained, vaebench_session):
@@ -207,63 +255,107 @@ def test_c3_radius_peak_near_sqrt_zdim(claim, scale, trained, vaebench_session):
         return
 
     shown = 0.95  # secondary statistics: 95 % t intervals over runs
-    claim.statistic("broad / off-centre axes (sd > 1.5 or |mean| > 1), over runs",
-                    stats.across_runs([len(per[s]["broad"]) for s in seeds], shown), posts="≈ 5 off-centre, 12 broad of 256")
-    claim.statistic("histogram-bin peak (bins of 0.5, the posts' statistic), over runs",
-                    stats.across_runs([per[s]["hist_peak"] for s in seeds], shown), posts="16.5–16.75 (d = 256)",
-                    note=f"√d = {root:.3g}")
-    claim.statistic("sd of R, over runs", stats.across_runs([per[s]["r_sd"] for s in seeds], shown),
-                    note="a chi with d dof (z ~ N(0, I)) has sd → 1/√2 ≈ 0.71")
+    claim.statistic(
+        "broad / off-centre axes (sd > 1.5 or |mean| > 1), over runs",
+        stats.across_runs([len(per[s]["broad"]) for s in seeds], shown),
+        posts="≈ 5 off-centre, 12 broad of 256",
+    )
+    claim.statistic(
+        "histogram-bin peak (bins of 0.5, the posts' statistic), over runs",
+        stats.across_runs([per[s]["hist_peak"] for s in seeds], shown),
+        posts="16.5–16.75 (d = 256)",
+        note=f"√d = {root:.3g}",
+    )
+    claim.statistic(
+        "sd of R, over runs",
+        stats.across_runs([per[s]["r_sd"] for s in seeds], shown),
+        note="a chi with d dof (z ~ N(0, I)) has sd → 1/√2 ≈ 0.71",
+    )
     for s in seeds:
         broad = per[s]["broad"]
-        claim.statistic(f"seed {s}: radius KDE peak (bootstrap over the points of this one run)", per[s]["peak"],
-                        posts="16.5–16.75 (d = 256)",
-                        note="broad axes " + ", ".join(map(str, broad[:30])) + (" …" if len(broad) > 30 else ""))
+        claim.statistic(
+            f"seed {s}: radius KDE peak (bootstrap over the points of this one run)",
+            per[s]["peak"],
+            posts="16.5–16.75 (d = 256)",
+            note="broad axes " + ", ".join(map(str, broad[:30])) + (" …" if len(broad) > 30 else ""),
+        )
 
     s0 = seeds[0]
     null = latent.gaussian_null(zs[s0], seed=11)
     null_st = run_statistics(null, seed=11)
-    claim.statistic(f"matched Gaussian N(m̂, Σ̂) of seed {s0}: peak / √d", null_st["peak_ratio"],
-                    note=f"AE seed {s0}: {per[s0]['peak_ratio']:.3f}; equal ⇒ mean and covariance alone place "
-                         "the peak")
+    claim.statistic(
+        f"matched Gaussian N(m̂, Σ̂) of seed {s0}: peak / √d",
+        null_st["peak_ratio"],
+        note=f"AE seed {s0}: {per[s0]['peak_ratio']:.3f}; equal ⇒ mean and covariance alone place the peak",
+    )
     claim.statistic(f"matched Gaussian of seed {s0}: sd of R", null_st["r_sd"], note=f"AE: {per[s0]['r_sd']:.3f}")
-    claim.note("Why the peak sits where it does: where peak/√M ≈ 1, R concentrates at √E[R²], so the peak's "
-               "distance from √d is entirely the distance of Σ E[z_j²] from d (C3c); nothing in an AE's loss "
-               "fixes that per-axis scale, so it is an empirical fact about training, not a law.")
+    claim.note(
+        "Why the peak sits where it does: where peak/√M ≈ 1, R concentrates at √E[R²], so the peak's "
+        "distance from √d is entirely the distance of Σ E[z_j²] from d (C3c); nothing in an AE's loss "
+        "fixes that per-axis scale, so it is an empirical fact about training, not a law."
+    )
 
     # plots: the posts' histogram (bins of 0.5), with the matched Gaussian of the first seed
     lat = {f"AE seed {s}": zs[s] for s in seeds}
     lat[f"Gaussian N(m̂, Σ̂) of seed {s0}"] = null
-    hist = experiments.radius_panel(f"radius histogram, bins of 0.5 (z_dim {d})", lat,
-                                    marks={"√d": root, "0.75√d": WIDE[0] * root, "1.5√d": WIDE[1] * root})
+    hist = experiments.radius_panel(
+        f"radius histogram, bins of 0.5 (z_dim {d})",
+        lat,
+        marks={"√d": root, "0.75√d": WIDE[0] * root, "1.5√d": WIDE[1] * root},
+    )
     lo_r, hi_r = np.quantile(np.concatenate([per[s]["r"] for s in seeds]), [0.005, 0.995])
     edges = np.arange(np.floor(lo_r / 0.05), np.ceil(hi_r / 0.05) + 1) * 0.05
-    fine = {"type": "hist", "title": "same, bins of 0.05 (the posts' second view), central 99 %",
-            "xlabel": "radius R = ||z||", "ylabel": "fraction of points",
-            "series": [{"label": f"AE seed {s}", "edges": experiments.short_floats(edges, 6),
-                        "counts": experiments.short_floats(np.histogram(per[s]["r"], edges)[0] / per[s]["r"].size)}
-                       for s in seeds],
-            "vlines": [{"x": root, "label": "√d"}, {"x": NARROW_SHELL[0] * root, "label": "0.875√d"},
-                       {"x": NARROW_SHELL[1] * root, "label": "1.1875√d"}]}
+    fine = {
+        "type": "hist",
+        "title": "same, bins of 0.05 (the posts' second view), central 99 %",
+        "xlabel": "radius R = ||z||",
+        "ylabel": "fraction of points",
+        "series": [
+            {
+                "label": f"AE seed {s}",
+                "edges": experiments.short_floats(edges, 6),
+                "counts": experiments.short_floats(np.histogram(per[s]["r"], edges)[0] / per[s]["r"].size),
+            }
+            for s in seeds
+        ],
+        "vlines": [
+            {"x": root, "label": "√d"},
+            {"x": NARROW_SHELL[0] * root, "label": "0.875√d"},
+            {"x": NARROW_SHELL[1] * root, "label": "1.1875√d"},
+        ],
+    }
     claim.plot("Radius distribution (posts: bins of 0.5, peak 16.5–16.75 for √256 = 16)", hist, fine, ncols=2)
 
     # per-axis densities the posts drew: the broadest axes, the most off-centre one and typical ones
     tab = per[s0]["table"]
     axes, labels = experiments.axes_to_show(tab, n_typical=3)
-    dens = experiments.axis_density_panel(f"per-axis number density (bins of 0.25), AE seed {s0}", zs[s0], axes,
-                                          labels=labels)
+    dens = experiments.axis_density_panel(
+        f"per-axis number density (bins of 0.25), AE seed {s0}", zs[s0], axes, labels=labels
+    )
     meansd = experiments.scatter_panel(
         "per-axis mean and sd (all axes, all seeds)",
         {f"seed {s}": (per[s]["table"]["mean"], per[s]["table"]["sd"]) for s in seeds},
-        xlabel="axis mean", ylabel="axis sd", size=8)
+        xlabel="axis mean",
+        ylabel="axis sd",
+        size=8,
+    )
     meansd["hlines"] = [{"y": 1.0}, {"y": STANDARD_SD[1]}, {"y": STANDARD_SD[0]}]
     meansd["vlines"] = [{"x": -STANDARD_MEAN}, {"x": STANDARD_MEAN}]
     top = np.argsort(-np.maximum(tab["sd"] / STANDARD_SD[1], np.abs(tab["mean"]) / STANDARD_MEAN))[:12]
     cols = ("mean", "sd", "second_moment", "skew", "excess_kurtosis")
     rows = [[int(j)] + [f"{tab[c][j]:+.3f}" for c in cols] for j in top]
     rows.append(["median of all axes"] + [f"{np.median(tab[c]):+.3f}" for c in cols])
-    table = {"type": "table", "title": f"AE seed {s0}: the 12 broadest axes (posts: e.g. 52 centre 5.0 width 8; "
-                                       "130 centre −2.0 width 9; 200 centre 0.5 width 11)",
-             "columns": ["axis", "mean", "sd", "E[z²]", "skew", "excess kurtosis"], "rows": rows}
-    claim.plot("Per-axis densities (posts: Gaussians at 0 with sd ≈ 1, a few broad off-centre axes)",
-               dens, meansd, table, ncols=2)
+    table = {
+        "type": "table",
+        "title": f"AE seed {s0}: the 12 broadest axes (posts: e.g. 52 centre 5.0 width 8; "
+        "130 centre −2.0 width 9; 200 centre 0.5 width 11)",
+        "columns": ["axis", "mean", "sd", "E[z²]", "skew", "excess kurtosis"],
+        "rows": rows,
+    }
+    claim.plot(
+        "Per-axis densities (posts: Gaussians at 0 with sd ≈ 1, a few broad off-centre axes)",
+        dens,
+        meansd,
+        table,
+        ncols=2,
+    )

@@ -40,9 +40,11 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from vaebench import diagnostics, experiments, latent, stats
+from vaebench import latent, stats
+from vaebench.claims import evaluate as experiments
+from vaebench.claims import health as diagnostics
+from vaebench.claims.record import Claim
 from vaebench.errors import StatsError, require
-from vaebench.record import Claim
 from vaebench.stats import Check, SubClaim
 
 SLOPE = "log-log slope of the radius peak vs z_dim (one per seed)"
@@ -133,29 +135,61 @@ def test_c3b_peak_scales_as_sqrt_zdim(claim, scale, trained, vaebench_session):
     for j, d in enumerate(dims):
         claim.statistic(f"z_dim {d}: peak / √d, over seeds", stats.across_runs(peaks[:, j] / math.sqrt(d), 0.95),
                         posts="1.03–1.05" if d == 256 else None)
-        claim.statistic(f"z_dim {d}: M / d, over seeds", stats.across_runs(sqrt_m[:, j] ** 2 / d, 0.95), posts="≈ 1 (d = 256)")
+        claim.statistic(f"z_dim {d}: M / d, over seeds", stats.across_runs(sqrt_m[:, j] ** 2 / d, 0.95),
+                        posts="≈ 1 (d = 256)")
     for d, s in wanted:
         if (d, s) in per:
-            claim.statistic(f"z_dim {d}, seed {s}: radius KDE peak (bootstrap over the points of this one run)",
-                            per[d, s]["peak"], note=f"√d = {math.sqrt(d):.3g}")
-    claim.note("The peak follows √M = √E[R²] (C3's peak/√M), so it follows √z_dim exactly as far as the mean "
-               "per-axis second moment M/d stays constant across z_dim: compare the two slopes.")
+            claim.statistic(
+                f"z_dim {d}, seed {s}: radius KDE peak (bootstrap over the points of this one run)",
+                per[d, s]["peak"],
+                note=f"√d = {math.sqrt(d):.3g}",
+            )
+    claim.note(
+        "The peak follows √M = √E[R²] (C3's peak/√M), so it follows √z_dim exactly as far as the mean "
+        "per-axis second moment M/d stays constant across z_dim: compare the two slopes."
+    )
 
     slopes = seed_slopes(dims, peaks)
-    series = [{"label": f"KDE peak, seed {s} (slope {b:.3f})", "x": dims, "y": list(peaks[i]),
-               "low": [per[d, s]["peak"].low for d in dims], "high": [per[d, s]["peak"].high for d in dims]}
-              for i, (s, b) in enumerate(zip(complete, slopes))]
-    series += [{"label": f"√M, seed {complete[0]}", "x": dims, "y": list(sqrt_m[0]), "linestyle": "--"},
-               {"label": "√z_dim", "x": dims, "y": [math.sqrt(d) for d in dims], "linestyle": ":"}]
-    loglog = {"type": "lines", "title": "radius peak vs z_dim (one line per seed)", "xlabel": "z_dim",
-              "ylabel": "radius", "series": series, "logx": True, "logy": True}
-    ratios = {"type": "lines", "title": "peak/√d and M/d vs z_dim (mean over seeds)", "xlabel": "z_dim",
-              "ylabel": "ratio", "logx": True,
-              "series": [{"label": "peak / √d", "x": dims, "y": list((peaks / np.sqrt(dims)).mean(axis=0))},
-                         {"label": "M / d", "x": dims, "y": list((sqrt_m ** 2 / np.asarray(dims)).mean(axis=0))}],
-              "hlines": [{"y": 1.0}]}
-    scaled = experiments.radius_panel(f"radius / √z_dim (bins of 0.02), seed {complete[0]}",
-                                      {f"z_dim {d}": per[d, complete[0]]["z"] / math.sqrt(d) for d in dims},
-                                      bin_width=0.02, marks={"1": 1.0})
+    series = [
+        {
+            "label": f"KDE peak, seed {s} (slope {b:.3f})",
+            "x": dims,
+            "y": list(peaks[i]),
+            "low": [per[d, s]["peak"].low for d in dims],
+            "high": [per[d, s]["peak"].high for d in dims],
+        }
+        for i, (s, b) in enumerate(zip(complete, slopes))
+    ]
+    series += [
+        {"label": f"√M, seed {complete[0]}", "x": dims, "y": list(sqrt_m[0]), "linestyle": "--"},
+        {"label": "√z_dim", "x": dims, "y": [math.sqrt(d) for d in dims], "linestyle": ":"},
+    ]
+    loglog = {
+        "type": "lines",
+        "title": "radius peak vs z_dim (one line per seed)",
+        "xlabel": "z_dim",
+        "ylabel": "radius",
+        "series": series,
+        "logx": True,
+        "logy": True,
+    }
+    ratios = {
+        "type": "lines",
+        "title": "peak/√d and M/d vs z_dim (mean over seeds)",
+        "xlabel": "z_dim",
+        "ylabel": "ratio",
+        "logx": True,
+        "series": [
+            {"label": "peak / √d", "x": dims, "y": list((peaks / np.sqrt(dims)).mean(axis=0))},
+            {"label": "M / d", "x": dims, "y": list((sqrt_m**2 / np.asarray(dims)).mean(axis=0))},
+        ],
+        "hlines": [{"y": 1.0}],
+    }
+    scaled = experiments.radius_panel(
+        f"radius / √z_dim (bins of 0.02), seed {complete[0]}",
+        {f"z_dim {d}": per[d, complete[0]]["z"] / math.sqrt(d) for d in dims},
+        bin_width=0.02,
+        marks={"1": 1.0},
+    )
     scaled["xlabel"] = "R / √z_dim"
     claim.plot("Beyond the posts: does the peak follow √z_dim?", loglog, ratios, scaled, ncols=3)

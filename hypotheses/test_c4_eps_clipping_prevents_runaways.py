@@ -46,8 +46,9 @@ one-sided error is ≤ α/2 = 0.025):
   per-pair contrast X = 1[C] − θ0·1[U] averaged over the pairs and divided by its standard
   error under the restricted maximum-likelihood cells (a score statistic); its p-value is
   the largest tail probability over the twin-pair multinomial (π11, π10, π01, π00) with
-  p_C = θ0·p_U — every twin dependence, none assumed (grid :data:`NUISANCE_STEPS`). The bounds are connected (every grid θ0 beyond a bound is
-  rejected), so support needs every θ0 ≥ 1 rejected. At θ0 = 1 the test is the exact
+  p_C = θ0·p_U — every twin dependence, none assumed (grid :data:`NUISANCE_STEPS`). The bounds are
+  connected (every grid θ0 beyond a bound is rejected), so support needs every θ0 ≥ 1 rejected.
+  At θ0 = 1 the test is the exact
   unconditional McNemar test on the discordant pairs, more powerful than the conditional
   one (``binomtest`` on the discordant pairs: 0.79 against 0.91 at 14 pairs). Largest exact
   error over every twin-pair distribution at 14 pairs: P(supported | p_C ≥ p_U) = 0.018,
@@ -78,6 +79,7 @@ expects 0.02 clipped draws per run) or a run lacks the history the event definit
 Scale: smoke (machinery only), cpu (3 pairs: inconclusive by design, shows the machinery and
 the event statistics), full (14 pairs, the posts' 24 epochs; power 0.91).
 """
+
 from __future__ import annotations
 
 import functools
@@ -89,19 +91,20 @@ import pytest
 from scipy import special
 from scipy.stats import binomtest, norm
 
-from vaebench import experiments, stats
+from vaebench import stats
+from vaebench.claims import evaluate as experiments
+from vaebench.claims.record import Claim
 from vaebench.errors import StatsError
-from vaebench.record import Claim
 from vaebench.stats import Check, Estimate, SubClaim
 
 EPS_CLIP = 5.0
-FIRST_EPOCH = 3              # (b), (c): epochs from 3 on, compared with earlier ones
-PEAK_JUMP = 1.5              # (b)
-PEAK_JUMP_ABS = 2.0          # (b)
-MEAN_JUMP = 1.25             # (b)
-KL_SPIKE = 3.0               # (c)
-KL_WINDOW = 3                # (c)
-OFF_MINIMUM = 0.15           # (d)
+FIRST_EPOCH = 3  # (b), (c): epochs from 3 on, compared with earlier ones
+PEAK_JUMP = 1.5  # (b)
+PEAK_JUMP_ABS = 2.0  # (b)
+MEAN_JUMP = 1.25  # (b)
+KL_SPIKE = 3.0  # (c)
+KL_WINDOW = 3  # (c)
+OFF_MINIMUM = 0.15  # (d)
 HISTORY_KEYS = ("loss", "kl", "probe_radius_peak", "probe_radius_mean", "eps_tail")
 #: C4a's refutation edge: the clip prevents fewer than half of the runaways when θ = p_C / p_U > LAMBDA
 LAMBDA = 0.5
@@ -117,22 +120,33 @@ CELLS = ("both ran away", "only unclipped", "only clipped", "neither")
 CLAIM = Claim(
     id="C4",
     title="Clipping eps at |eps| ≤ 5 prevents training runaways",
-    quote=("So far I had nothing in our Python classes which would limit the statistical variation of epsilon. "
-           "[...] This stabilized everything. [...] after the limitation of epsilon fluctuations all training runs "
-           "found a loss minimum similar to the one of our simple AE – in the sense that it creates a z-point "
-           "density distribution around R ≈ 16."),
+    quote=(
+        "So far I had nothing in our Python classes which would limit the statistical variation of epsilon. "
+        "[...] This stabilized everything. [...] after the limitation of epsilon fluctuations all training runs "
+        "found a loss minimum similar to the one of our simple AE – in the sense that it creates a z-point "
+        "density distribution around R ≈ 16."
+    ),
     source="post XIII, 'Variational Autoencoder with Tensorflow 2.8' (seeds/000_73ebeab37ce6d73c.txt), "
-           "section 'Can this result be reproduced?'",
-    posts={"unclipped runs": "2 of 4 misbehaved: one at average radius 19.75 instead of ≈ 16; one jumped to a "
-                             "radius peak of 66 with a KL spike at epoch 22",
-           "clipped runs": "all found the R ≈ 16 minimum (number of runs not given)"},
-    subclaims=(SubClaim("C4a", "clipping eps at |eps| ≤ 5 prevents most training runaways "
-                               f"(p_C / p_U < 1 shown; refuted when > {LAMBDA:g} is shown)", RATIO,
-                        posts="0 clipped vs 2 of 4 unclipped"),),
+    "section 'Can this result be reproduced?'",
+    posts={
+        "unclipped runs": "2 of 4 misbehaved: one at average radius 19.75 instead of ≈ 16; one jumped to a "
+        "radius peak of 66 with a KL spike at epoch 22",
+        "clipped runs": "all found the R ≈ 16 minimum (number of runs not given)",
+    },
+    subclaims=(
+        SubClaim(
+            "C4a",
+            "clipping eps at |eps| ≤ 5 prevents most training runaways "
+            f"(p_C / p_U < 1 shown; refuted when > {LAMBDA:g} is shown)",
+            RATIO,
+            posts="0 clipped vs 2 of 4 unclipped",
+        ),
+    ),
 )
 
 
 # --------------------------------------------------------------------------- the runaway event
+
 
 def _series(history: Mapping, key: str) -> np.ndarray:
     return np.asarray(history.get(key) or [], dtype=np.float64)
@@ -146,12 +160,12 @@ def runaway_events(history: Mapping, stopped: str | None) -> list[str]:
     if stopped or not np.all(np.isfinite(loss)) or not np.all(np.isfinite(kl)):
         events.append(f"(a) non-finite{': ' + stopped if stopped else ''}")
     with np.errstate(invalid="ignore", divide="ignore"):
-        for e in range(FIRST_EPOCH, min(len(peak), len(mean)) + 1):          # e is 1-based
+        for e in range(FIRST_EPOCH, min(len(peak), len(mean)) + 1):  # e is 1-based
             p0, p1, m0, m1 = peak[e - 2], peak[e - 1], mean[e - 2], mean[e - 1]
             if p1 > PEAK_JUMP * p0 and p1 - p0 > PEAK_JUMP_ABS and m1 > MEAN_JUMP * m0:
                 events.append(f"(b) radius jump at epoch {e}: peak {p0:.2f} → {p1:.2f}, mean {m0:.2f} → {m1:.2f}")
         for e in range(FIRST_EPOCH, len(kl) + 1):
-            base = float(np.median(kl[max(0, e - 1 - KL_WINDOW):e - 1]))
+            base = float(np.median(kl[max(0, e - 1 - KL_WINDOW) : e - 1]))
             if kl[e - 1] > KL_SPIKE * base:
                 events.append(f"(c) KL spike at epoch {e}: {kl[e - 1]:.4g} > {KL_SPIKE:g} × {base:.4g}")
     return events
@@ -161,8 +175,10 @@ def classify(runs: Mapping[tuple, tuple[Mapping, str | None]]) -> tuple[dict, fl
     """Events (a)–(d) of every run: ``runs`` maps (arm, seed) to (history, stopped). Returns the
     events per run and the median final probe mean radius that (d) compares with."""
     events = {key: runaway_events(h, stopped) for key, (h, stopped) in runs.items()}
-    finals = {key: float(_series(h, "probe_radius_mean")[-1]) if h.get("probe_radius_mean") else math.nan
-              for key, (h, _) in runs.items()}
+    finals = {
+        key: float(_series(h, "probe_radius_mean")[-1]) if h.get("probe_radius_mean") else math.nan
+        for key, (h, _) in runs.items()
+    }
     finite = [v for v in finals.values() if math.isfinite(v)]
     median = float(np.median(finite)) if finite else math.nan
     for key, v in finals.items():
@@ -174,7 +190,7 @@ def classify(runs: Mapping[tuple, tuple[Mapping, str | None]]) -> tuple[dict, fl
 def _max_ratio(x: np.ndarray, start: int = FIRST_EPOCH) -> float:
     """Largest epoch-to-epoch ratio x[e]/x[e−1] for 1-based e ≥ ``start`` (how near (b) and (c) came)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = x[start - 1:] / x[start - 2:-1] if len(x) >= start else np.array([])
+        r = x[start - 1 :] / x[start - 2 : -1] if len(x) >= start else np.array([])
     r = r[np.isfinite(r)]
     return float(r.max()) if r.size else math.nan
 
@@ -187,12 +203,15 @@ def precondition(histories: Mapping[tuple, Mapping], clipped: str = "clipped") -
         return f"history without {'/'.join(HISTORY_KEYS)}: {', '.join(missing)}"
     fired = sum(float(np.nansum(_series(h, "eps_tail"))) for (a, _), h in histories.items() if a == clipped)
     if fired <= 0:
-        return (f"the clip never fired (0 draws with |eps| > {EPS_CLIP:g} in the clipped arm): both arms ran the "
-                "same computation, so they cannot show what clipping does")
+        return (
+            f"the clip never fired (0 draws with |eps| > {EPS_CLIP:g} in the clipped arm): both arms ran the "
+            "same computation, so they cannot show what clipping does"
+        )
     return None
 
 
 # --------------------------------------------------------------------------- exact paired inference
+
 
 def pair_counts(unclipped: Sequence[bool], clipped: Sequence[bool]) -> tuple[int, int, int, int]:
     """(both, only unclipped, only clipped, neither) over twin pairs (index i of each arm: one seed)."""
@@ -205,8 +224,10 @@ def pair_counts(unclipped: Sequence[bool], clipped: Sequence[bool]) -> tuple[int
 @functools.lru_cache(maxsize=8)
 def _outcomes(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Every table (n11, n10, n01, n00) of n twin pairs and its log multinomial coefficient."""
-    k = np.array([(a, b, c, n - a - b - c) for a in range(n + 1) for b in range(n + 1 - a)
-                  for c in range(n + 1 - a - b)], dtype=np.float64)
+    k = np.array(
+        [(a, b, c, n - a - b - c) for a in range(n + 1) for b in range(n + 1 - a) for c in range(n + 1 - a - b)],
+        dtype=np.float64,
+    )
     return k, special.gammaln(n + 1) - special.gammaln(k + 1).sum(axis=1)
 
 
@@ -214,8 +235,8 @@ def _log_pmf(n: int, pi: np.ndarray) -> np.ndarray:
     """Log multinomial probabilities of every table of n pairs (rows) under each cell vector of ``pi`` (columns)."""
     k, logcoef = _outcomes(n)
     pi = np.atleast_2d(np.asarray(pi, dtype=np.float64))
-    logp = np.where(pi > 0, np.log(np.where(pi > 0, pi, 1.0)), -1e4)     # a cell of probability 0 kills its tables
-    return logcoef[:, None] + sum(k[:, j, None] * logp[None, :, j] for j in range(4))   # faster than k @ logp.T
+    logp = np.where(pi > 0, np.log(np.where(pi > 0, pi, 1.0)), -1e4)  # a cell of probability 0 kills its tables
+    return logcoef[:, None] + sum(k[:, j, None] * logp[None, :, j] for j in range(4))  # faster than k @ logp.T
 
 
 def cells(p_u: float, p_c: float, rho: float = 0.0) -> np.ndarray:
@@ -253,20 +274,21 @@ def _pvalues(n: int, theta0: float) -> tuple[np.ndarray, np.ndarray]:
     k, _ = _outcomes(n)
     a = np.array([-1.0, -1.0, 0.0, 0.0]) if math.isinf(theta0) else np.array([1 - theta0, -theta0, 1.0, 0.0])
     boundary = _null_boundary(theta0)
-    logp = _log_pmf(n, boundary)                                          # tables × nuisance
+    logp = _log_pmf(n, boundary)  # tables × nuisance
     restricted = boundary[np.argmax(logp, axis=1)]
     var = np.maximum(restricted @ (a * a) - (restricted @ a) ** 2, 0.0)
     mean = k @ a / n
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(var > 1e-12, mean * math.sqrt(n) / np.sqrt(np.where(var > 1e-12, var, 1.0)),
-                     np.sign(mean) * np.inf)
-    t = np.round(np.where(np.abs(mean) <= 1e-12, 0.0, t), 9)             # ties stay ties
+        t = np.where(
+            var > 1e-12, mean * math.sqrt(n) / np.sqrt(np.where(var > 1e-12, var, 1.0)), np.sign(mean) * np.inf
+        )
+    t = np.round(np.where(np.abs(mean) <= 1e-12, 0.0, t), 9)  # ties stay ties
     prob = np.exp(logp)
     out = []
-    for s in (t, -t):                                                     # large t: θ > θ0; small t: θ < θ0
+    for s in (t, -t):  # large t: θ > θ0; small t: θ < θ0
         order = np.argsort(-s, kind="stable")
         cum = np.cumsum(prob[order], axis=0)
-        last = np.searchsorted(-s[order], -s[order], side="right") - 1    # the last table tied with each
+        last = np.searchsorted(-s[order], -s[order], side="right") - 1  # the last table tied with each
         p = np.empty(len(s))
         p[order] = cum[last].max(axis=1)
         out.append(np.minimum(p, 1.0))
@@ -279,10 +301,10 @@ def _bounds(n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
     each one-sided at (1 + level) / 2."""
     a = (1.0 - level) / 2.0
     grid = np.array(THETA_GRID)
-    above = np.stack([_pvalues(n, float(g))[0] < a for g in grid[:-1]], axis=1)   # rejects θ ≤ g
-    below = np.stack([_pvalues(n, float(g))[1] < a for g in grid[1:]], axis=1)    # rejects θ ≥ g
-    n_low = np.cumprod(above, axis=1).sum(axis=1)             # leading rejected grid points from 0 up
-    n_high = np.cumprod(below[:, ::-1], axis=1).sum(axis=1)   # trailing rejected grid points from inf down
+    above = np.stack([_pvalues(n, float(g))[0] < a for g in grid[:-1]], axis=1)  # rejects θ ≤ g
+    below = np.stack([_pvalues(n, float(g))[1] < a for g in grid[1:]], axis=1)  # rejects θ ≥ g
+    n_low = np.cumprod(above, axis=1).sum(axis=1)  # leading rejected grid points from 0 up
+    n_high = np.cumprod(below[:, ::-1], axis=1).sum(axis=1)  # trailing rejected grid points from inf down
     low = np.where(n_low > 0, grid[:-1][np.maximum(n_low - 1, 0)], 0.0)
     high = np.where(n_high > 0, grid[1:][::-1][np.maximum(n_high - 1, 0)], math.inf)
     return low, high
@@ -300,9 +322,14 @@ def ratio_interval(counts: tuple[int, int, int, int], level: float) -> Estimate:
     i = _table_index(n, counts)
     k_u, k_c = counts[0] + counts[1], counts[0] + counts[2]
     value = k_c / k_u if k_u else (math.inf if k_c else math.nan)
-    return Estimate(value, min(low[i], value) if math.isfinite(value) else low[i],
-                    max(high[i], value) if math.isfinite(value) else high[i], level,
-                    "exact unconditional paired (twin seeds)", n)
+    return Estimate(
+        value,
+        min(low[i], value) if math.isfinite(value) else low[i],
+        max(high[i], value) if math.isfinite(value) else high[i],
+        level,
+        "exact unconditional paired (twin seeds)",
+        n,
+    )
 
 
 def _verdicts(n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -314,8 +341,9 @@ def _verdicts(n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
     return events & (high <= 1.0) & ~refuted, refuted
 
 
-def power(n: int, p_u: float = P_UNCLIPPED_POSTS, p_c: float = P_CLIPPED_POSTS, rho: float = 0.0,
-          level: float = 0.95) -> dict[str, float]:
+def power(
+    n: int, p_u: float = P_UNCLIPPED_POSTS, p_c: float = P_CLIPPED_POSTS, rho: float = 0.0, level: float = 0.95
+) -> dict[str, float]:
     """Exact probabilities of C4a's verdicts with ``n`` twin pairs: every table weighted by its
     multinomial probability under :func:`cells` (p_u, p_c, rho); no simulation."""
     w = np.exp(_log_pmf(n, cells(p_u, p_c, rho))[:, 0])
@@ -323,38 +351,66 @@ def power(n: int, p_u: float = P_UNCLIPPED_POSTS, p_c: float = P_CLIPPED_POSTS, 
     return {"supported": float(w @ sup), "refuted": float(w @ ref), "inconclusive": float(w @ (~sup & ~ref))}
 
 
-def decide(unclipped: Sequence[bool], clipped: Sequence[bool], level: float,
-           precondition: str | None = None) -> list[Check]:
+def decide(
+    unclipped: Sequence[bool], clipped: Sequence[bool], level: float, precondition: str | None = None
+) -> list[Check]:
     """C4a's primary check from the runaway indicators of the twins (index i of each arm: seed i)."""
     counts = pair_counts(unclipped, clipped)
     n = sum(counts)
     est = ratio_interval(counts, level)
     k_u, k_c = counts[0] + counts[1], counts[0] + counts[2]
     side = (1 - level) / 2
-    tolerance = (f"supported: exact paired {level:.0%} CI of p_C / p_U below 1; refuted: CI above {LAMBDA:g} (the "
-                 f"clip prevents fewer than half of the runaways); no runaway in either arm: inconclusive")
+    tolerance = (
+        f"supported: exact paired {level:.0%} CI of p_C / p_U below 1; refuted: CI above {LAMBDA:g} (the "
+        f"clip prevents fewer than half of the runaways); no runaway in either arm: inconclusive"
+    )
     seen = f"{k_u}/{n} unclipped vs {k_c}/{n} clipped runaways (twin pairs {counts})"
     if k_u == 0 and k_c == 0:
-        passed, reason = None, (f"no runaway in either arm (0 of {n} and 0 of {n}): there was nothing for the clip "
-                                "to prevent, so the data cannot speak to the claim")
+        passed, reason = (
+            None,
+            (
+                f"no runaway in either arm (0 of {n} and 0 of {n}): there was nothing for the clip "
+                "to prevent, so the data cannot speak to the claim"
+            ),
+        )
     elif est.low >= LAMBDA:
-        passed, reason = False, (f"{seen}: the ratio exceeds {LAMBDA:g} at one-sided level {side:g}, so the clip "
-                                 f"prevents fewer than half of the runaways (CI {est})")
+        passed, reason = (
+            False,
+            (
+                f"{seen}: the ratio exceeds {LAMBDA:g} at one-sided level {side:g}, so the clip "
+                f"prevents fewer than half of the runaways (CI {est})"
+            ),
+        )
     elif est.high <= 1.0:
         passed, reason = True, f"{seen}: the clipped rate is lower (CI {est} lies below 1)"
     else:
         passed, reason = None, f"{seen}: CI {est} straddles 1 and {LAMBDA:g}; {n} pairs cannot decide"
-    return [Check(RATIO, est, tolerance, passed, reason, posts="0 clipped vs 2 of 4 unclipped", subclaim="C4a",
-                  role="primary", unit="pairs of runs", n_runs=2 * n, precondition=precondition)]
+    return [
+        Check(
+            RATIO,
+            est,
+            tolerance,
+            passed,
+            reason,
+            posts="0 clipped vs 2 of 4 unclipped",
+            subclaim="C4a",
+            role="primary",
+            unit="pairs of runs",
+            n_runs=2 * n,
+            precondition=precondition,
+        )
+    ]
 
 
 def unpaired_power(n: int, level: float = 0.95) -> float:
     """Power at the posts' rates of an unpaired one-sided Boschloo test at the same one-sided level."""
-    return stats.power_two_rates(P_UNCLIPPED_POSTS, P_CLIPPED_POSTS, n, n, alpha=(1 - level) / 2,
-                                 test="boschloo", alternative="greater")
+    return stats.power_two_rates(
+        P_UNCLIPPED_POSTS, P_CLIPPED_POSTS, n, n, alpha=(1 - level) / 2, test="boschloo", alternative="greater"
+    )
 
 
 # --------------------------------------------------------------------------- the test
+
 
 @pytest.mark.gpu
 def test_c4_eps_clipping_prevents_runaways(claim, scale, trained, vaebench_session):
@@ -362,8 +418,12 @@ def test_c4_eps_clipping_prevents_runaways(claim, scale, trained, vaebench_sessi
     seeds = list(range(n))
     got = trained.many([(scale.vae(), s) for s in seeds] + [(scale.vae(eps_clip=EPS_CLIP), s) for s in seeds])
     arms = {"unclipped": dict(zip(seeds, got[:n])), "clipped": dict(zip(seeds, got[n:]))}
-    claim.describe_scale(**experiments.scale_info(scale), runs_per_arm=n, seeds=seeds,
-                         arms="VAE fact = 1e-5, eps unclipped vs clipped at |eps| ≤ 5 (twins share a seed)")
+    claim.describe_scale(
+        **experiments.scale_info(scale),
+        runs_per_arm=n,
+        seeds=seeds,
+        arms="VAE fact = 1e-5, eps unclipped vs clipped at |eps| ≤ 5 (twins share a seed)",
+    )
     claim.model_health(*(vaebench_session.health(t) for runs in arms.values() for t in runs.values()))
 
     runs = {(a, s): (t.history, t.stopped) for a, rs in arms.items() for s, t in rs.items()}
@@ -379,53 +439,101 @@ def test_c4_eps_clipping_prevents_runaways(claim, scale, trained, vaebench_sessi
     counts = pair_counts(ran_away["unclipped"], ran_away["clipped"])
     k_u, k_c = counts[0] + counts[1], counts[0] + counts[2]
     for arm, k, posts in (("unclipped", k_u, "2 of 4"), ("clipped", k_c, "0 (all runs at R ≈ 16)")):
-        claim.statistic(f"runaway rate, {arm} (Clopper–Pearson)", stats.rate_ci(k, n), posts=posts,
-                        note=f"95 % upper confidence bound {stats.rate_upper_bound(k, n):.3f}")
+        claim.statistic(
+            f"runaway rate, {arm} (Clopper–Pearson)",
+            stats.rate_ci(k, n),
+            posts=posts,
+            note=f"95 % upper confidence bound {stats.rate_upper_bound(k, n):.3f}",
+        )
         claim.statistic(f"95 % upper confidence bound on the {arm} rate", stats.rate_upper_bound(k, n))
     claim.statistic("twin pairs (seeds)", float(n), note=", ".join(f"{c}: {v}" for c, v in zip(CELLS, counts)))
     if counts[1] + counts[2]:
-        claim.statistic("exact conditional McNemar p, one-sided (discordant pairs, binomtest)",
-                        binomtest(counts[1], counts[1] + counts[2], 0.5, alternative="greater").pvalue)
+        claim.statistic(
+            "exact conditional McNemar p, one-sided (discordant pairs, binomtest)",
+            binomtest(counts[1], counts[1] + counts[2], 0.5, alternative="greater").pvalue,
+        )
     for test in ("boschloo", "fisher"):
         rt = getattr(stats, test if test == "boschloo" else "fisher_exact")(k_u, n, k_c, n, alternative="greater")
         claim.statistic(f"unpaired {test.capitalize()} p, one-sided (U > C; ignores the twins)", rt.p_value)
     pw = power(n, level=claim.level)
-    claim.statistic(f"power of C4a with {n} twin pairs at p_U = 0.5, p_C = 0 (exact)", pw["supported"],
-                    note="the probability that this design supports the claim if the posts' rates are true")
-    claim.statistic(f"power of an unpaired Boschloo test, {n} runs per arm, same one-sided level",
-                    unpaired_power(n, claim.level))
+    claim.statistic(
+        f"power of C4a with {n} twin pairs at p_U = 0.5, p_C = 0 (exact)",
+        pw["supported"],
+        note="the probability that this design supports the claim if the posts' rates are true",
+    )
+    claim.statistic(
+        f"power of an unpaired Boschloo test, {n} runs per arm, same one-sided level", unpaired_power(n, claim.level)
+    )
 
     expected = 2.0 * float(norm.sf(EPS_CLIP))
     for arm, what in (("clipped", "clip fired"), ("unclipped", "|eps| > 5 drawn, not clipped")):
         k = round(sum(float(np.nansum(_series(t.history, "eps_tail"))) for t in arms[arm].values()))
         draws = sum(len(t.history.get("loss") or []) for t in arms[arm].values()) * scale.data.n_train * scale.z_dim
         if draws > 0:
-            claim.statistic(f"{arm}: fraction of eps draws with |eps| > {EPS_CLIP:g} ({what})", stats.rate_ci(k, draws),
-                            posts=f"expected 2Φ(−5) = {expected:.3g}", note=f"{k:,} of {draws:,} draws")
-    twin = [abs(experiments.last_epoch(arms["clipped"][s].history, "loss")
-                / experiments.last_epoch(arms["unclipped"][s].history, "loss") - 1) for s in seeds]
+            claim.statistic(
+                f"{arm}: fraction of eps draws with |eps| > {EPS_CLIP:g} ({what})",
+                stats.rate_ci(k, draws),
+                posts=f"expected 2Φ(−5) = {expected:.3g}",
+                note=f"{k:,} of {draws:,} draws",
+            )
+    twin = [
+        abs(
+            experiments.last_epoch(arms["clipped"][s].history, "loss")
+            / experiments.last_epoch(arms["unclipped"][s].history, "loss")
+            - 1
+        )
+        for s in seeds
+    ]
     twin = [v for v in twin if math.isfinite(v)]
     if twin:
-        claim.statistic("largest relative difference of final loss between twins", max(twin),
-                        note="same seed: same initial weights, shuffling and eps stream")
+        claim.statistic(
+            "largest relative difference of final loss between twins",
+            max(twin),
+            note="same seed: same initial weights, shuffling and eps stream",
+        )
 
     hist = {f"{a} seed {s}": arms[a][s].history for a in arms for s in seeds}
-    claim.plot("Training runs of both arms",
-               experiments.history_panel("probe radius peak per epoch", hist, key="probe_radius_peak"),
-               experiments.history_panel("probe mean radius per epoch", hist, key="probe_radius_mean"),
-               experiments.history_panel("KL (unweighted) per epoch", hist, key="kl", logy=True),
-               experiments.history_panel("total loss per epoch", hist, key="loss"))
+    claim.plot(
+        "Training runs of both arms",
+        experiments.history_panel("probe radius peak per epoch", hist, key="probe_radius_peak"),
+        experiments.history_panel("probe mean radius per epoch", hist, key="probe_radius_mean"),
+        experiments.history_panel("KL (unweighted) per epoch", hist, key="kl", logy=True),
+        experiments.history_panel("total loss per epoch", hist, key="loss"),
+    )
     rows = []
     for s in seeds:
         for a in arms:
             h = arms[a][s].history
-            rows.append([s, a, arms[a][s].stopped or "", f"{experiments.last_epoch(h, 'probe_radius_mean'):.2f}",
-                         f"{experiments.last_epoch(h, 'probe_radius_peak'):.2f}",
-                         f"{_max_ratio(_series(h, 'probe_radius_peak')):.3f}", f"{_max_ratio(_series(h, 'kl')):.3f}",
-                         f"{int(np.nansum(_series(h, 'eps_tail')))}", "; ".join(events[a, s]) or "none"])
-    claim.plot("Twin runs and events", {
-        "type": "table", "title": f"runaway events (definition in the module docstring); median final mean radius "
-                                  f"{median_final:.2f}",
-        "columns": ["seed", "arm", "stopped", "final mean radius", "final radius peak",
-                    "max peak ratio e/e−1 (e ≥ 3)", "max kl ratio e/e−1 (e ≥ 3)", "|eps| > 5 draws", "events"],
-        "rows": rows})
+            rows.append(
+                [
+                    s,
+                    a,
+                    arms[a][s].stopped or "",
+                    f"{experiments.last_epoch(h, 'probe_radius_mean'):.2f}",
+                    f"{experiments.last_epoch(h, 'probe_radius_peak'):.2f}",
+                    f"{_max_ratio(_series(h, 'probe_radius_peak')):.3f}",
+                    f"{_max_ratio(_series(h, 'kl')):.3f}",
+                    f"{int(np.nansum(_series(h, 'eps_tail')))}",
+                    "; ".join(events[a, s]) or "none",
+                ]
+            )
+    claim.plot(
+        "Twin runs and events",
+        {
+            "type": "table",
+            "title": f"runaway events (definition in the module docstring); median final mean radius "
+            f"{median_final:.2f}",
+            "columns": [
+                "seed",
+                "arm",
+                "stopped",
+                "final mean radius",
+                "final radius peak",
+                "max peak ratio e/e−1 (e ≥ 3)",
+                "max kl ratio e/e−1 (e ≥ 3)",
+                "|eps| > 5 draws",
+                "events",
+            ],
+            "rows": rows,
+        },
+    )

@@ -87,11 +87,13 @@ from typing import Mapping, Sequence
 import numpy as np
 import pytest
 
-from vaebench import benchmark as vb
-from vaebench import diagnostics, experiments, stats
+from vaebench import bench as vb
+from vaebench import stats
+from vaebench.claims import evaluate as experiments
+from vaebench.claims import health as diagnostics
+from vaebench.claims.record import Claim, to_uint8
 from vaebench.config import ModelSpec
 from vaebench.models import build_encoder, decode, parameter_counts
-from vaebench.record import Claim, to_uint8
 from vaebench.stats import Check, Estimate, SubClaim
 
 POSTS_SIZE = 96

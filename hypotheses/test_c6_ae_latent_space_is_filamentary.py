@@ -85,8 +85,10 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from vaebench import diagnostics, experiments, latent, stats
-from vaebench.record import Claim
+from vaebench import latent, stats
+from vaebench.claims import evaluate as experiments
+from vaebench.claims import health as diagnostics
+from vaebench.claims.record import Claim
 from vaebench.stats import Check, Estimate, SubClaim
 
 DIM_RATIO_MAX = 0.5          # C6a
@@ -494,18 +496,34 @@ def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
                f"(u = RMS axis sd = {unit:.3g}) — top row AE, bottom row its Gaussian null",
                *_plane_panels("PCA plane (1, 2)", {"AE": pc["AE"]}, 0, 1, unit, ZOOM_SIDES, "PC"),
                *_plane_panels("PCA plane (1, 2)", {"null": pc["null"]}, 0, 1, unit, ZOOM_SIDES, "PC"), ncols=5,
-               caption="posts: thin curved lines around voids at every zoom; the null shows what no structure looks like")
+               caption="posts: thin curved lines around voids at every zoom; "
+                       "the null shows what no structure looks like")
     plane_panels = []
     for a, b in PLANES:
         i, j = _pair(d, a, b)
         plane_panels += _plane_panels(f"PCA ({i + 1}, {j + 1})", pc, i, j, None, (1.0,), "PC")
-    claim.plot("PCA planes (1, 18) and (8, 35) (capped at z_dim), full extent and the central ± 0.5 sd of each "
-               "axis; AE beside its null", *plane_panels, ncols=2)
+    claim.plot(
+        "PCA planes (1, 18) and (8, 35) (capped at z_dim), full extent and the central ± 0.5 sd of each "
+        "axis; AE beside its null",
+        *plane_panels,
+        ncols=2,
+    )
     a1, a2 = (int(k) for k in np.argsort(-tab_ae["sd"])[:2])
-    claim.plot(f"Raw latent axes {a1} and {a2} (the two broadest; posts: axes 52 and 221), full extent and the "
-               "central ± 0.5 sd of each axis; AE beside its null",
-               *_plane_panels(f"axes ({a1}, {a2})", {"AE": z_ae, "null": null}, a1, a2, None, (1.0,), "axis",
-                              centre=(float(mean[a1]), float(mean[a2]))), ncols=2)
+    claim.plot(
+        f"Raw latent axes {a1} and {a2} (the two broadest; posts: axes 52 and 221), full extent and the "
+        "central ± 0.5 sd of each axis; AE beside its null",
+        *_plane_panels(
+            f"axes ({a1}, {a2})",
+            {"AE": z_ae, "null": null},
+            a1,
+            a2,
+            None,
+            (1.0,),
+            "axis",
+            centre=(float(mean[a1]), float(mean[a2])),
+        ),
+        ncols=2,
+    )
 
     # ---- t-SNE with the posts' two parameter sets, AE beside its null
     n_tsne = min(TSNE_POINTS, z_ae.shape[0])
@@ -515,33 +533,68 @@ def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
         for label, pts in (("AE", z_ae), ("null", null)):
             emb = latent.tsne_embedding(pts, perplexity=perp, early_exaggeration=exag, seed=0, max_points=n_tsne)
             e = emb["embedding"]
-            tsne_panels.append(experiments.scatter_panel(
-                f"{label}: t-SNE perplexity {perp:g}, exaggeration {exag:g} (KL {emb['kl_divergence']:.2f})",
-                {label: (e[:, 0], e[:, 1])}, max_points=5000, size=2.0))
-    claim.plot(f"t-SNE of {n_tsne} latents (seed {seed}; posts: islands and gaps), AE beside its null", *tsne_panels,
-               ncols=2)
+            tsne_panels.append(
+                experiments.scatter_panel(
+                    f"{label}: t-SNE perplexity {perp:g}, exaggeration {exag:g} (KL {emb['kl_divergence']:.2f})",
+                    {label: (e[:, 0], e[:, 1])},
+                    max_points=5000,
+                    size=2.0,
+                )
+            )
+    claim.plot(
+        f"t-SNE of {n_tsne} latents (seed {seed}; posts: islands and gaps), AE beside its null", *tsne_panels, ncols=2
+    )
 
     # ---- the VAE's PCA plane, the void probes and the clustering curves
-    hists = [_nn_hist(f"AE (ratio {ae_geo['void'].ratio.value:.2f})",
-                      {"probes from the null": ae_geo["void"].probe_nn, "held-out latents": ae_geo["void"].heldout_nn}),
-             _nn_hist(f"null as data (ratio {void_null.ratio.value:.2f})",
-                      {"probes": void_null.probe_nn, "held-out null points": void_null.heldout_nn})]
+    hists = [
+        _nn_hist(
+            f"AE (ratio {ae_geo['void'].ratio.value:.2f})",
+            {"probes from the null": ae_geo["void"].probe_nn, "held-out latents": ae_geo["void"].heldout_nn},
+        ),
+        _nn_hist(
+            f"null as data (ratio {void_null.ratio.value:.2f})",
+            {"probes": void_null.probe_nn, "held-out null points": void_null.heldout_nn},
+        ),
+    ]
     if vae_lat is not None:
         vmean, vvec, vunit = _frame(vae_lat[0])
         vpc = {"VAE mu": (vae_lat[0] - vmean) @ vvec, "null": (vae_geo["null"] - vmean) @ vvec}
-        claim.plot(f"VAE fact 5 (mu, seed {seed}): PCA plane (1, 2), full extent and sides 5u, 1u (u = {vunit:.3g}); "
-                   "VAE beside its null", *_plane_panels("PCA plane (1, 2)", vpc, 0, 1, vunit, (5.0, 1.0), "PC"),
-                   ncols=2)
-        hists.append(_nn_hist(f"VAE fact 5, mu (ratio {vae_geo['void'].ratio.value:.2f})",
-                              {"probes from the null": vae_geo["void"].probe_nn,
-                               "held-out latents": vae_geo["void"].heldout_nn}))
+        claim.plot(
+            f"VAE fact 5 (mu, seed {seed}): PCA plane (1, 2), full extent and sides 5u, 1u (u = {vunit:.3g}); "
+            "VAE beside its null",
+            *_plane_panels("PCA plane (1, 2)", vpc, 0, 1, vunit, (5.0, 1.0), "PC"),
+            ncols=2,
+        )
+        hists.append(
+            _nn_hist(
+                f"VAE fact 5, mu (ratio {vae_geo['void'].ratio.value:.2f})",
+                {"probes from the null": vae_geo["void"].probe_nn, "held-out latents": vae_geo["void"].heldout_nn},
+            )
+        )
     claim.plot(f"Void probes, seed {seed}: nearest-neighbour distance to the training latents", *hists, ncols=3)
-    inertia = {"type": "lines", "title": "MiniBatchKMeans inertia / inertia at k = 2", "xlabel": "k",
-               "ylabel": "normalised inertia",
-               "series": [{"label": k, "x": v["k"], "y": experiments.short_floats(v["normalised"])}
-                          for k, v in curves.items()]}
-    gap = {"type": "lines", "title": "gap statistic (± s_k)", "xlabel": "k", "ylabel": "gap",
-           "series": [{"label": f"{k} (k_opt {v['k_opt']})", "x": v["k"], "y": experiments.short_floats(v["gap"]),
-                       "low": experiments.short_floats(v["gap"] - v["sd"]),
-                       "high": experiments.short_floats(v["gap"] + v["sd"])} for k, v in gaps.items()]}
+    inertia = {
+        "type": "lines",
+        "title": "MiniBatchKMeans inertia / inertia at k = 2",
+        "xlabel": "k",
+        "ylabel": "normalised inertia",
+        "series": [
+            {"label": k, "x": v["k"], "y": experiments.short_floats(v["normalised"])} for k, v in curves.items()
+        ],
+    }
+    gap = {
+        "type": "lines",
+        "title": "gap statistic (± s_k)",
+        "xlabel": "k",
+        "ylabel": "gap",
+        "series": [
+            {
+                "label": f"{k} (k_opt {v['k_opt']})",
+                "x": v["k"],
+                "y": experiments.short_floats(v["gap"]),
+                "low": experiments.short_floats(v["gap"] - v["sd"]),
+                "high": experiments.short_floats(v["gap"] + v["sd"]),
+            }
+            for k, v in gaps.items()
+        ],
+    }
     claim.plot(f"Clustering, seed {seed}: inertia curves and gap statistic", inertia, gap, ncols=2)

@@ -73,10 +73,12 @@ import numpy as np
 import pytest
 from scipy.stats import page_trend_test
 
-from vaebench import diagnostics, experiments, latent, stats
+from vaebench import latent, stats
+from vaebench.claims import evaluate as experiments
+from vaebench.claims import health as diagnostics
+from vaebench.claims.record import Claim, to_uint8
 from vaebench.errors import StatsError, require
 from vaebench.models import decode
-from vaebench.record import Claim, to_uint8
 from vaebench.stats import Check, Estimate, SubClaim
 
 FACT = 5.0

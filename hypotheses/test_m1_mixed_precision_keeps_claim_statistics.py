@@ -5,7 +5,7 @@ precision is the largest single speed-up a modern GPU offers these convolutions,
 vaebench may only use it for the claims (``--vaebench-precision mixed_bfloat16``) if it does
 not move the statistics the claims are judged on. The scales themselves train in float32.
 
-What ``mixed_bfloat16`` means here (:mod:`vaebench.models`): weights and Adam's state in
+What ``mixed_bfloat16`` means here (:mod:`vaebench.models.vae`): weights and Adam's state in
 float32; convolutions, BatchNorm and hidden Dense layers compute in bfloat16; the heads that
 feed the loss (mu, logvar or an AE's z, the sigmoid image) and the loss in float32.
 
@@ -46,7 +46,7 @@ M1a the loss above the floor settled (C1's 4 % per epoch): the claims read conve
 and a precision effect on a model still moving is a difference of speeds, not of end points.
 A failed precondition makes the sub-claim inconclusive with the reason.
 
-Scale (``vaebench.config.SCALES``): smoke (2 seeds: a paired interval with 1 degree of freedom;
+Scale (``vaebench.config.scales.SCALES``): smoke (2 seeds: a paired interval with 1 degree of freedom;
 machinery only), cpu (3 seeds, 32×32), full (4 seeds at the posts' scale on a GPU, where the
 answer matters). Inconclusive says "not shown to be harmless": float32 then stays.
 """
@@ -60,9 +60,11 @@ import numpy as np
 import pytest
 from scipy.stats import wasserstein_distance
 
-from vaebench import diagnostics, experiments, latent, stats
+from vaebench import latent, stats
+from vaebench.claims import evaluate as experiments
+from vaebench.claims import health as diagnostics
+from vaebench.claims.record import Claim
 from vaebench.errors import StatsError, require
-from vaebench.record import Claim
 from vaebench.stats import Check, Estimate, SubClaim
 
 PRECISION = "mixed_bfloat16"
@@ -183,55 +185,95 @@ def test_m1_mixed_precision_keeps_claim_statistics(claim, scale, trained, vaeben
                       *[f"{p} seed {s}: reconstruction loss {last[p, s]:.4g} is not above the entropy floor "
                         f"{floor:.4g} of the analysed images: the run did not train on them"
                         for s in ok if not last[p, s] > floor]) for p in PRECISIONS}
-    pre["loss"] = diagnostics.joined(*[diagnostics.excess_loss_drift(f"{p} seed {s}", runs[p, s].history, floor, C1B_EXCESS_DRIFT_MAX) for p in PRECISIONS for s in ok])
+    pre["loss"] = diagnostics.joined(*[
+        diagnostics.excess_loss_drift(f"{p} seed {s}", runs[p, s].history, floor, C1B_EXCESS_DRIFT_MAX)
+        for p in PRECISIONS for s in ok])
     r = {k: latent.radii(codes[k]["z"]) for k in codes}
     peaks = {k: latent.radius_peak(r[k], n_boot=200, seed=0) for k in r}
     logvar = {k: float(np.mean(codes[k]["logvar"])) for k in codes}
-    measured = {"excess": {p: [last[p, s] - floor for s in ok] for p in PRECISIONS},
-                "peak": {p: [peaks[p, s].value for s in ok] for p in PRECISIONS},
-                "logvar": {p: [logvar[p, s] for s in ok] for p in PRECISIONS}}
+    measured = {
+        "excess": {p: [last[p, s] - floor for s in ok] for p in PRECISIONS},
+        "peak": {p: [peaks[p, s].value for s in ok] for p in PRECISIONS},
+        "logvar": {p: [logvar[p, s] for s in ok] for p in PRECISIONS},
+    }
     for check in decide(measured, claim.level, pre):
         claim.check(check)
 
     # ---- secondary: shown, never voting
     for p in PRECISIONS:
-        for stat, name, posts in (("excess", "loss above the entropy floor", None), ("peak", "radius peak", None),
-                                  ("logvar", "mean logvar", "−13.68 (float32, post XIII)")):
+        for stat, name, posts in (
+            ("excess", "loss above the entropy floor", None),
+            ("peak", "radius peak", None),
+            ("logvar", "mean logvar", "−13.68 (float32, post XIII)"),
+        ):
             values = measured[stat][p]
             if len(values) >= 2:
-                claim.statistic(f"{name}, {p} (across seeds)", stats.across_runs(values),
-                                posts=posts if p == "float32" else None)
+                claim.statistic(
+                    f"{name}, {p} (across seeds)", stats.across_runs(values), posts=posts if p == "float32" else None
+                )
     claim.statistic("entropy floor (BCE of a perfect reconstruction, per image)", floor)
     if len(ok) >= 2:
         order = [(p, s) for p in PRECISIONS for s in ok]
-        res = stats.between_within_permutation(stats.distance_matrix([r[k] for k in order], wasserstein_distance), len(ok))
-        claim.statistic("radius distributions: mean W1(f32, bf16) / mean W1(seed, seed)", res.ratio,
-                        note=f"exact permutation p = {res.p_value:.3g} over {res.n_permutations} relabellings of "
-                             f"{res.n_a} + {res.n_b} runs; twins split between the groups make p err on the large "
-                             "side; shown, not voting")
-        claim.statistic("mean W1 between twins (same seed, other precision)",
-                        float(np.mean([wasserstein_distance(r["float32", s], r[PRECISION, s]) for s in ok])),
-                        note="twins share initial weights, image order and eps")
+        res = stats.between_within_permutation(
+            stats.distance_matrix([r[k] for k in order], wasserstein_distance), len(ok)
+        )
+        claim.statistic(
+            "radius distributions: mean W1(f32, bf16) / mean W1(seed, seed)",
+            res.ratio,
+            note=f"exact permutation p = {res.p_value:.3g} over {res.n_permutations} relabellings of "
+            f"{res.n_a} + {res.n_b} runs; twins split between the groups make p err on the large "
+            "side; shown, not voting",
+        )
+        claim.statistic(
+            "mean W1 between twins (same seed, other precision)",
+            float(np.mean([wasserstein_distance(r["float32", s], r[PRECISION, s]) for s in ok])),
+            note="twins share initial weights, image order and eps",
+        )
     for p in PRECISIONS:
         speed = [float(runs[p, s].entry.meta.get("images_per_second") or 0.0) for s in seeds]
-        claim.statistic(f"training speed, {p} (images/s per model, this machine)", float(np.mean(speed)),
-                        note=f"pack sizes {sorted({runs[p, s].entry.meta.get('pack', 1) for s in seeds})}; "
-                             "from the store entries, so measured when each model was trained")
+        claim.statistic(
+            f"training speed, {p} (images/s per model, this machine)",
+            float(np.mean(speed)),
+            note=f"pack sizes {sorted({runs[p, s].entry.meta.get('pack', 1) for s in seeds})}; "
+            "from the store entries, so measured when each model was trained",
+        )
 
-    claim.plot("Per-seed statistics", {
-        "type": "table", "title": "float32 and mixed bfloat16 twins",
-        "columns": ["seed", "precision", "loss above floor", "radius peak [95 % CI]", "mean logvar", "health"],
-        "rows": [[s, p, f"{last[p, s] - floor:.3f}", str(peaks[p, s]) if (p, s) in peaks else "—",
-                  f"{logvar[p, s]:.3f}" if (p, s) in logvar else "—", ", ".join(health[p, s].flags) or "ok"]
-                 for s in seeds for p in PRECISIONS]})
+    claim.plot(
+        "Per-seed statistics",
+        {
+            "type": "table",
+            "title": "float32 and mixed bfloat16 twins",
+            "columns": ["seed", "precision", "loss above floor", "radius peak [95 % CI]", "mean logvar", "health"],
+            "rows": [
+                [
+                    s,
+                    p,
+                    f"{last[p, s] - floor:.3f}",
+                    str(peaks[p, s]) if (p, s) in peaks else "—",
+                    f"{logvar[p, s]:.3f}" if (p, s) in logvar else "—",
+                    ", ".join(health[p, s].flags) or "ok",
+                ]
+                for s in seeds
+                for p in PRECISIONS
+            ],
+        },
+    )
     if ok:
-        claim.plot("Radius distributions, float32 against mixed bfloat16 (bins of 0.5)",
-                   *[experiments.radius_panel(f"seed {s}", {p: codes[p, s]["z"] for p in PRECISIONS}) for s in ok],
-                   ncols=min(len(ok), 3))
-    claim.plot("Training curves, float32 against mixed bfloat16",
-               experiments.history_panel("reconstruction loss per epoch",
-                                         {f"{p} seed {s}": runs[p, s].history for p in PRECISIONS for s in seeds},
-                                         key="reconstruction_loss"),
-               experiments.history_panel("mean logvar of the probe batch per epoch",
-                                         {f"{p} seed {s}": runs[p, s].history for p in PRECISIONS for s in seeds},
-                                         key="probe_logvar_mean"))
+        claim.plot(
+            "Radius distributions, float32 against mixed bfloat16 (bins of 0.5)",
+            *[experiments.radius_panel(f"seed {s}", {p: codes[p, s]["z"] for p in PRECISIONS}) for s in ok],
+            ncols=min(len(ok), 3),
+        )
+    claim.plot(
+        "Training curves, float32 against mixed bfloat16",
+        experiments.history_panel(
+            "reconstruction loss per epoch",
+            {f"{p} seed {s}": runs[p, s].history for p in PRECISIONS for s in seeds},
+            key="reconstruction_loss",
+        ),
+        experiments.history_panel(
+            "mean logvar of the probe batch per epoch",
+            {f"{p} seed {s}": runs[p, s].history for p in PRECISIONS for s in seeds},
+            key="probe_logvar_mean",
+        ),
+    )

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from vaebench.verdict import ClaimResult, decide
+from vaebench.stats.verdict import ClaimResult, decide
 
 HYPOTHESES = Path(__file__).resolve().parent.parent / "hypotheses"
 
@@ -33,7 +33,7 @@ def load_claim(stem: str):
 
 
 def result(claim, checks, covered=None) -> ClaimResult:
-    """The pre-registered decision of ``claim`` (a :class:`vaebench.record.Claim`) on ``checks``."""
+    """The pre-registered decision of ``claim`` (a :class:`vaebench.claims.record.Claim`) on ``checks``."""
     return decide(claim.id, claim.design, checks, covered)
 
 

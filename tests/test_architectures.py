@@ -5,12 +5,12 @@ from importlib.metadata import EntryPoint
 
 import numpy as np
 import pytest
-
 from user_code import TINY_BUILDERS, load_module
-from vaebench import architectures as A
+
 from vaebench.config import ModelSpec
 from vaebench.errors import SpecError
 from vaebench.models import AE, VAE, build_decoder, build_encoder, build_model, decode, encode, parameter_counts
+from vaebench.models import registry as A
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_the_posts_architecture_is_the_default():
     posts = A.get_architecture("posts-conv")
     assert (posts.encoder, posts.decoder) == (build_encoder, build_decoder)
     assert "posts-conv" in A.names() and ModelSpec().architecture == "posts-conv"
-    assert len(posts.fingerprint) == 16 and posts.origin.endswith("models.py")
+    assert len(posts.fingerprint) == 16 and posts.origin.endswith("posts_conv.py")
 
 
 @pytest.mark.parametrize("kind, model_class", [("ae", AE), ("vae", VAE)])
@@ -53,7 +53,7 @@ def test_parameter_counts_use_the_registered_pair(tiny):
 
 
 def test_an_unknown_name_lists_the_registered_ones(tiny, tiny_data, tiny_train):
-    from vaebench.store import ModelStore
+    from vaebench.store.modelstore import ModelStore
 
     message = (r"architecture='nosuch' is not registered; registered: 'posts-conv', 'tiny'\. Register it with "
                r"vaebench\.models\.register_architecture\('nosuch', encoder=\.\.\., decoder=\.\.\.\) in a conftest\.py")

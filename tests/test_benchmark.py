@@ -1,4 +1,4 @@
-"""vaebench.benchmark on the CPU: timing, memory figures (and, through fakes, the GPU paths of
+"""vaebench.bench on the CPU: timing, memory figures (and, through fakes, the GPU paths of
 TensorFlow, PyTorch and JAX, and nvidia-smi's utilisation figures), the ratio of means, the
 loop overhead and the throughput of packs. Nothing here asserts on how many seconds
 something took: only on the shape and sense of what comes back."""
@@ -13,7 +13,7 @@ import types
 import numpy as np
 import pytest
 
-from vaebench import benchmark as vb
+from vaebench import bench as vb
 from vaebench.config import SCALES, ModelSpec
 from vaebench.errors import SpecError, StatsError
 from vaebench.stats import Estimate
@@ -26,6 +26,7 @@ def tiny_model():
     return vb.compiled_model(TINY, 16, seed=0)
 
 
+@pytest.mark.slow
 def test_train_step_returns_a_float_and_time_rounds_one_value_per_round(tiny_model):
     calls = []
     step = vb.train_step(tiny_model, vb.make_batch(16, 8, seed=0))
@@ -138,6 +139,8 @@ def test_tensorflow_allocator_figures_on_cpu():
 
     _, reading = vb.measure_memory(lambda: float(keras.ops.sum(keras.ops.ones((2048, 2048)) * 2.0)),
                                    trace_python=False)
+    if reading.device_source is None:
+        pytest.skip("this TensorFlow build keeps no CPU allocator statistics (get_memory_info('CPU:0') raises)")
     assert reading.device_source == "tf.config.experimental.get_memory_info('CPU:0')"
     assert reading.device_resettable and reading.device_increment >= 2048 * 2048 * 4
 
@@ -200,6 +203,7 @@ def test_tensorflow_gpu_path(monkeypatch):
     assert asked == ["GPU:0", "reset GPU:0"]
 
 
+@pytest.mark.slow
 def test_throughput_and_overhead_on_a_tiny_model(tiny_model):
     images = vb.make_batch(16, 64, seed=1)
     rate = vb.epoch_throughput(tiny_model, images, batch_size=16, rounds=2, warmup_rounds=1)
@@ -211,6 +215,7 @@ def test_throughput_and_overhead_on_a_tiny_model(tiny_model):
     assert info["epoch_images"] == 64 and info["probe_size"] == 16 and "overhead_ratio_ci" in info
 
 
+@pytest.mark.slow
 def test_overhead_arms_run_the_training_path():
     """The vaebench arm is PackTrainer.run_epoch (history records, probe statistics); the bare
     arm a model.fit of the same architecture from the same initial weights."""
@@ -226,6 +231,7 @@ def test_overhead_arms_run_the_training_path():
     assert member.history["loss"] and "probe_radius_peak" in member.history and arms.trainer.epoch == 1
 
 
+@pytest.mark.slow
 def test_pack_throughput_counts_every_model_image():
     images = vb.make_batch(16, 64, seed=1)
     rate = vb.pack_throughput(TINY, 16, images, batch_size=16, pack=2, rounds=2, warmup_rounds=1)
@@ -299,6 +305,7 @@ def test_bench_config_and_info():
     assert vb.benchmark_info(TINY, 16, 8, precision="mixed_bfloat16")["precision"] == "mixed_bfloat16"
 
 
+@pytest.mark.slow
 def test_compiled_model_in_bfloat16():
     model = vb.compiled_model(TINY, 16, seed=0, precision="mixed_bfloat16")
     loss = vb.train_step(model, vb.make_batch(16, 8, seed=0))()
@@ -307,7 +314,7 @@ def test_compiled_model_in_bfloat16():
 
 
 def test_training_flops_count_every_multiply_add():
-    from vaebench import peers
+    from vaebench.bench import peers
 
     # 16px, filters (4, 8), z 4: conv 8*8*9*3*4 + 4*4*9*4*8, mu and logvar 128*4 each, dense 4*128,
     # deconv 4*4*9*8*4 + 8*8*9*4*3 = 24,576 multiply-adds forward; x 2 x 3 for a training step
@@ -317,7 +324,7 @@ def test_training_flops_count_every_multiply_add():
 
 
 def test_sgemm_rate_and_peer_summary():
-    from vaebench import peers
+    from vaebench.bench import peers
 
     assert peers.sgemm_rate(64, threads=1, repeats=2) > 0
     times = {"vaebench": [2.0, 2.0, 2.0], "peer": [1.0, 1.0, 1.0]}
@@ -327,12 +334,14 @@ def test_sgemm_rate_and_peer_summary():
     assert out["vaebench"]["fraction_of_peak"] == 0.5 and "speed_vs_vaebench" not in out["vaebench"]
 
 
+@pytest.mark.slow
 def test_peer_arms_each_train_one_epoch():
-    from vaebench import peers
+    from vaebench.bench import peers
 
     images = vb.make_batch(16, 32, seed=4)
     arms = peers.peer_arms(TINY, 16, images, batch_size=16)
-    expected = {"vaebench", "vaebench device feed"} | ({"keras fit + tf.data"} if vb.backend.name() == "tensorflow" else set())
+    bare = {"keras fit + tf.data"} if vb.backend.name() == "tensorflow" else set()
+    expected = {"vaebench", "vaebench device feed"} | bare
     expected |= {"torch eager", "torch eager 1 thread"} if peers.torch_available() else set()
     assert set(arms.arms) == expected and arms.images == 32
     assert all(arm() > 0 for arm in arms.arms.values())

@@ -3,18 +3,18 @@ celeba:DIR`` trains through the store, then a claim run with ``pytest --vaebench
 celeba:DIR`` loads that model, and results.json and the report name the data and its skips."""
 import json
 
-import pytest
-
 # imported here so that pytester's in-process run does not import them a second time
 import matplotlib.pyplot  # noqa: F401
-import vaebench.record  # noqa: F401
-import vaebench.report  # noqa: F401
-import vaebench.session  # noqa: F401
+import pytest
 from celeba_layout import CMYK, GREY, TINY, TRUNCATED, UNLISTED, make_celeba
-from vaebench import cli
+
+import vaebench.claims.record  # noqa: F401
+import vaebench.claims.session  # noqa: F401
+import vaebench.report.claim_page  # noqa: F401
+from vaebench.cli import commands as cli
 
 CLAIM_ON_CELEBA = '''
-from vaebench.record import Claim
+from vaebench.claims.record import Claim
 from vaebench.stats import Estimate, SubClaim, check_within
 
 CLAIM = Claim(id="D1", title="the AE trained on the user's CelebA loads", quote="q", source="s",
@@ -37,6 +37,7 @@ def celeba(tmp_path):
     return make_celeba(tmp_path / "celeba", n=100)
 
 
+@pytest.mark.slow
 def test_celeba_from_the_command_line(tmp_path, celeba, capsys, pytester, monkeypatch):
     monkeypatch.delenv("VAEBENCH_DATA", raising=False)
     store = tmp_path / "store"

@@ -7,12 +7,13 @@ errors) above α = 0.05.
 """
 import math
 
+import claimsim
 import numpy as np
 import pytest
-import claimsim
 from claimsim import load_claim, mc_slack, result, verdict_rates
 
-from vaebench import diagnostics, experiments
+from vaebench.claims import evaluate as experiments
+from vaebench.claims import health as diagnostics
 from vaebench.config import SCALES
 
 C1 = load_claim("test_c1_tiny_kl_vae_behaves_like_ae")
@@ -139,8 +140,14 @@ def test_loss_not_settled_makes_only_c1b_inconclusive():
     history = {"reconstruction_loss": [1000.0 + 40.0 * 0.8 ** e for e in range(8)]}   # excess falls 20 %/epoch
     why = diagnostics.excess_loss_drift("VAE seed 0", history, 1000.0, C1.EXCESS_DRIFT_MAX)
     assert why is not None and "not converged" in why and "falling" in why
-    assert diagnostics.excess_loss_drift("AE seed 0", {"reconstruction_loss": [1040.0] * 8}, 1000.0, C1.EXCESS_DRIFT_MAX) is None
-    assert diagnostics.excess_loss_drift("AE seed 0", {"reconstruction_loss": [1040.0, 1039.0]}, 1000.0, C1.EXCESS_DRIFT_MAX) is None  # too short
+    flat = {"reconstruction_loss": [1040.0] * 8}
+    assert diagnostics.excess_loss_drift("AE seed 0", flat, 1000.0, C1.EXCESS_DRIFT_MAX) is None
+    assert (
+        diagnostics.excess_loss_drift(
+            "AE seed 0", {"reconstruction_loss": [1040.0, 1039.0]}, 1000.0, C1.EXCESS_DRIFT_MAX
+        )
+        is None
+    )  # too short
     planted = simulate(np.random.default_rng(6), TRUE, cv=TIGHT, quality_sd=0.005)
     res = result(CLAIM, C1.decide(planted, CLAIM.level, {"loss": why}))
     assert sub(res, "C1b").verdict.value == "inconclusive" and "loss above the entropy floor" in sub(res, "C1b").reason
@@ -155,20 +162,22 @@ def test_fewer_than_two_usable_runs_is_inconclusive_not_an_error():
 
 
 def test_entropy_floor_of_known_images():
-    grey = np.full((4, 32, 32, 3), 255 // 2 + 1, np.uint8)      # 128 / 255 ≈ 0.502
+    grey = np.full((4, 32, 32, 3), 255 // 2 + 1, np.uint8)  # 128 / 255 ≈ 0.502
     x = 128 / 255
     assert experiments.entropy_floor(grey) == pytest.approx(32 * 32 * -(x * math.log(x) + (1 - x) * math.log(1 - x)))
-    assert experiments.entropy_floor(np.zeros((2, 16, 16, 3), np.uint8)) < 1e-3   # a binary image has no entropy
+    assert experiments.entropy_floor(np.zeros((2, 16, 16, 3), np.uint8)) < 1e-3  # a binary image has no entropy
     assert C1.below_floor("VAE seed 0", 700.0, 641.0) is None
     assert "did not train on them" in C1.below_floor("VAE seed 0", 620.0, 641.0)
 
 
 # --------------------------------------------------------------------------- error rates at the cpu run count
 
+
 def edge_rates(truth, seed):
     return claimsim.edge_rates(CLAIM, lambda rng: C1.decide(simulate(rng, truth), CLAIM.level), N_REP, seed)
 
 
+@pytest.mark.slow
 def test_false_refutation_rate_at_the_edge_of_every_tolerance():
     """Every sub-claim true but exactly at its tolerance edge (both models' random-z quality at
     0.3): the worst case for a false refutation of the claim."""
@@ -176,6 +185,7 @@ def test_false_refutation_rate_at_the_edge_of_every_tolerance():
     assert rates["refuted"] <= ALPHA + mc_slack(ALPHA, N_REP), rates
 
 
+@pytest.mark.slow
 def test_false_support_rate_at_the_edge_of_each_tolerance():
     """A sub-claim at its edge is the supremum of its false-support rate over the region where it
     is false, and the claim is supported only if that sub-claim is: so P(claim supported | only X

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from claimsim import load_claim, mc_slack, result, verdict_rates
 
-from vaebench import diagnostics
+from vaebench.claims import health as diagnostics
 from vaebench.config import SCALES
 
 C2 = load_claim("test_c2_tiny_kl_logvar_far_below_zero")

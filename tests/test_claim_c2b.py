@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from claimsim import load_claim, mc_slack, result, verdict_rates
 
-from vaebench import diagnostics, stats
+from vaebench import stats
+from vaebench.claims import health as diagnostics
 from vaebench.config import SCALES
 
 C2B = load_claim("test_c2b_logvar_tracks_ln_fact")

@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 import pytest
-
 from claimsim import load_claim, mc_slack, result, verdict_rates
+
 from vaebench.config import SCALES
 
 C3 = load_claim("test_c3_radius_peak_near_sqrt_zdim")

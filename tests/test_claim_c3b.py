@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 import pytest
-
 from claimsim import load_claim, mc_slack, result, verdict_rates
+
 from vaebench import latent
 from vaebench.config import SCALES
 
@@ -40,7 +40,7 @@ def test_slopes_from_planted_latents():
     # z ~ N(0, I_d): the KDE peak sits at √(d−1), slope ≈ 0.5; z scaled by d^0.25: slope ≈ 0.75
     rng = np.random.default_rng(0)
     peaks = {0.0: [], 0.25: []}
-    for s in range(N_SEEDS):
+    for _ in range(N_SEEDS):
         for extra in peaks:
             row = [latent.radius_peak(latent.radii(d ** extra * rng.standard_normal((4000, d))), n_boot=1).value
                    for d in DIMS]

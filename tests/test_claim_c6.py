@@ -18,10 +18,10 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from claimsim import load_claim, mc_slack, result
 from threadpoolctl import threadpool_limits
 
-from claimsim import load_claim, mc_slack, result
-from vaebench import diagnostics
+from vaebench.claims import health as diagnostics
 from vaebench.config import SCALES
 
 C6 = load_claim("test_c6_ae_latent_space_is_filamentary")
@@ -220,6 +220,7 @@ def rates(study, seed):
 A_M = ALPHA / len(SUBS)
 
 
+@pytest.mark.slow
 def test_error_rates_at_the_edge():
     """Truth: every sub-claim at the edge of its tolerance. The claim's false refutation (its worst case: every
     sub-claim can err) ≤ α; each sub-claim's false support and false refutation ≤ α/m. A sub-claim's verdict depends
@@ -233,6 +234,7 @@ def test_error_rates_at_the_edge():
         assert r[sub]["refuted"] <= A_M + mc_slack(A_M, N_REP), sub
 
 
+@pytest.mark.slow
 def test_false_support_rate_with_one_false_subclaim_and_unequal_spreads():
     """Truth: the claim is false only through C6e, at its edge, with the VAE's runs 3× as spread as the AE's (Welch
     at 3 + 3 runs is the approximate interval); every other sub-claim holds comfortably."""
@@ -241,6 +243,7 @@ def test_false_support_rate_with_one_false_subclaim_and_unequal_spreads():
     assert r["C6e"]["supported"] <= A_M + mc_slack(A_M, N_REP)
 
 
+@pytest.mark.slow
 def test_the_tolerances_can_be_met():
     """Power: a model on which every sub-claim clearly holds is supported most of the time at the cpu run count."""
     assert rates(simulate(GOOD), seed=25)["claim"]["supported"] >= 0.8

@@ -13,7 +13,7 @@ import pytest
 from claimsim import load_claim, mc_slack, result, verdict_rates
 from scipy.stats import kendalltau, spearmanr
 
-from vaebench import diagnostics
+from vaebench.claims import health as diagnostics
 from vaebench.config import SCALES
 
 C7 = load_claim("test_c7_real_kl_term_confines_latent_space")
@@ -143,6 +143,7 @@ def test_the_edge_slope_has_mean_tau_at_the_tolerance():
     assert taus(c).mean() == pytest.approx(C7.TAU_MAX, abs=0.01)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("share", C7.KL_SHARE_RANGE)
 def test_false_refutation_rate_at_the_tolerance_edges(share):
     """The claim holds, every sub-claim on the edge of its tolerance (the worst case)."""

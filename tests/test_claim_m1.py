@@ -8,12 +8,13 @@ Monte-Carlo standard errors) above α = 0.05.
 """
 import math
 
+import claimsim
 import numpy as np
 import pytest
-import claimsim
 from claimsim import load_claim, mc_slack, result, verdict_rates
 
-from vaebench import diagnostics, stats
+from vaebench import stats
+from vaebench.claims import health as diagnostics
 from vaebench.config import SCALES
 from vaebench.errors import StatsError
 
@@ -101,10 +102,14 @@ def test_radius_peak_ratio_truly_one_but_runs_not_converged_is_inconclusive_with
 
 
 def test_loss_not_settled_makes_only_m1a_inconclusive():
-    why = diagnostics.excess_loss_drift("float32 seed 0", {"reconstruction_loss": [1000 + 40 * 0.8 ** e for e in range(8)]}, 1000.0, M1.C1B_EXCESS_DRIFT_MAX)
+    why = diagnostics.excess_loss_drift(
+        "float32 seed 0",
+        {"reconstruction_loss": [1000 + 40 * 0.8**e for e in range(8)]},
+        1000.0,
+        M1.C1B_EXCESS_DRIFT_MAX,
+    )
     assert why and "loss above the entropy floor falling" in why
-    res = result(CLAIM, M1.decide(simulate(np.random.default_rng(3), TRUE, twin_sd=TIGHT), CLAIM.level,
-                                  {"loss": why}))
+    res = result(CLAIM, M1.decide(simulate(np.random.default_rng(3), TRUE, twin_sd=TIGHT), CLAIM.level, {"loss": why}))
     assert sub(res, "M1a").verdict.value == "inconclusive"
     assert sub(res, "M1b").verdict.value == sub(res, "M1c").verdict.value == "supported"
 
@@ -120,6 +125,7 @@ def test_unpaired_inputs_are_an_error_and_one_seed_is_inconclusive():
 
 
 # --------------------------------------------------------------------------- error rates at the cpu run count
+
 
 def edge_rates(truth, seed):
     return claimsim.edge_rates(CLAIM, lambda rng: M1.decide(simulate(rng, truth), CLAIM.level), N_REP, seed)
@@ -146,8 +152,9 @@ def test_false_support_rate_at_the_edge(at_the_edge):
 
 
 def test_the_margins_can_be_met_when_twins_agree():
-    rates = verdict_rates(CLAIM, lambda rng: M1.decide(simulate(rng, TRUE, twin_sd=TIGHT), CLAIM.level),
-                          n_rep=200, seed=31)
+    rates = verdict_rates(
+        CLAIM, lambda rng: M1.decide(simulate(rng, TRUE, twin_sd=TIGHT), CLAIM.level), n_rep=200, seed=31
+    )
     assert rates["supported"] >= 0.8 and rates["refuted"] <= ALPHA, rates
 
 
@@ -158,7 +165,7 @@ def test_secondary_permutation_p_errs_on_the_large_side_with_correlated_twins():
     n, hits, p_min = N_RUNS, 0, None
     for _ in range(N_REP):
         seed = rng.normal(0, 1.0, n)
-        x = np.concatenate([seed + rng.normal(0, 0.3, n), seed + rng.normal(0, 0.3, n)])   # f32 runs, bf16 runs
+        x = np.concatenate([seed + rng.normal(0, 0.3, n), seed + rng.normal(0, 0.3, n)])  # f32 runs, bf16 runs
         res = stats.between_within_permutation(np.abs(x[:, None] - x[None, :]), n)
         p_min = 2 / math.comb(2 * n, n) if p_min is None else p_min
         hits += res.p_value <= p_min + 1e-12

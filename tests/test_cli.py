@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from vaebench import cli
+from vaebench.cli import commands as cli
 from vaebench.config import SCALES, DataSpec, Scale, TrainSpec
 
 
@@ -38,6 +38,7 @@ def test_train_options_that_do_not_apply_are_errors(tmp_path, tiny_scale, capsys
     assert not (tmp_path / "store" / "models").exists() or not any((tmp_path / "store" / "models").iterdir())
 
 
+@pytest.mark.slow
 def test_train_prints_the_entry_and_the_data(tmp_path, tiny_scale, capsys):
     assert _train(tmp_path, "--kind", "ae") == 0
     out = capsys.readouterr().out
@@ -45,8 +46,9 @@ def test_train_prints_the_entry_and_the_data(tmp_path, tiny_scale, capsys):
     assert "data: synthetic 16px, 64 train / 16 test images, fingerprint " in out
 
 
+@pytest.mark.slow
 def test_a_run_stopped_on_a_non_finite_loss_says_stopped_and_fails(tmp_path, tiny_scale, capsys, monkeypatch):
-    import vaebench.training as T
+    import vaebench.train.trainer as T
 
     real = T.train_many
 
@@ -68,6 +70,7 @@ def test_a_run_stopped_on_a_non_finite_loss_says_stopped_and_fails(tmp_path, tin
     assert "STOPPED: non-finite loss nan" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_store_list_shows_what_does_not_load_and_clear_is_honest(tmp_path, tiny_scale, capsys, monkeypatch):
     assert _train(tmp_path, "--kind", "ae") == 0
     models = tmp_path / "store" / "models"
@@ -93,7 +96,7 @@ def test_store_list_shows_what_does_not_load_and_clear_is_honest(tmp_path, tiny_
 # ---------------------------------------------------------------------------- vaebench main
 
 SUPPORTED = '''
-from vaebench.record import Claim
+from vaebench.claims.record import Claim
 from vaebench.stats import Estimate, SubClaim, check_within
 
 CLAIM = Claim(id="{id}", title="a user's claim", quote="q", source="s", subclaims=(SubClaim("{id}a", "four", "sum"),))
@@ -117,6 +120,7 @@ def _claims_of(report_dir):
     return {r["claim"]["id"] for r in results["records"]}
 
 
+@pytest.mark.slow
 def test_main_runs_the_hypotheses_of_the_current_checkout(tmp_path):
     (tmp_path / "hypotheses").mkdir()
     (tmp_path / "hypotheses" / "test_u1.py").write_text(SUPPORTED.format(id="U1", value=4.0))
@@ -128,6 +132,7 @@ def test_main_runs_the_hypotheses_of_the_current_checkout(tmp_path):
     assert _claims_of(tmp_path / "reports") == {"U1"}
 
 
+@pytest.mark.slow
 def test_main_with_hypotheses_path_and_refuted_claims_as_findings(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -144,6 +149,7 @@ def test_main_with_hypotheses_path_and_refuted_claims_as_findings(tmp_path):
     "def test_x(broken):\n    pass\n",
     "import nosuchmodule\n",
 ])
+@pytest.mark.slow
 def test_main_exits_non_zero_when_a_test_errors(tmp_path, module):
     mine = tmp_path / "mine"
     mine.mkdir()

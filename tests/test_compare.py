@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaebench import cli
-from vaebench.compare import (
+from vaebench.cli import commands as cli
+from vaebench.compare.runs import (
     REFERENCE,
     CompareError,
     benchmark_change,
@@ -30,7 +30,7 @@ from vaebench.compare import (
     slim_results,
     trends,
 )
-from vaebench.report_compare import to_markdown
+from vaebench.report.compare_page import to_markdown
 from vaebench.stats import Estimate
 
 DATA = Path(__file__).parent / "data" / "compare"
@@ -211,6 +211,7 @@ def test_unreadable_estimate_is_named(tmp_path):
         compare_runs(load_run(RUN_A), load_run(new))
 
 
+@pytest.mark.slow
 def test_history_is_read_only_when_used(tmp_path, capsys):
     history, planted = tmp_path / "history", str(_planted(tmp_path))        # planted: a regression, exit 1
     (history / "junk").mkdir(parents=True)                                 # a sub-folder that is no run
@@ -280,6 +281,7 @@ def test_planted_slowdown_is_found_under_both_timing_rules(tmp_path):
         assert ("benchmark", SLOWED) in {(f.kind, f.key) for f in comparison.regressions}, timing
 
 
+@pytest.mark.slow
 def test_history_add_and_trend(tmp_path, capsys):
     history = tmp_path / "history"
     for i, src in enumerate((RUN_A, RUN_B)):
@@ -310,9 +312,10 @@ def test_bad_inputs_name_the_value(tmp_path, capsys):
     assert "pass both OLD and NEW" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_regression_page_layout(tmp_path):
     """The findings table has fixed column widths and breakable keys; trends run over whole run numbers."""
-    from vaebench.report_compare import FINDINGS_COLUMNS, render_comparison_html
+    from vaebench.report.compare_page import FINDINGS_COLUMNS, render_comparison_html
 
     planted = _planted(tmp_path)
     runs = [load_run(RUN_A), load_run(RUN_B), load_run(planted)]

@@ -3,8 +3,7 @@ import re
 
 import pytest
 
-from vaebench.config import (SCALES, DataSpec, ModelSpec, TrainSpec, get_scale, spec_from_dict, spec_hash,
-                             spec_to_dict)
+from vaebench.config import SCALES, DataSpec, ModelSpec, TrainSpec, get_scale, spec_from_dict, spec_hash, spec_to_dict
 from vaebench.errors import SpecError
 
 

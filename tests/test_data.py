@@ -1,4 +1,4 @@
-"""vaebench.data: the synthetic-faces generator, the uint8 cache, ImageSet, and the readers."""
+"""vaebench.data.load: the synthetic-faces generator, the uint8 cache, ImageSet, and the readers."""
 from __future__ import annotations
 
 import itertools
@@ -11,12 +11,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from vaebench import data as D
-from vaebench import readers as R
-from vaebench import synthetic as S
 from vaebench.config import DataSpec
-from vaebench.data import (FACTOR_NAMES, DataWarning, ImageSet, load_dataset, read_celeba,
-                           read_image_folder, render_faces, synthetic_factors, synthetic_faces)
+from vaebench.data import (
+    FACTOR_NAMES,
+    DataWarning,
+    ImageSet,
+    load_dataset,
+    read_celeba,
+    read_image_folder,
+    render_faces,
+    synthetic_faces,
+    synthetic_factors,
+)
+from vaebench.data import load as D
+from vaebench.data import readers as R
+from vaebench.data import synthetic as S
 from vaebench.errors import DataError, SpecError
 
 # ---------------------------------------------------------------------------- generator
@@ -492,7 +501,7 @@ def test_celeba_bad_layouts(tmp_path):
 
 
 def test_every_set_carries_the_fingerprint_of_every_image(tmp_path):
-    from vaebench.fingerprint import images_fingerprint
+    from vaebench.data.fingerprint import images_fingerprint
 
     cached_train, cached_test = load_dataset(SMALL, cache_dir=tmp_path, progress=False)
     plain_train, plain_test = load_dataset(SMALL, progress=False)

@@ -1,4 +1,4 @@
-"""vaebench.devicecheck: the budget, the benchmark file, the plan's order and, in a
+"""vaebench.bench.devicecheck: the budget, the benchmark file, the plan's order and, in a
 subprocess on the JAX backend, the whole check at tiny size (and stopped by a small budget)."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from vaebench import devicecheck as dc
-from vaebench.compare import load_run
+from vaebench.bench import devicecheck as dc
+from vaebench.compare.runs import load_run
 from vaebench.errors import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +88,7 @@ def _check(out: Path, *args: str, timeout: int = 600) -> subprocess.CompletedPro
                           timeout=timeout, cwd=str(ROOT))
 
 
+@pytest.mark.slow
 def test_the_tiny_check_runs_end_to_end_on_jax(tmp_path):
     out = tmp_path / "out"
     proc = _check(out, "300", "--size", "tiny", "--store", str(tmp_path / "store"))
@@ -107,6 +108,7 @@ def test_the_tiny_check_runs_end_to_end_on_jax(tmp_path):
     assert not (out / "store").exists()                                     # the store stays out of the folder
 
 
+@pytest.mark.slow
 def test_a_small_budget_stops_cleanly_and_lists_what_did_not_run(tmp_path):
     out = tmp_path / "out"
     proc = _check(out, "1", "--size", "tiny", "--store", str(tmp_path / "store"))
@@ -118,6 +120,7 @@ def test_a_small_budget_stops_cleanly_and_lists_what_did_not_run(tmp_path):
     assert "not run" in proc.stdout
 
 
+@pytest.mark.slow
 def test_the_posts_size_without_a_gpu_says_why(tmp_path):
     proc = _check(tmp_path / "out", "5")
     assert proc.returncode == 0 and "no GPU is visible to the jax backend" in proc.stdout

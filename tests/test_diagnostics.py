@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vaebench import diagnostics as dg
+from vaebench.claims import health as dg
 from vaebench.errors import StatsError
 
 

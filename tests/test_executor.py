@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 
+from vaebench.data.fingerprint import combine
 from vaebench.errors import SpecError, TrainingError
-from vaebench.executor import LocalExecutor, import_ray, load_datasets, train_pack
-from vaebench.fingerprint import combine
-from vaebench.plan import Plan, planned
-from vaebench.store import ModelStore
+from vaebench.store.executors import LocalExecutor, import_ray, load_datasets, train_pack
+from vaebench.store.modelstore import ModelStore
+from vaebench.store.plan import Plan, planned
 
 
 @pytest.fixture
@@ -29,9 +29,10 @@ def _weights(model):
     return [np.asarray(w) for w in model.get_weights()]
 
 
+@pytest.mark.slow
 def test_a_pack_trains_its_missing_models_together(store, fingerprint, tiny_data, tiny_ae, tiny_vae, tiny_train,
                                                    monkeypatch):
-    import vaebench.training as T
+    import vaebench.train.trainer as T
 
     models = [planned(store, tiny_data, spec, train, fingerprint) for spec, train in
               [(tiny_ae, tiny_train), (tiny_vae, tiny_train), (tiny_ae, dataclasses.replace(tiny_train, seed=1))]]
@@ -49,6 +50,7 @@ def test_a_pack_trains_its_missing_models_together(store, fingerprint, tiny_data
     assert train_pack(store, models, progress=False).trained == () and calls == [2]     # all in the store now
 
 
+@pytest.mark.slow
 def test_a_held_entry_is_waited_for_and_trained_here_when_its_holder_wrote_nothing(store, fingerprint, tiny_data,
                                                                                     tiny_ae, tiny_train):
     model = planned(store, tiny_data, tiny_ae, tiny_train, fingerprint)
@@ -68,10 +70,11 @@ def test_a_held_entry_is_waited_for_and_trained_here_when_its_holder_wrote_nothi
     assert released and run.trained == (model.name,) and run.entries[0].model_spec == tiny_ae
 
 
+@pytest.mark.slow
 def test_the_local_executor_trains_the_plan_then_nothing_and_matches_training_alone(store, fingerprint, tiny_data,
                                                                                     tiny_ae, tiny_vae, tiny_train,
                                                                                     tiny_images, capsys):
-    from vaebench.training import train
+    from vaebench.train.trainer import train
 
     models = [planned(store, tiny_data, spec, tiny_train, fingerprint) for spec in (tiny_vae, tiny_ae)]
     runs = LocalExecutor(progress=True).run(Plan(tuple(models), store=str(store.root), pack=2))
@@ -104,9 +107,10 @@ def test_without_ray_the_error_names_the_extra(monkeypatch):
 
 # ---------------------------------------------------------------------------- vaebench train --plan
 
+@pytest.mark.slow
 def test_train_plan_trains_the_missing_models_once(store, fingerprint, tiny_data, tiny_ae, tiny_vae, tiny_train,
                                                    tmp_path, capsys):
-    from vaebench import cli
+    from vaebench.cli import commands as cli
 
     path = Plan(tuple(planned(store, tiny_data, s, tiny_train, fingerprint) for s in (tiny_ae, tiny_vae)),
                 store=str(store.root), pack=2).write(tmp_path / "plan.json")
@@ -125,7 +129,7 @@ def test_train_plan_trains_the_missing_models_once(store, fingerprint, tiny_data
     (["--address", "ray://head:10001"], "--address='ray://head:10001' is for --executor ray"),
 ])
 def test_train_plan_refuses_options_that_do_not_apply(tmp_path, capsys, options, message):
-    from vaebench import cli
+    from vaebench.cli import commands as cli
 
     path = Plan(()).write(tmp_path / "plan.json")
     assert cli.main(["train", "--plan", str(path), "--store", str(tmp_path / "s"), *options]) == 2
@@ -133,7 +137,7 @@ def test_train_plan_refuses_options_that_do_not_apply(tmp_path, capsys, options,
 
 
 def test_train_plan_of_a_missing_file(tmp_path, capsys):
-    from vaebench import cli
+    from vaebench.cli import commands as cli
 
     assert cli.main(["train", "--plan", str(tmp_path / "no.json"), "--store", str(tmp_path / "s")]) == 2
     assert "does not exist; write it first" in capsys.readouterr().err

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vaebench.figures import DPI, MAX_COLS, draw_figure, grid, render_figure
-from vaebench.record import jsonable
+from vaebench.claims.record import jsonable
+from vaebench.report.figures import DPI, MAX_COLS, draw_figure, grid, render_figure
 
 PAGE_PX = 1180          # the page's content width (htmlbits.CSS: max-width)
 MIN_TEXT_PX = 9         # smallest legible text at the PNG's own size

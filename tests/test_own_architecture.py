@@ -6,16 +6,16 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
 # imported here so that pytester's in-process runs do not import them a second time
 import matplotlib.pyplot  # noqa: F401
-import vaebench.experiments  # noqa: F401
-import vaebench.record  # noqa: F401
-import vaebench.report  # noqa: F401
-import vaebench.session  # noqa: F401
+import pytest
 from celeba_layout import write_face
-from vaebench import architectures
+
+import vaebench.claims.evaluate  # noqa: F401
+import vaebench.claims.record  # noqa: F401
+import vaebench.claims.session  # noqa: F401
+import vaebench.report.claim_page  # noqa: F401
+from vaebench.models import registry as architectures
 
 README = Path(__file__).resolve().parent.parent / "hypotheses" / "README.md"
 
@@ -45,6 +45,7 @@ def pictures(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_the_readme_example_trains_through_the_store(pytester, pictures, tmp_path, registry, monkeypatch):
     monkeypatch.delenv("VAEBENCH_DATA", raising=False)
     files = example_files()

@@ -6,8 +6,8 @@ import pytest
 
 from vaebench.config import DataSpec, ModelSpec, TrainSpec
 from vaebench.errors import SpecError
-from vaebench.plan import VERSION, Plan, PlannedModel, planned
-from vaebench.store import ModelStore
+from vaebench.store.modelstore import ModelStore
+from vaebench.store.plan import VERSION, Plan, PlannedModel, planned
 
 FP = "0" * 32
 
@@ -98,7 +98,7 @@ def test_with_store_looks_the_models_up_again_and_refuses_names_of_other_code(tm
 
 
 TOY = '''
-from vaebench.record import Claim
+from vaebench.claims.record import Claim
 from vaebench.stats import SubClaim
 
 CLAIM = Claim(id="P1", title="plans", quote="q", source="s", subclaims=(SubClaim("P1a", "a", "a"),))

@@ -1,19 +1,19 @@
 """The pytest plugin, driven through pytester on a toy claim module."""
 import json
 
-import pytest
-
 # import what the inner runs import, so that pytester's in-process runs do not import
 # C extensions (numpy.fft, via scipy) a second time after it restores sys.modules
 import matplotlib.pyplot  # noqa: F401
-import vaebench.record  # noqa: F401
-import vaebench.report  # noqa: F401
-import vaebench.session  # noqa: F401  (kept imported for pytester runs)
+import pytest
+
+import vaebench.claims.record  # noqa: F401
+import vaebench.claims.session  # noqa: F401  (kept imported for pytester runs)
+import vaebench.report.claim_page  # noqa: F401
 
 TOY = '''
 """A toy claim: numbers whose answers are known."""
 import pytest
-from vaebench.record import Claim
+from vaebench.claims.record import Claim
 from vaebench.stats import Estimate, SubClaim, check_within
 
 CLAIM = Claim(id="T1", title="toy claim", quote="two plus two is four", source="a textbook",
@@ -36,7 +36,7 @@ def test_inconclusive(claim):
 '''
 
 TWO = '''
-from vaebench.record import Claim
+from vaebench.claims.record import Claim
 from vaebench.stats import Estimate, SubClaim, check_above, check_within
 
 CLAIM = Claim(id="T2", title="two sub-claims", quote="q", source="s",
@@ -127,7 +127,7 @@ def test_inconclusive_is_shown_with_letter_I(toy):
 def test_module_without_claim_is_an_error(pytester):
     pytester.makepyfile(test_bad="def test_x(claim):\n    pass\n")
     result = pytester.runpytest()
-    result.stdout.fnmatch_lines(["*has no CLAIM = vaebench.record.Claim*"])
+    result.stdout.fnmatch_lines(["*has no CLAIM = vaebench.claims.record.Claim*"])
 
 
 def test_bad_seeds_option(pytester):
@@ -137,15 +137,17 @@ def test_bad_seeds_option(pytester):
 
 
 def test_seeds_option_overrides_the_scale(pytester):
-    pytester.makepyfile(test_s="def test_x(scale):\n    assert scale.seeds == (5, 6)\n    assert scale.name == 'smoke'\n")
+    pytester.makepyfile(test_s="def test_x(scale):\n    assert scale.seeds == (5, 6)\n"
+                               "    assert scale.name == 'smoke'\n")
     result = pytester.runpytest("--vaebench-seeds", "5,6", "--vaebench-scale", "smoke")
     result.assert_outcomes(passed=1)
 
 
 def test_help_documents_the_options(pytester):
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["*--vaebench-scale*", "*--vaebench-store*", "*--vaebench-report*",
-                                 "*--vaebench-seeds*"])
+    result.stdout.fnmatch_lines(
+        ["*--vaebench-scale*", "*--vaebench-store*", "*--vaebench-report*", "*--vaebench-seeds*"]
+    )
 
 
 def test_record_mode_keeps_verdicts_out_of_outcomes(toy):
@@ -164,7 +166,9 @@ def test_smoke_scale_defaults_to_record_mode(toy):
 
 
 def test_a_claim_test_that_raises_fails_in_record_mode(pytester):
-    pytester.makepyfile(test_boom=TOY.split("def test_supported")[0] + "def test_boom(claim):\n    raise RuntimeError('bug')\n")
+    pytester.makepyfile(
+        test_boom=TOY.split("def test_supported")[0] + "def test_boom(claim):\n    raise RuntimeError('bug')\n"
+    )
     result = pytester.runpytest("--vaebench-verdicts", "record", "--vaebench-report", "reports")
     result.assert_outcomes(failed=1)
     results = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
@@ -174,7 +178,7 @@ def test_a_claim_test_that_raises_fails_in_record_mode(pytester):
 def test_scale_option_prefers_the_option_over_the_environment(monkeypatch):
     import types
 
-    from vaebench.plugin import scale_option, verdicts_decide_outcome
+    from vaebench.pytest_plugin.hooks import scale_option, verdicts_decide_outcome
 
     def config(**options):
         return types.SimpleNamespace(getoption=lambda name: options.get(name))
@@ -185,16 +189,21 @@ def test_scale_option_prefers_the_option_over_the_environment(monkeypatch):
     monkeypatch.setenv("VAEBENCH_SCALE", "smoke")
     assert scale_option(config()) == "smoke"
     assert scale_option(config(**{"--vaebench-scale": "cpu"})) == "cpu"
-    assert not verdicts_decide_outcome(config())                          # smoke: record mode
+    assert not verdicts_decide_outcome(config())  # smoke: record mode
     assert verdicts_decide_outcome(config(**{"--vaebench-scale": "cpu"}))
 
 
-@pytest.mark.parametrize("options, message", [
-    (["--vaebench-data", "celeb:/x"], "--vaebench-data: data='celeb:/x' is not a data source; use synthetic, "
-                                      "celeba:PATH or folder:PATH"),
-    (["--vaebench-data", "celeba"], "--vaebench-data: data='celeba' names no folder"),
-    (["--vaebench-scale", "nosuch"], "--vaebench-scale='nosuch' is not a scale"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            ["--vaebench-data", "celeb:/x"],
+            "--vaebench-data: data='celeb:/x' is not a data source; use synthetic, celeba:PATH or folder:PATH",
+        ),
+        (["--vaebench-data", "celeba"], "--vaebench-data: data='celeba' names no folder"),
+        (["--vaebench-scale", "nosuch"], "--vaebench-scale='nosuch' is not a scale"),
+    ],
+)
 def test_bad_scale_or_data_is_a_usage_error(pytester, options, message):
     pytester.makepyfile(test_s="def test_x(scale):\n    pass\n")
     result = pytester.runpytest(*options)
@@ -204,11 +213,13 @@ def test_bad_scale_or_data_is_a_usage_error(pytester, options, message):
 
 def test_data_option_chooses_the_source(pytester, tmp_path, monkeypatch):
     monkeypatch.delenv("VAEBENCH_DATA", raising=False)
-    pytester.makepyfile(test_s=f"""
+    pytester.makepyfile(
+        test_s=f"""
 def test_x(scale):
     assert (scale.data.source, scale.data.path) == ("folder", {str(tmp_path)!r})
     assert (scale.data.image_size, scale.data.n_train) == (32, 512)      # the smoke scale's
-""")
+"""
+    )
     pytester.runpytest("--vaebench-data", f"folder:{tmp_path}", "--vaebench-scale", "smoke").assert_outcomes(passed=1)
     monkeypatch.setenv("VAEBENCH_DATA", f"folder:{tmp_path}")
     pytester.runpytest("--vaebench-scale", "smoke").assert_outcomes(passed=1)

@@ -9,11 +9,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from vaebench.claims.session import Session  # noqa: E402
 from vaebench.config import SCALES, DataSpec  # noqa: E402
-from vaebench.executor import KILL_AFTER_ENV, KILL_ONCE_ENV, LocalExecutor, RayExecutor  # noqa: E402
-from vaebench.plan import Plan  # noqa: E402
-from vaebench.session import Session  # noqa: E402
-from vaebench.store import ModelStore  # noqa: E402
+from vaebench.store.executors import KILL_AFTER_ENV, KILL_ONCE_ENV, LocalExecutor, RayExecutor  # noqa: E402
+from vaebench.store.modelstore import ModelStore  # noqa: E402
+from vaebench.store.plan import Plan  # noqa: E402
 
 CLAIM = "hypotheses/test_c2_tiny_kl_logvar_far_below_zero.py"
 
@@ -33,6 +33,7 @@ def _trainings(session):
     return [k for k in session.timings if k.startswith("train ")]
 
 
+@pytest.mark.slow
 def test_a_plan_trained_on_ray_is_loaded_warm_with_the_weights_of_local_training(cluster, tmp_path, pytestconfig):
     root = pytestconfig.rootpath
     store = tmp_path / "ray-store"
@@ -60,6 +61,7 @@ def test_a_plan_trained_on_ray_is_loaded_warm_with_the_weights_of_local_training
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_training_is_retried_and_leaves_no_damaged_entry(cluster, tmp_path, monkeypatch,
                                                                               tiny_ae, tiny_vae, tiny_train):
     longer = dataclasses.replace(tiny_train, epochs=4)          # the kill lands 1 s into a training of seconds

@@ -1,4 +1,4 @@
-"""The claim page (vaebench.report) on a tiny results dict: the verdict table first with
+"""The claim page (vaebench.report.claim_page) on a tiny results dict: the verdict table first with
 scale, data, runs and health; the banner off the posts' setting; secondary statistics,
 per-seed values and the environment behind <details>; exact values written as exact."""
 import copy
@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from vaebench.htmlbits import estimate_parts, exact
-from vaebench.report import posts_setting, render_html, write_report
+from vaebench.report.claim_page import posts_setting, render_html, write_report
+from vaebench.report.html import estimate_parts, exact
 
 
 def _est(value, low=None, high=None, level=0.95, method="t over runs", n=3):

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from test_report import results
 
-from vaebench.htmlbits import COLOURS
-from vaebench.report import write_report
+from vaebench.report.claim_page import write_report
+from vaebench.report.html import COLOURS
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 WIDTH, HEIGHT = 1280, 900

@@ -3,9 +3,9 @@ import dataclasses
 
 import pytest
 
+from vaebench.claims.session import Session
 from vaebench.config import SCALES, DataSpec
 from vaebench.errors import SpecError
-from vaebench.session import Session
 
 
 @pytest.fixture
@@ -15,6 +15,7 @@ def session(tmp_path, tiny_train):
     return Session(scale, tmp_path, progress=False)
 
 
+@pytest.mark.slow
 def test_models_train_in_packs_and_keep_the_order(session, tiny_ae, tiny_vae, tiny_train):
     mixed = dataclasses.replace(tiny_train, seed=1, precision="mixed_bfloat16")
     longer = dataclasses.replace(tiny_train, epochs=3)
@@ -46,6 +47,7 @@ def _trainings(session):
     return [k for k in session.timings if k.startswith("train ")]
 
 
+@pytest.mark.slow
 def test_a_changed_image_retrains_an_unchanged_folder_does_not(tmp_path, tiny_train, tiny_ae):
     from celeba_layout import write_face
 
@@ -79,6 +81,7 @@ def test_environment_before_any_data_is_loaded(session):
                      "n_test_asked": 32, "loaded": False}
 
 
+@pytest.mark.slow
 def test_plan_lists_each_model_once_with_whether_the_store_holds_it(session, tiny_ae, tiny_vae, tiny_train):
     planned = session.plan([(tiny_ae, 0), (tiny_vae, 0), (tiny_ae, 0)])
     assert [(m.model, m.train, m.stored) for m in planned] == [(tiny_ae, tiny_train, False),
@@ -90,9 +93,10 @@ def test_plan_lists_each_model_once_with_whether_the_store_holds_it(session, tin
     assert [m.stored for m in session.plan([(tiny_ae, 0), (tiny_vae, 0)])] == [True, False]
 
 
+@pytest.mark.slow
 def test_after_an_executor_trained_the_plan_the_session_only_loads(session, tiny_ae, tiny_vae):
-    from vaebench.executor import LocalExecutor
-    from vaebench.plan import Plan
+    from vaebench.store.executors import LocalExecutor
+    from vaebench.store.plan import Plan
 
     requests = [(tiny_ae, 0), (tiny_vae, 1)]
     plan = Plan.of(session.plan(requests), store=str(session.store.root), pack=2)

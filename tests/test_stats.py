@@ -13,9 +13,28 @@ from threadpoolctl import threadpool_limits
 
 from vaebench.errors import StatsError
 from vaebench.stats import (
-    Check, ClaimResult, Estimate, Verdict, boschloo, bootstrap, check_above, check_below,
-    check_within, combine, distance_vs_seed_noise, fisher_exact, ks, linear_fit, linear_slope,
-    mean_ci, power_two_rates, quantile_ci, rate_ci, rate_upper_bound, tost, wasserstein,
+    Check,
+    ClaimResult,
+    Estimate,
+    Verdict,
+    bootstrap,
+    boschloo,
+    check_above,
+    check_below,
+    check_within,
+    combine,
+    distance_vs_seed_noise,
+    fisher_exact,
+    ks,
+    linear_fit,
+    linear_slope,
+    mean_ci,
+    power_two_rates,
+    quantile_ci,
+    rate_ci,
+    rate_upper_bound,
+    tost,
+    wasserstein,
 )
 
 FAST = settings(max_examples=40, deadline=None)

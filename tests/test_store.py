@@ -8,8 +8,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from vaebench.store import KEY_PARTS, MANIFEST, WEIGHTS, ModelStore, default_root
-from vaebench.training import train
+from vaebench.store.modelstore import KEY_PARTS, MANIFEST, WEIGHTS, ModelStore, default_root
+from vaebench.train.trainer import train
 
 #: a data fingerprint (any string stands for the content of the tiny images)
 FP = "0" * 32
@@ -89,6 +89,7 @@ def test_stale_tmp_of_a_dead_writer_is_removed(tmp_path, tiny_data, tiny_ae, tin
     assert not stale.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncate_weights", "delete_history", "delete_manifest", "edit_spec"])
 def test_damaged_entry_is_detected_and_rebuilt(tmp_path, tiny_data, tiny_ae, tiny_train, trainer, damage):
     store = ModelStore(tmp_path, progress=False)
@@ -115,8 +116,8 @@ def test_damaged_entry_is_detected_and_rebuilt(tmp_path, tiny_data, tiny_ae, tin
 CONCURRENT = textwrap.dedent("""
     import sys, numpy as np
     from vaebench.config import DataSpec, ModelSpec, TrainSpec
-    from vaebench.store import ModelStore
-    from vaebench.training import train
+    from vaebench.store.modelstore import ModelStore
+    from vaebench.train.trainer import train
     data = DataSpec(image_size=16, n_train=64, n_test=16)
     spec = ModelSpec(kind="ae", z_dim=4, filters=(4, 8), batchnorm=False, fact=0.0)
     tr = TrainSpec(epochs=3, batch_size=16, probe_size=16)
@@ -132,6 +133,7 @@ CONCURRENT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_concurrent_requests_train_once(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(CONCURRENT)
@@ -152,6 +154,7 @@ def test_location_from_environment(tmp_path, monkeypatch):
     assert default_root() == tmp_path / "cache" / "vaebench"
 
 
+@pytest.mark.slow
 def test_clear(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
     store = ModelStore(tmp_path, progress=False)
     fill(store, tiny_data, tiny_ae, tiny_train, trainer)
@@ -160,6 +163,7 @@ def test_clear(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
     assert store.entries() == []
 
 
+@pytest.mark.slow
 def test_a_claim_is_exclusive_and_sees_an_entry_that_landed(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
     store = ModelStore(tmp_path, progress=False)
     first = store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
@@ -177,6 +181,7 @@ def test_a_claim_is_exclusive_and_sees_an_entry_that_landed(tmp_path, tiny_data,
     assert len(trainer.calls) == 2 and [e.name for e in store.entries()] == [entry.name]
 
 
+@pytest.mark.slow
 def test_wait_blocks_until_the_holder_goes_and_says_when_it_wrote_nothing(tmp_path, tiny_data, tiny_ae, tiny_train,
                                                                             trainer):
     import threading
@@ -207,7 +212,7 @@ def test_wait_blocks_until_the_holder_goes_and_says_when_it_wrote_nothing(tmp_pa
 KILLED_HOLDER = textwrap.dedent("""
     import os, signal, sys
     from vaebench.config import DataSpec, ModelSpec, TrainSpec
-    from vaebench.store import ModelStore
+    from vaebench.store.modelstore import ModelStore
     data = DataSpec(image_size=16, n_train=64, n_test=16)
     spec = ModelSpec(kind="ae", z_dim=4, filters=(4, 8), batchnorm=False, fact=0.0)
     claim = ModelStore(sys.argv[1], progress=False).claim(data, spec, TrainSpec(epochs=2, batch_size=16,
@@ -217,6 +222,7 @@ KILLED_HOLDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_killed_holder_releases_its_claim(tmp_path, tiny_data, tiny_ae, tiny_train):
     script = tmp_path / "holder.py"
     script.write_text(KILLED_HOLDER)
@@ -232,8 +238,9 @@ def test_precision_is_part_of_the_key(tmp_path, tiny_data, tiny_ae, tiny_train):
     import dataclasses
 
     store = ModelStore(tmp_path, progress=False)
-    assert store.key(tiny_data, tiny_ae, dataclasses.replace(tiny_train, precision="mixed_bfloat16"), fingerprint=FP) != \
-        store.key(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+    assert store.key(
+        tiny_data, tiny_ae, dataclasses.replace(tiny_train, precision="mixed_bfloat16"), fingerprint=FP
+    ) != store.key(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
 
 
 # ---------------------------------------------------------------------------- what the key covers
@@ -250,16 +257,17 @@ def test_entry_names_carry_the_data_and_the_architecture(tmp_path, tiny_data, ti
     vae = ModelSpec(kind="vae", z_dim=256, fact=1e-5)
     celeba = dataclasses.replace(tiny_data, source="celeba", path="/data/celeba", image_size=32)
     assert store.entry_name(celeba, vae, dataclasses.replace(tiny_train, seed=3), fingerprint=FP).startswith(
-        "celeba32-vae-z256-f1e-05-s3-")
+        "celeba32-vae-z256-f1e-05-s3-"
+    )
     clipped = dataclasses.replace(vae, eps_clip=5.0, dense=256)
     bf16 = dataclasses.replace(tiny_train, precision="mixed_bfloat16")
     assert store.entry_name(tiny_data, clipped, bf16, fingerprint=FP).startswith(
-        "synthetic16-vae-z256-f1e-05-c5-d256-s0-bfloat16-")
+        "synthetic16-vae-z256-f1e-05-c5-d256-s0-bfloat16-"
+    )
 
 
-def test_key_holds_the_data_fingerprint_and_the_code_fingerprint(tmp_path, tiny_data, tiny_ae, tiny_train,
-                                                                 monkeypatch):
-    import vaebench.store as S
+def test_key_holds_the_data_fingerprint_and_the_code_fingerprint(tmp_path, tiny_data, tiny_ae, tiny_train, monkeypatch):
+    import vaebench.store.modelstore as S
 
     store = ModelStore(tmp_path, progress=False)
     base = store.key(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
@@ -273,8 +281,8 @@ def test_key_holds_the_data_fingerprint_and_the_code_fingerprint(tmp_path, tiny_
 
 
 def _edited_source(monkeypatch, module, change):
-    """Make vaebench.fingerprint see ``module``'s source edited by ``change``."""
-    from vaebench import fingerprint as F
+    """Make vaebench.models.code_fingerprint see ``module``'s source edited by ``change``."""
+    from vaebench.models import code_fingerprint as F
 
     real = F._source
 
@@ -290,31 +298,39 @@ def _edited_source(monkeypatch, module, change):
     F.code_fingerprint.cache_clear()
 
 
+@pytest.mark.slow
 def test_a_behaviour_change_in_the_model_code_retrains_a_docstring_change_does_not(
-        tmp_path, tiny_data, tiny_ae, tiny_train, trainer, monkeypatch, request):
-    from vaebench import fingerprint as F
+    tmp_path, tiny_data, tiny_ae, tiny_train, trainer, monkeypatch, request
+):
+    from vaebench.models import code_fingerprint as F
 
     request.addfinalizer(F.code_fingerprint.cache_clear)
     store = ModelStore(tmp_path, progress=False)
     first = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert first.key_parts["code_fingerprint"] == F.code_fingerprint()
     # the docstrings and comments of models.py and training.py reworded: the same model loads
-    _edited_source(monkeypatch, "vaebench.models",
-                   lambda t: t.replace('"""The posts\' convolutional AE', '"""The convolutional AE of the posts')
-                   .replace("# the level at which", "# the threshold at which"))
+    _edited_source(
+        monkeypatch,
+        "vaebench.models.vae",
+        lambda t: t.replace('"""The posts\' convolutional AE', '"""The convolutional AE of the posts').replace(
+            "# the level at which", "# the threshold at which"
+        ),
+    )
     again = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert len(trainer.calls) == 1 and again.path == first.path
     monkeypatch.undo()
     # the LeakyReLU slope changed (the issue's example): a new key, trained again
-    _edited_source(monkeypatch, "vaebench.models", lambda t: t.replace("negative_slope=0.3", "negative_slope=0.2"))
+    _edited_source(monkeypatch, "vaebench.models.posts_conv",
+                   lambda t: t.replace("negative_slope=0.3", "negative_slope=0.2"))
     changed = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert len(trainer.calls) == 2 and changed.path != first.path
     monkeypatch.undo()
-    _edited_source(monkeypatch, "vaebench.training", lambda t: t + "\n_EXTRA_STEP = 1\n")
+    _edited_source(monkeypatch, "vaebench.train.trainer", lambda t: t + "\n_EXTRA_STEP = 1\n")
     fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert len(trainer.calls) == 3
 
 
+@pytest.mark.slow
 def test_an_entry_copied_under_another_name_is_refused(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
     import dataclasses
     import shutil
@@ -326,18 +342,21 @@ def test_an_entry_copied_under_another_name_is_refused(tmp_path, tiny_data, tiny
     other = dataclasses.replace(tiny_ae, z_dim=5)
     target = store.path_for(tiny_data, other, tiny_train, fingerprint=FP)
     shutil.copytree(entry.path, target)
-    with pytest.raises(StoreError, match=r"holds the model of another spec .*model.z_dim: asked 5, entry holds 4.*"
-                                         r"Remove it \(rm -r "):
+    with pytest.raises(
+        StoreError,
+        match=r"holds the model of another spec .*model.z_dim: asked 5, entry holds 4.*"
+        r"Remove it \(rm -r ",
+    ):
         store.get(tiny_data, other, tiny_train, fingerprint=FP)
     other_data = store.path_for(tiny_data, tiny_ae, tiny_train, fingerprint="1" * 32)
-    shutil.copytree(entry.path, other_data)     # the same specs, other images
+    shutil.copytree(entry.path, other_data)  # the same specs, other images
     with pytest.raises(StoreError, match="key.data_fingerprint: asked '1111"):
         store.get(tiny_data, tiny_ae, tiny_train, fingerprint="1" * 32)
     assert [e.name for e in store.entries()] == [entry.name]
     problems = dict(store.damaged())
     assert set(problems) == {target.name, other_data.name}
     assert "copied or renamed" in problems[target.name]
-    assert target.exists() and len(trainer.calls) == 1          # refused, not deleted, nothing trained
+    assert target.exists() and len(trainer.calls) == 1  # refused, not deleted, nothing trained
 
 
 def test_a_file_where_an_entry_folder_belongs(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
@@ -348,32 +367,37 @@ def test_a_file_where_an_entry_folder_belongs(tmp_path, tiny_data, tiny_ae, tiny
     path.write_text("not an entry")
     with pytest.raises(StoreError, match=r"is a file where the store keeps the entry folder .*remove it \(rm "):
         fill(store, tiny_data, tiny_ae, tiny_train, trainer)
-    assert trainer.calls == []                                   # refused before training
+    assert trainer.calls == []  # refused before training
     assert store.damaged() == [(path.name, "a file, not an entry folder: remove it")]
 
 
-def test_a_store_that_forbids_removing_gives_an_honest_count(tmp_path, tiny_data, tiny_ae, tiny_train, trainer,
-                                                             monkeypatch):
+@pytest.mark.slow
+def test_a_store_that_forbids_removing_gives_an_honest_count(
+    tmp_path, tiny_data, tiny_ae, tiny_train, trainer, monkeypatch
+):
     from vaebench.errors import StoreError
 
     store = ModelStore(tmp_path, progress=False)
     entry = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     (store.models / "stray-file").write_text("x")
 
-    def read_only(src, dst):      # what a read-only models/ folder says (the tests may run as root)
+    def read_only(src, dst):  # what a read-only models/ folder says (the tests may run as root)
         raise PermissionError(13, "Permission denied", str(src))
 
     monkeypatch.setattr(os, "rename", read_only)
-    with pytest.raises(StoreError, match=r"removed 0 of 2 entries from .*could not remove .*Permission denied.*"
-                                         r"not writable for this user"):
+    with pytest.raises(
+        StoreError,
+        match=r"removed 0 of 2 entries from .*could not remove .*Permission denied.*"
+        r"not writable for this user",
+    ):
         store.clear()
     monkeypatch.undo()
-    assert store.get(tiny_data, tiny_ae, tiny_train, fingerprint=FP).path == entry.path   # still there, intact
+    assert store.get(tiny_data, tiny_ae, tiny_train, fingerprint=FP).path == entry.path  # still there, intact
     assert store.clear() == 2 and store.entries() == [] and store.damaged() == []
 
 
 def test_a_lock_that_cannot_be_made_is_a_store_error(tmp_path, tiny_data, tiny_ae, tiny_train, trainer, monkeypatch):
-    import vaebench.store as S
+    import vaebench.store.modelstore as S
     from vaebench.errors import StoreError
 
     class ReadOnlyLock(S.FileLock):
@@ -382,8 +406,11 @@ def test_a_lock_that_cannot_be_made_is_a_store_error(tmp_path, tiny_data, tiny_a
 
     monkeypatch.setattr(S, "FileLock", ReadOnlyLock)
     store = ModelStore(tmp_path, progress=False)
-    with pytest.raises(StoreError, match=r"cannot lock synthetic16-ae-z4-s0-\w+ \(to train it\) in the store .*"
-                                         r"PermissionError.*VAEBENCH_STORE"):
+    with pytest.raises(
+        StoreError,
+        match=r"cannot lock synthetic16-ae-z4-s0-\w+ \(to train it\) in the store .*"
+        r"PermissionError.*VAEBENCH_STORE",
+    ):
         fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     assert trainer.calls == []
 
@@ -391,11 +418,14 @@ def test_a_lock_that_cannot_be_made_is_a_store_error(tmp_path, tiny_data, tiny_a
 # ---------------------------------------------------------------------------- a user's architecture
 
 
-def test_a_users_architecture_is_stored_under_its_name_and_its_code(tmp_path, tiny_data, tiny_train, tiny_images,
-                                                                    monkeypatch):
+@pytest.mark.slow
+def test_a_users_architecture_is_stored_under_its_name_and_its_code(
+    tmp_path, tiny_data, tiny_train, tiny_images, monkeypatch
+):
     from user_code import TINY_BUILDERS, load_module
-    from vaebench import architectures
+
     from vaebench.config import ModelSpec
+    from vaebench.models import registry as architectures
 
     monkeypatch.setattr(architectures, "_REGISTRY", dict(architectures._REGISTRY))
 
@@ -417,7 +447,7 @@ def test_a_users_architecture_is_stored_under_its_name_and_its_code(tmp_path, ti
     assert first.key_parts["architecture_fingerprint"] == architectures.fingerprint("tiny")
     assert set(first.key_parts) == set(KEY_PARTS)
     loaded = first.load_model()
-    assert loaded.encoder.count_params() == 6188                       # the tiny MLP, rebuilt from the registry
+    assert loaded.encoder.count_params() == 6188  # the tiny MLP, rebuilt from the registry
     register("v1", TINY_BUILDERS.replace('"""Tiny builders."""', '"""Tiny builders, reworded."""'))
     assert fill(store, tiny_data, spec, tiny_train, trainer).path == first.path
     assert len(calls) == 1
@@ -428,18 +458,20 @@ def test_a_users_architecture_is_stored_under_its_name_and_its_code(tmp_path, ti
 
 
 def test_an_entry_whose_key_has_other_parts_is_never_loaded(tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
-    from vaebench.store import _sha256
+    from vaebench.store.modelstore import _sha256
 
     store = ModelStore(tmp_path, progress=False)
     entry = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
     spec = json.loads((entry.path / "spec.json").read_text())
-    del spec["key"]["architecture_fingerprint"]                     # as the vaebench before the registry wrote it
+    del spec["key"]["architecture_fingerprint"]  # as the vaebench before the registry wrote it
     (entry.path / "spec.json").write_text(json.dumps(spec))
     manifest = json.loads((entry.path / MANIFEST).read_text())
     manifest["sha256"]["spec.json"] = _sha256(entry.path / "spec.json")
     (entry.path / MANIFEST).write_text(json.dumps(manifest))
     assert store.entries() == []
     ((name, problem),) = store.damaged()
-    assert name == entry.name and problem.startswith("written by another vaebench (its key has the parts "
-                                                     "['backend', 'code_fingerprint', 'data_fingerprint', 'keras'], "
-                                                     "this one ['architecture_fingerprint', ")
+    assert name == entry.name and problem.startswith(
+        "written by another vaebench (its key has the parts "
+        "['backend', 'code_fingerprint', 'data_fingerprint', 'keras'], "
+        "this one ['architecture_fingerprint', "
+    )

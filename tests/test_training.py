@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 from vaebench.errors import TrainingError
-from vaebench.training import train
+from vaebench.train.trainer import train
 
 
 def _weights(model):
     return [w.numpy() for w in model.weights]
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights(tiny_data, tiny_vae, tiny_train, tiny_images):
     a = train(tiny_data, tiny_vae, tiny_train, tiny_images, progress=False)
     b = train(tiny_data, tiny_vae, tiny_train, tiny_images, progress=False)
@@ -19,6 +20,7 @@ def test_same_seed_same_weights(tiny_data, tiny_vae, tiny_train, tiny_images):
     assert a.history["loss"] == b.history["loss"]
 
 
+@pytest.mark.slow
 def test_other_seed_other_weights(tiny_data, tiny_vae, tiny_train, tiny_images):
     import dataclasses
 
@@ -27,6 +29,7 @@ def test_other_seed_other_weights(tiny_data, tiny_vae, tiny_train, tiny_images):
     assert any(not np.array_equal(x, y) for x, y in zip(_weights(a.model), _weights(b.model)))
 
 
+@pytest.mark.slow
 def test_history_has_the_named_loss_terms(tiny_data, tiny_vae, tiny_train, tiny_images):
     result = train(tiny_data, tiny_vae, tiny_train, tiny_images, progress=False)
     h = result.history
@@ -52,6 +55,7 @@ def test_progress_output(tiny_data, tiny_ae, tiny_train, tiny_images, capsys):
     assert "epoch 1/2" in err and "epoch 2/2" in err and "img/s" in err
 
 
+@pytest.mark.slow
 def test_stops_cleanly_on_nonfinite_loss(tiny_data, tiny_vae, tiny_train, tiny_images):
     import dataclasses
 
@@ -71,14 +75,15 @@ def test_bad_images_are_rejected(tiny_data, tiny_vae, tiny_train):
         train(tiny_data, tiny_vae, tiny_train, np.zeros((8, 16, 16, 3), np.uint8), progress=False)
 
 
+@pytest.mark.slow
 def test_session_latents_draw_fresh_noise_per_split(tmp_path, tiny_vae, tiny_train):
     """Held-out VAE codes must not share epsilon with the training codes row by row."""
     import dataclasses
 
     import numpy as np
 
+    from vaebench.claims.session import Session
     from vaebench.config import SCALES, DataSpec
-    from vaebench.session import Session
 
     scale = dataclasses.replace(SCALES["smoke"], data=DataSpec(image_size=16, n_train=64, n_test=64),
                                 train=tiny_train, n_analysis=64)
@@ -94,7 +99,7 @@ def test_session_latents_draw_fresh_noise_per_split(tmp_path, tiny_vae, tiny_tra
 # --------------------------------------------------------------------------- packs
 
 def test_epoch_order_is_a_function_of_seed_and_epoch():
-    from vaebench.training import epoch_order
+    from vaebench.train.trainer import epoch_order
 
     a = epoch_order(3, 1, 100)
     assert sorted(a) == list(range(100))
@@ -102,13 +107,14 @@ def test_epoch_order_is_a_function_of_seed_and_epoch():
     assert not np.array_equal(a, epoch_order(3, 2, 100)) and not np.array_equal(a, epoch_order(4, 1, 100))
 
 
+@pytest.mark.slow
 def test_a_packed_model_learns_what_it_learns_alone(tiny_data, tiny_vae, tiny_ae, tiny_train, tiny_images):
     """The pack's contract: members of one pack (here a VAE and an AE with other seeds)
     end with the weights and histories they get when each is trained alone (bit for bit
     on CPU with TensorFlow; to float32 rounding elsewhere)."""
     import dataclasses
 
-    from vaebench.training import Job, train_many
+    from vaebench.train.trainer import Job, train_many
 
     jobs = [Job(tiny_vae, tiny_train), Job(tiny_ae, dataclasses.replace(tiny_train, seed=1)),
             Job(dataclasses.replace(tiny_vae, eps_clip=0.5), tiny_train)]
@@ -131,12 +137,13 @@ def test_a_packed_model_learns_what_it_learns_alone(tiny_data, tiny_vae, tiny_ae
     assert packed[2].history["loss"] != packed[0].history["loss"]
 
 
+@pytest.mark.slow
 def test_a_runaway_member_stops_alone(tiny_data, tiny_vae, tiny_train, tiny_images):
     """A member whose loss turns non-finite is recorded as stopped; its pack mates go on and
     learn exactly what they learn alone (NaN does not cross between members)."""
     import dataclasses
 
-    from vaebench.training import Job, train_many
+    from vaebench.train.trainer import Job, train_many
 
     spec = dataclasses.replace(tiny_train, epochs=3)
     wild = dataclasses.replace(tiny_vae, fact=1e39)  # fact * KL overflows float32: inf loss, NaN steps
@@ -151,7 +158,7 @@ def test_a_runaway_member_stops_alone(tiny_data, tiny_vae, tiny_train, tiny_imag
 def test_jobs_of_one_pack_must_share_their_training(tiny_data, tiny_vae, tiny_train, tiny_images):
     import dataclasses
 
-    from vaebench.training import Job, train_many
+    from vaebench.train.trainer import Job, train_many
 
     with pytest.raises(TrainingError, match="must share epochs, batch_size"):
         train_many(tiny_data, [Job(tiny_vae, tiny_train), Job(tiny_vae, dataclasses.replace(tiny_train, epochs=3))],
@@ -160,6 +167,7 @@ def test_jobs_of_one_pack_must_share_their_training(tiny_data, tiny_vae, tiny_tr
         train_many(tiny_data, [], tiny_images, progress=False)
 
 
+@pytest.mark.slow
 def test_mixed_precision_trains_and_keeps_float32_heads(tiny_data, tiny_vae, tiny_train, tiny_images):
     import dataclasses
 
@@ -181,6 +189,7 @@ def test_mixed_precision_trains_and_keeps_float32_heads(tiny_data, tiny_vae, tin
     assert f32.history["loss"] != result.history["loss"]  # it does compute differently
 
 
+@pytest.mark.slow
 def test_training_takes_the_steps_of_a_plain_fit(tiny_data, tiny_vae, tiny_ae, tiny_train):
     """What the training path feeds Keras (tf.data on TensorFlow, a PyDataset elsewhere) does
     not change what a model learns: a pack ends with the weights and per-epoch loss means of
@@ -194,7 +203,7 @@ def test_training_takes_the_steps_of_a_plain_fit(tiny_data, tiny_vae, tiny_ae, t
 
     from vaebench import backend
     from vaebench.models import build_model
-    from vaebench.training import Job, Pack, epoch_order, train_many
+    from vaebench.train.trainer import Job, Pack, epoch_order, train_many
 
     n, size, b = 72, tiny_data.image_size, tiny_train.batch_size
     images = (np.random.default_rng(1).random((n, size, size, 3)) * 255).astype(np.uint8)
@@ -245,7 +254,7 @@ def test_the_tf_data_feed_serves_the_pack_batches(tiny_images):
 
     if backend.name() != "tensorflow":
         pytest.skip("tf.data feeds the TensorFlow backend only")
-    from vaebench.training import PackBatches, epoch_order, pack_dataset
+    from vaebench.train.trainer import PackBatches, epoch_order, pack_dataset
 
     n = 60  # batches of 16, 16, 16, 12
     batches = PackBatches(tiny_images[:n], [epoch_order(0, 0, n), epoch_order(5, 0, n)], 16)
@@ -262,7 +271,7 @@ def test_the_tf_data_feed_serves_the_pack_batches(tiny_images):
 
 
 def test_batch_indices_are_the_host_feeds_batches():
-    from vaebench.training import batch_indices, epoch_order
+    from vaebench.train.trainer import batch_indices, epoch_order
 
     n, b = 70, 16
     idx = batch_indices(3, 1, n, b)
@@ -275,7 +284,7 @@ def test_batch_indices_are_the_host_feeds_batches():
 def test_the_feed_is_chosen_by_the_environment_or_the_device(monkeypatch):
     from vaebench import backend
     from vaebench.errors import SpecError
-    from vaebench.training import FEED_ENV, default_feed
+    from vaebench.train.trainer import FEED_ENV, default_feed
 
     monkeypatch.setenv(FEED_ENV, "device")
     assert default_feed() == "device"
@@ -290,7 +299,7 @@ FEED_CHECK = """
 import dataclasses, json, sys
 import numpy as np
 from vaebench.config import DataSpec, ModelSpec, TrainSpec
-from vaebench.training import Job, PackTrainer
+from vaebench.train.trainer import Job, PackTrainer
 data = DataSpec(image_size=16, n_train=72, n_test=16)
 vae = ModelSpec(kind="vae", z_dim=4, filters=(4, 8), batchnorm=True, fact=1e-2)
 ae = ModelSpec(kind="ae", z_dim=4, filters=(4, 8), batchnorm=False, fact=0.0)
@@ -317,6 +326,7 @@ def _assert_same_training(host, device, exact):
         np.testing.assert_allclose(h["loss"], d["loss"], rtol=0 if exact else 1e-5)
 
 
+@pytest.mark.slow
 def test_the_device_feed_learns_what_the_host_feed_learns(tiny_data, tiny_vae, tiny_ae, tiny_train):
     """Images held on the device and gathered by index in the step (with 16 steps per
     execution) give a pack the weights and losses of the host feed: bit for bit on CPU with
@@ -324,7 +334,7 @@ def test_the_device_feed_learns_what_the_host_feed_learns(tiny_data, tiny_vae, t
     import dataclasses
 
     from vaebench import backend
-    from vaebench.training import Job, PackTrainer
+    from vaebench.train.trainer import Job, PackTrainer
 
     n = 72
     images = (np.random.default_rng(1).random((n, 16, 16, 3)) * 255).astype(np.uint8)
@@ -341,6 +351,7 @@ def test_the_device_feed_learns_what_the_host_feed_learns(tiny_data, tiny_vae, t
     _assert_same_training(runs["host"], runs["device"], exact=backend.name() == "tensorflow")
 
 
+@pytest.mark.slow
 def test_the_device_feed_on_jax_matches_the_host_feed(tmp_path):
     """The same on JAX (the GPU machines' backend), in a subprocess: to float32 rounding
     (rtol 1e-5, atol 1e-6; bit for bit on this CPU when written)."""

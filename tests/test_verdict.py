@@ -3,9 +3,18 @@ import numpy as np
 import pytest
 
 from vaebench.errors import StatsError
-from vaebench.estimate import Estimate
-from vaebench.verdict import (Check, Design, SubClaim, Verdict, check_above, check_below, check_within, combine,
-                              decide)
+from vaebench.stats.estimate import Estimate
+from vaebench.stats.verdict import (
+    Check,
+    Design,
+    SubClaim,
+    Verdict,
+    check_above,
+    check_below,
+    check_within,
+    combine,
+    decide,
+)
 
 DESIGN = Design((SubClaim("Xa", "a is small", "a"), SubClaim("Xb", "b is large", "b")))
 
@@ -100,10 +109,11 @@ def test_combine_without_design_lets_every_check_vote():
     assert combine([]) is Verdict.INCONCLUSIVE
 
 
+@pytest.mark.slow
 def test_familywise_false_refutation_rate_by_simulation():
     """Four true sub-claims at the edge of their tolerance, t intervals over 3 runs at the
     Bonferroni level: the claim is refuted in at most α of 2,000 simulated studies."""
-    from vaebench.inference import across_runs
+    from vaebench.stats.inference import across_runs
 
     m = 4
     design = Design(tuple(SubClaim(f"S{i}", "mean <= 0", f"m{i}") for i in range(m)))

@@ -1,0 +1,221 @@
+"""vaebench's training path against its peers on the same machine, in one run (issue 14,
+item 3): a bare Keras ``fit`` fed by ``tf.data`` with autotuning off, and, where PyTorch is
+importable, the same VAE in PyTorch eager (:func:`torch_vae`). Benchmarks measure, tests
+check: nothing here asserts on seconds.
+
+* :func:`training_flops` — floating-point operations of one training step per image:
+  the multiply-adds of every convolution, transposed convolution and dense layer of the
+  forward pass, × 2 (a multiply-add is two operations) × 3 (the backward pass costs about
+  twice the forward: gradients of the inputs and of the weights).
+* :func:`sgemm_rate` — this CPU's float32 matrix-product rate (NumPy ``matmul`` of two
+  ``n × n`` matrices with ``threads`` BLAS threads), the peak the fraction is taken of.
+* :func:`peer_arms` — one function per arm, each training one epoch and returning its
+  seconds, for :func:`vaebench.bench.timing.interleaved_round`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from vaebench.config import ModelSpec
+from vaebench.errors import require
+
+
+def layer_macs(model) -> int:
+    """Multiply-adds of one image through the Conv2D, Conv2DTranspose and Dense layers of the
+    functional ``model`` (nested models included)."""
+    from keras import layers
+
+    total = 0
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            total += layer_macs(layer)
+        elif isinstance(layer, layers.Conv2DTranspose):
+            kh, kw, _, cin = layer.kernel.shape
+            h, w = layer.input.shape[1:3]
+            total += int(h * w * kh * kw * cin * layer.filters)
+        elif isinstance(layer, layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape
+            h, w = layer.output.shape[1:3]
+            total += int(h * w * kh * kw * cin * cout)
+        elif isinstance(layer, layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return total
+
+
+def training_flops(spec: ModelSpec, image_size: int) -> int:
+    """Operations of one training step per image: forward multiply-adds × 2 × 3 (see the module doc)."""
+    from vaebench.models.registry import get_architecture
+
+    encoder, decoder = get_architecture(spec.architecture).build(spec, image_size)
+    return 6 * (layer_macs(encoder) + layer_macs(decoder))
+
+
+def sgemm_rate(n: int = 2048, threads: int = 2, repeats: int = 5) -> float:
+    """GFLOP/s of float32 ``n × n`` matrix products (the best of ``repeats``) with ``threads``
+    BLAS threads (threadpoolctl limits them where it is installed)."""
+    require(n > 0 and repeats > 0 and threads > 0, f"n={n}, threads={threads}, repeats={repeats} must be > 0")
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        threadpool_limits = None
+    limit = threadpool_limits(limits=threads, user_api="blas") if threadpool_limits else None
+    try:
+        a @ b                                            # warm-up: the BLAS threads start
+        best = min(_seconds(lambda: a @ b) for _ in range(repeats))
+    finally:
+        if limit is not None:
+            limit.unregister()
+    return 2.0 * n ** 3 / best / 1e9
+
+
+def _seconds(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def torch_vae(spec: ModelSpec, image_size: int):
+    """The posts-conv VAE of ``spec`` as a ``torch.nn.Module`` (NCHW): the same layer widths,
+    kernels, strides, BatchNorm and LeakyReLU(0.3) as :mod:`vaebench.models.vae`, with symmetric
+    padding where Keras pads "same" on the right (the same operation count). ``forward(x)``
+    returns the posts' loss of a batch of [0, 1] images."""
+    import torch
+    from torch import nn
+
+    require(spec.kind == "vae" and spec.architecture == "posts-conv" and spec.dense is None,
+            f"torch_vae builds the posts-conv VAE without a Dense layer, not {spec}")
+    k, s, pad = spec.kernel, spec.stride, spec.kernel // 2
+    side = image_size // spec.downsampling()
+    act = lambda: nn.LeakyReLU(0.3)  # noqa: E731
+    enc, cin = [], 3
+    for f in spec.filters:
+        enc += [nn.Conv2d(cin, f, k, s, pad)] + ([nn.BatchNorm2d(f)] if spec.batchnorm else []) + [act()]
+        cin = f
+    widths = list(reversed(spec.filters[:-1])) + [3]
+    dec, cin = [], spec.filters[-1]
+    for i, f in enumerate(widths):
+        dec.append(nn.ConvTranspose2d(cin, f, k, s, pad, output_padding=s - 1))
+        if i < len(widths) - 1:
+            dec += ([nn.BatchNorm2d(f)] if spec.batchnorm else []) + [act()]
+        cin = f
+    flat = spec.filters[-1] * side * side
+    fact = spec.kl_weight(image_size)
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc, self.dec = nn.Sequential(*enc, nn.Flatten()), nn.Sequential(*dec)
+            self.mu, self.logvar = nn.Linear(flat, spec.z_dim), nn.Linear(flat, spec.z_dim)
+            self.dense = nn.Linear(spec.z_dim, flat)
+
+        def forward(self, x):
+            h = self.enc(x)
+            mu, logvar = self.mu(h), self.logvar(h)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+            logits = self.dec(self.dense(z).view(-1, spec.filters[-1], side, side))
+            bce = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
+            reco = bce.mean(dim=1).sum(dim=(1, 2)).mean()
+            kl = (-0.5 * (1 + logvar - mu.square() - logvar.exp()).sum(dim=1)).mean()
+            return reco + fact * kl
+
+    return VAE()
+
+
+@dataclass
+class PeerArms:
+    """``arms``: label -> a function that trains one epoch and returns its seconds."""
+
+    arms: dict[str, Callable[[], float]]
+    images: int
+
+
+def peer_arms(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, threads: int = 2,
+              learning_rate: float = 5e-4, with_torch: bool = True) -> PeerArms:
+    """The arms of the peer comparison on ``images`` (uint8): ``vaebench`` (a pack of one,
+    ``PackTrainer.fit_epoch``: the ``fit`` every model of the claims trains with, without the
+    probe that ``run_epoch`` encodes after it), ``vaebench device feed`` (the same with
+    ``feed='device'``), ``keras fit +
+    tf.data`` (TensorFlow backend only: the bare model, batches from ``tf.data`` with
+    autotuning off, two ahead) and ``torch eager`` (where torch is importable and
+    ``with_torch``; ``threads`` intra-op threads, Adam; with ``threads`` > 1 also ``torch eager
+    1 thread``)."""
+    from vaebench import backend
+    from vaebench.bench.setup import compiled_model
+    from vaebench.bench.throughput import pack_trainer
+
+    arms: dict[str, Callable[[], float]] = {}
+    for name, feed in (("vaebench", None), ("vaebench device feed", "device")):
+        trainer = pack_trainer(spec, image_size, images, batch_size, pack=1, learning_rate=learning_rate,
+                               probe_size=min(512, len(images)), feed=feed)
+        arms[name] = trainer.fit_epoch
+    if backend.name() == "tensorflow":
+        import tensorflow as tf
+
+        model = compiled_model(spec, image_size, seed=0, learning_rate=learning_rate)
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        data = tf.data.Dataset.from_tensor_slices(images).batch(batch_size).with_options(options).prefetch(2)
+        arms["keras fit + tf.data"] = lambda: _seconds(lambda: model.fit(data, epochs=1, shuffle=False, verbose=0))
+    if with_torch and torch_available():
+        arms["torch eager"] = _torch_arm(spec, image_size, images, batch_size, threads, learning_rate)
+        if threads > 1:  # OpenMP's spinning threads suffer most on a shared machine: one thread beside
+            arms["torch eager 1 thread"] = _torch_arm(spec, image_size, images, batch_size, 1, learning_rate)
+    return PeerArms(arms, len(images))
+
+
+def _torch_arm(spec, image_size, images, batch_size, threads, learning_rate) -> Callable[[], float]:
+    import torch
+
+    torch.manual_seed(0)
+    net = torch_vae(spec, image_size)
+    opt = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    data = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+
+    def epoch() -> float:
+        torch.set_num_threads(threads)
+        t0 = time.perf_counter()
+        for start in range(0, len(data), batch_size):
+            x = data[start:start + batch_size].float() / 255.0
+            opt.zero_grad(set_to_none=True)
+            loss = net(x)
+            loss.backward()
+            opt.step()
+        float(loss.detach())
+        return time.perf_counter() - t0
+
+    return epoch
+
+
+def peer_summary(times: dict[str, list[float]], images: int, flops_per_image: int, peak_gflops: float) -> dict:
+    """Per arm: images/s, the speed ratio to ``vaebench`` (mean vaebench epoch over the arm's,
+    Fieller over paired rounds, and the median of paired ratios) and the fraction of
+    ``peak_gflops`` its images/s make of ``flops_per_image``."""
+    from vaebench.bench.timing import median_ratio, ratio_of_means
+
+    base = times["vaebench"]
+    out = {}
+    for name, seconds in times.items():
+        rate = images / float(np.mean(seconds))
+        row = {"images_per_second": rate, "round_seconds": list(seconds),
+               "fraction_of_peak": rate * flops_per_image / (peak_gflops * 1e9)}
+        if name != "vaebench" and len(seconds) >= 2:
+            r = ratio_of_means(base, seconds, paired=True)
+            m = median_ratio(base, seconds)
+            row.update(speed_vs_vaebench=r.value, speed_vs_vaebench_ci=[r.low, r.high],
+                       median_speed_vs_vaebench=m.value, median_speed_vs_vaebench_ci=[m.low, m.high])
+        out[name] = row
+    return out

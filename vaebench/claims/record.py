@@ -1,0 +1,216 @@
+"""What a claim test records: its checks, extra statistics, plot data and notes.
+
+A hypothesis module declares ``CLAIM = Claim(...)`` (id, title, the posts' words and
+figures) and its tests receive a :class:`ClaimRecorder` from the ``claim`` fixture.
+Tests compute; they put *data* for plots here (histogram counts, curves, points,
+images) and the report renders it: compute modules never render and the report
+never computes.
+
+Plot data is a list of panels, each a dict with a ``type``:
+
+- ``hist``: ``series=[{label, edges, counts}]`` (counts already normalised if wanted)
+- ``lines``: ``series=[{label, x, y, low?, high?}]``, ``logx``, ``logy``
+- ``scatter``: ``series=[{label, x, y}]``, ``xlim``, ``ylim``
+- ``bars``: ``labels``, ``values``, ``low?``, ``high?``
+- ``images``: ``images`` (uint8 array n x H x W x 3), ``ncols``
+- ``table``: ``columns``, ``rows``
+
+and every panel may carry ``title``, ``xlabel``, ``ylabel`` and ``vlines``
+(``[{x, label}]``).
+"""
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vaebench.errors import StatsError, require
+from vaebench.stats.estimate import Estimate
+from vaebench.stats.verdict import Check, ClaimResult, Design, SubClaim, Verdict
+
+PANEL_TYPES = ("hist", "lines", "scatter", "bars", "images", "table")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim as the posts make it, with its pre-registered verdict structure.
+
+    ``posts`` maps a quantity to the posts' figure; ``subclaims`` are the claim's
+    statements, each with the name of its one primary check (:class:`vaebench.stats.verdict.SubClaim`);
+    ``alpha`` is the family-wise level of the claim's decision. ``generalises`` names the
+    claim this one extends beyond the posts (e.g. C2b generalises C2): such a claim is
+    vaebench's, never the posts', and its verdict never touches the other's.
+    """
+
+    id: str
+    title: str
+    quote: str
+    source: str
+    posts: dict[str, str] = field(default_factory=dict)
+    subclaims: tuple[SubClaim, ...] = ()
+    alpha: float = 0.05
+    generalises: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subclaims", tuple(self.subclaims))
+        require(len(self.subclaims) > 0,
+                f"claim {self.id}: declare its sub-claims, each with its primary check, before any run "
+                "(subclaims=(SubClaim(id, statement, primary), ...))", StatsError)
+
+    @property
+    def design(self) -> Design:
+        return Design(self.subclaims, self.alpha)
+
+    @property
+    def level(self) -> float:
+        """The level of each primary check's interval (1 − α/m, Bonferroni over m sub-claims)."""
+        return self.design.level
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["subclaims"] = [s.to_dict() for s in self.subclaims]
+        d["level"] = self.level
+        return d
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON data: arrays to lists (uint8 image stacks to base64), NaN/inf to strings."""
+    if isinstance(obj, np.ndarray):
+        if obj.dtype == np.uint8 and obj.ndim == 4:
+            return {"__images__": base64.b64encode(np.ascontiguousarray(obj).tobytes()).decode(),
+                    "shape": list(obj.shape)}
+        return jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        x = float(obj)
+        return x if math.isfinite(x) else str(x)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "to_dict"):
+        return jsonable(obj.to_dict())
+    return obj
+
+
+def images_from(data: Any) -> np.ndarray:
+    """Inverse of :func:`jsonable` for an image stack."""
+    if isinstance(data, dict) and "__images__" in data:
+        return np.frombuffer(base64.b64decode(data["__images__"]), np.uint8).reshape(data["shape"])
+    return np.asarray(data, dtype=np.uint8)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] to uint8 (for image panels)."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    return (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+class ClaimRecorder:
+    """Collects one test's checks, statistics, plots and notes for the report."""
+
+    def __init__(self, claim: Claim, test: str = ""):
+        self.claim = claim
+        self.test = test
+        self.checks: list[Check] = []
+        self.statistics: list[dict] = []
+        self.figures: list[dict] = []
+        self.notes: list[str] = []
+        self.scale: dict = {}
+        self.models: list[dict] = []
+        self.covered: tuple[str, ...] | None = None
+        self.result: ClaimResult | None = None
+
+    @property
+    def level(self) -> float:
+        """The level at which to compute every primary check's interval."""
+        return self.claim.level
+
+    def covers(self, *subclaims: str) -> None:
+        """This test decides only ``subclaims`` (for claims split over several tests)."""
+        for sid in subclaims:
+            self.claim.design.subclaim(sid)
+        self.covered = tuple(subclaims)
+
+    def model_health(self, *healths) -> None:
+        """Record the :class:`vaebench.claims.health.Health` of the models this test used."""
+        known = {m["label"] for m in self.models}
+        for h in healths:
+            if h.label not in known:
+                self.models.append(h.to_dict())
+                known.add(h.label)
+
+    def check(self, check: Check) -> Check:
+        """Add a statistic held to a tolerance; a primary check decides its sub-claim, a
+        secondary one is shown beside it."""
+        require(isinstance(check, Check), f"check={check!r} is not a vaebench.stats.Check; build one with "
+                                          "check_within/check_above/check_below", StatsError)
+        self.checks.append(check)
+        return check
+
+    def statistic(self, name: str, estimate: Estimate | float, posts: str | None = None, note: str = "") -> None:
+        """Add a statistic shown in the report without a tolerance (it does not vote)."""
+        if not isinstance(estimate, Estimate):
+            estimate = Estimate.exact(float(estimate))
+        self.statistics.append({"name": name, "estimate": estimate.to_dict(), "estimate_text": str(estimate),
+                                "posts": posts, "note": note})
+
+    def plot(self, title: str, *panels: dict, ncols: int = 2, caption: str = "") -> None:
+        """Add a figure made of ``panels`` (see the module docstring for their types)."""
+        for p in panels:
+            require(p.get("type") in PANEL_TYPES,
+                    f"panel type={p.get('type')!r} is not one of {PANEL_TYPES}", StatsError)
+        self.figures.append({"title": title, "panels": list(panels), "ncols": ncols, "caption": caption})
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def describe_scale(self, **info: Any) -> None:
+        """What the claim ran at (data, image size, z_dim, epochs, seeds, ...)."""
+        self.scale.update(info)
+
+    def decide(self) -> ClaimResult:
+        """The pre-registered decision over the sub-claims this test covers."""
+        return ClaimResult.from_checks(self.claim.id, self.checks, design=self.claim.design, covered=self.covered)
+
+    def verdict(self, reason: str = "") -> Verdict:
+        self.result = self.decide()
+        if reason:
+            self.result.reason = reason
+        return self.result.verdict
+
+    def failure_message(self) -> str:
+        result = self.result or self.decide()
+        lines = [f"{self.claim.id} {result.verdict.value.upper()}: {result.reason}"]
+        marks = {Verdict.SUPPORTED: "ok  ", Verdict.REFUTED: "FAIL", Verdict.INCONCLUSIVE: "open"}
+        for sub in result.subclaims:
+            c = sub.check
+            lines.append(f"  [{marks[sub.verdict]}] {sub.subclaim.id} {sub.subclaim.statement}")
+            if c is not None:
+                posts = f"; posts: {c.posts}" if c.posts else ""
+                lines.append(f"         primary: {c.name}: {c.estimate}; tolerance: {c.tolerance}{posts}")
+                if c.precondition:
+                    lines.append(f"         precondition failed: {c.precondition}")
+            else:
+                lines.append(f"         {sub.reason}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        result = self.result or self.decide()
+        checks = []
+        for c in self.checks:
+            d = c.to_dict()
+            d["claim"] = self.claim.id
+            checks.append(d)
+        return jsonable({"claim": self.claim.to_dict(), "test": self.test, "verdict": result.verdict.value,
+                         "reason": result.reason, "subclaims": [s.to_dict() for s in result.subclaims],
+                         "checks": checks, "statistics": self.statistics, "figures": self.figures,
+                         "notes": self.notes, "scale": self.scale, "models": self.models})

@@ -1,0 +1,27 @@
+"""Specs and scales: frozen dataclasses that say what to train (:mod:`.specs`), the named
+scales that choose them and the posts' setting (:mod:`.scales`), and the
+``--vaebench-data`` option (:mod:`.dataopt`).
+
+Layer 1: imports only the foundation (errors, backend)."""
+from vaebench.config.dataopt import DATA_ENV, parse_data, with_data  # noqa: F401
+from vaebench.config.scales import SCALES, Scale, get_scale, posts_setting  # noqa: F401
+from vaebench.config.specs import (  # noqa: F401
+    ACTIVATIONS,
+    ARCHITECTURE_NAME,
+    DATA_SOURCES,
+    DEFAULT_ARCHITECTURE,
+    MODEL_KINDS,
+    POSTS_PIXELS,
+    PRECISIONS,
+    DataSpec,
+    ModelSpec,
+    TrainSpec,
+    canonical_json,
+    check_architecture_name,
+    check_count,
+    check_image_size,
+    check_precision,
+    spec_from_dict,
+    spec_hash,
+    spec_to_dict,
+)

@@ -1,0 +1,322 @@
+"""Verdicts: how a claim's statistics become supported, refuted or inconclusive.
+
+A claim declares its verdict structure before any run (:class:`Design`): its
+sub-claims, each with ONE primary check named in advance. Everything else a claim
+module computes is secondary: shown in the report, never voting.
+
+The decision (:func:`decide`), for a claim with m sub-claims at family-wise level α:
+
+- every primary check's interval is two-sided at level ``1 − α/m`` (Bonferroni;
+  :attr:`Design.level`), and a check is *supported* when its interval lies inside its
+  tolerance region, *refuted* when it lies entirely outside, *inconclusive* otherwise;
+- a sub-claim takes the verdict of its primary check; a primary check whose models fail
+  the check's precondition (not converged, collapsed, too few finite runs) is
+  inconclusive with that reason, whatever its interval says;
+- the claim is **supported** when every sub-claim is (intersection–union: each false
+  support has probability ≤ α/(2m), so the claim's ≤ α), **refuted** when any sub-claim
+  is refuted (each false refutation has probability ≤ α/m, so by Bonferroni the
+  family-wise rate is ≤ α), and **inconclusive** otherwise.
+
+A sub-claim refuted while another is supported gives "refuted": the claim as stated is
+the conjunction of its sub-claims. The per-sub-claim verdicts are kept beside it.
+vaebench's generalisations beyond the posts (a sweep, a scaling law) are claims of their
+own and never refute the posts' statement.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Iterable, Sequence
+
+from vaebench.errors import StatsError, require
+from vaebench.stats.estimate import Estimate
+
+__all__ = ["ALPHA", "Verdict", "SubClaim", "Design", "Check", "SubClaimResult", "ClaimResult", "decide",
+           "combine", "check_within", "check_above", "check_below", "PRIMARY", "SECONDARY", "UNITS"]
+
+#: the family-wise error level of every claim's decision
+ALPHA = 0.05
+PRIMARY, SECONDARY = "primary", "secondary"
+#: what one observation behind a check's interval is
+UNITS = ("runs", "pairs of runs", "rounds", "points", "images", "exact", "identity")
+
+
+class Verdict(str, Enum):
+    """The verdict on a check, a sub-claim or a claim."""
+
+    SUPPORTED = "supported"
+    REFUTED = "refuted"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class SubClaim:
+    """One statement of a claim, with the name of the one check that decides it."""
+
+    id: str
+    statement: str
+    primary: str
+    posts: str = ""
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "statement": self.statement, "primary": self.primary, "posts": self.posts}
+
+
+@dataclass(frozen=True)
+class Design:
+    """A claim's pre-registered verdict structure: its sub-claims and the level α."""
+
+    subclaims: tuple[SubClaim, ...]
+    alpha: float = ALPHA
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subclaims", tuple(self.subclaims))
+        require(len(self.subclaims) > 0, "a Design needs at least one SubClaim", StatsError)
+        ids = [s.id for s in self.subclaims]
+        require(len(set(ids)) == len(ids), f"sub-claim ids {ids} repeat; give each its own id", StatsError)
+        names = [s.primary for s in self.subclaims]
+        require(len(set(names)) == len(names),
+                f"primary check names {names} repeat; each sub-claim has its own primary check", StatsError)
+        require(0.0 < self.alpha < 0.5, f"alpha={self.alpha!r} must lie in (0, 0.5)", StatsError)
+
+    @property
+    def m(self) -> int:
+        return len(self.subclaims)
+
+    @property
+    def level(self) -> float:
+        """The two-sided level of every primary check's interval (Bonferroni over the m sub-claims)."""
+        return 1.0 - self.alpha / self.m
+
+    def subclaim(self, sid: str) -> SubClaim:
+        for s in self.subclaims:
+            if s.id == sid:
+                return s
+        raise StatsError(f"sub-claim {sid!r} is not declared; declared: {[s.id for s in self.subclaims]}")
+
+    def to_dict(self) -> dict:
+        return {"alpha": self.alpha, "level": self.level, "subclaims": [s.to_dict() for s in self.subclaims]}
+
+
+def _verdict_of(passed: bool | None) -> Verdict:
+    if passed is None:
+        return Verdict.INCONCLUSIVE
+    return Verdict.SUPPORTED if passed else Verdict.REFUTED
+
+
+@dataclass
+class Check:
+    """One statistic held to one tolerance.
+
+    ``passed`` is True (inside the tolerance), False (outside) or None (the interval
+    straddles the edge, or the data cannot decide). ``precondition``, when set, is why
+    the models behind the check are not what the claim is about: the check is then
+    inconclusive whatever ``passed`` says. ``role`` is ``'primary'`` (decides its
+    ``subclaim``) or ``'secondary'`` (shown, never voting); ``unit`` says what one
+    observation behind the interval is (:data:`UNITS`: ``'runs'`` for intervals across
+    training runs) and ``n_runs`` how many training runs it rests on.
+    """
+
+    name: str
+    estimate: Estimate
+    tolerance: str
+    passed: bool | None
+    reason: str = ""
+    posts: str | None = None
+    subclaim: str | None = None
+    role: str = SECONDARY
+    unit: str = ""
+    n_runs: int | None = None
+    precondition: str | None = None
+
+    def __post_init__(self) -> None:
+        require(self.role in (PRIMARY, SECONDARY), f"role={self.role!r}; use 'primary' or 'secondary'", StatsError)
+        require(self.unit in UNITS or self.unit == "", f"unit={self.unit!r}; use one of {UNITS}", StatsError)
+        require(self.role == SECONDARY or self.subclaim,
+                f"primary check {self.name!r} needs subclaim= (the sub-claim it decides)", StatsError)
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.precondition:
+            return Verdict.INCONCLUSIVE
+        return _verdict_of(self.passed)
+
+    @property
+    def why(self) -> str:
+        """The reason of the verdict, the precondition first when it failed."""
+        if self.precondition:
+            return f"precondition failed: {self.precondition} (the interval alone: {self.reason})"
+        return self.reason
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "estimate": self.estimate.to_dict(), "estimate_text": str(self.estimate),
+                "tolerance": self.tolerance, "passed": self.passed, "verdict": self.verdict.value,
+                "reason": self.why, "posts": self.posts, "subclaim": self.subclaim, "role": self.role,
+                "unit": self.unit, "n_runs": self.n_runs, "level": self.estimate.level,
+                "precondition": {"ok": not self.precondition, "reason": self.precondition or ""}}
+
+
+@dataclass
+class SubClaimResult:
+    subclaim: SubClaim
+    verdict: Verdict
+    reason: str
+    check: Check | None = None
+
+    def to_dict(self) -> dict:
+        return {**self.subclaim.to_dict(), "verdict": self.verdict.value, "reason": self.reason,
+                "check": self.check.name if self.check else None}
+
+
+@dataclass
+class ClaimResult:
+    """A claim's verdict, per sub-claim, with the checks it rests on."""
+
+    claim_id: str
+    verdict: Verdict
+    checks: list[Check] = field(default_factory=list)
+    reason: str = ""
+    subclaims: list[SubClaimResult] = field(default_factory=list)
+
+    @classmethod
+    def from_checks(cls, claim_id: str, checks: Sequence[Check], reason: str = "",
+                    design: Design | None = None, covered: Iterable[str] | None = None) -> "ClaimResult":
+        """The result of ``checks``: :func:`decide` under ``design``; without a design,
+        :func:`combine` (every check votes: for ad-hoc use, not for claims)."""
+        if design is not None:
+            result = decide(claim_id, design, checks, covered)
+            if reason:
+                result.reason = reason
+            return result
+        verdict = combine(checks)
+        if not reason:
+            failed = [c.name for c in checks if c.verdict is Verdict.REFUTED]
+            open_ = [c.name for c in checks if c.verdict is Verdict.INCONCLUSIVE]
+            if failed:
+                reason = "failed: " + ", ".join(failed)
+            elif open_:
+                reason = "undecided: " + ", ".join(open_)
+            elif checks:
+                reason = f"all {len(checks)} checks passed"
+            else:
+                reason = "no checks were run"
+        return cls(claim_id, verdict, list(checks), reason)
+
+    def to_dict(self) -> dict:
+        return {"claim_id": self.claim_id, "verdict": Verdict(self.verdict).value,
+                "checks": [c.to_dict() for c in self.checks], "reason": self.reason,
+                "subclaims": [s.to_dict() for s in self.subclaims]}
+
+
+def combine(checks: Sequence[Check]) -> Verdict:
+    """Every check votes: any refuted → refuted; all supported → supported; else inconclusive."""
+    verdicts = [c.verdict for c in checks]
+    if Verdict.REFUTED in verdicts:
+        return Verdict.REFUTED
+    if verdicts and all(v is Verdict.SUPPORTED for v in verdicts):
+        return Verdict.SUPPORTED
+    return Verdict.INCONCLUSIVE
+
+
+def _level_ok(check: Check, level: float) -> bool:
+    est = check.estimate
+    return est.level >= level - 1e-9 or est.low == est.high  # an exact value needs no interval
+
+
+def decide(claim_id: str, design: Design, checks: Sequence[Check],
+           covered: Iterable[str] | None = None) -> ClaimResult:
+    """The pre-registered decision (module docstring) over ``design``'s sub-claims.
+
+    ``covered``: the sub-claims to decide (default: all); a test that checks only some
+    of a claim's sub-claims decides those, and the run's summary merges its tests.
+    A primary check computed at a level below :attr:`Design.level`, a primary check of an
+    undeclared sub-claim, a second primary check for one sub-claim or a primary check
+    under another name than the declared one is an error of the claim module.
+    """
+    checks = list(checks)
+    wanted = [design.subclaim(s) for s in covered] if covered is not None else list(design.subclaims)
+    primaries: dict[str, Check] = {}
+    for c in checks:
+        if c.role != PRIMARY:
+            continue
+        sub = design.subclaim(c.subclaim)
+        require(c.name == sub.primary,
+                f"{claim_id}: primary check {c.name!r} of {sub.id} is not the declared one ({sub.primary!r}); "
+                "a sub-claim's primary check is fixed before any run", StatsError)
+        require(sub.id not in primaries, f"{claim_id}: sub-claim {sub.id} has two primary checks", StatsError)
+        require(_level_ok(c, design.level),
+                f"{claim_id}: primary check {c.name!r} has a {c.estimate.level:.4g} interval; the design asks "
+                f"{design.level:.4g} (1 − α/m with m = {design.m}); compute it at claim.level", StatsError)
+        primaries[sub.id] = c
+    results = []
+    for sub in wanted:
+        c = primaries.get(sub.id)
+        if c is None:
+            results.append(SubClaimResult(sub, Verdict.INCONCLUSIVE, "its primary check was not run"))
+        else:
+            results.append(SubClaimResult(sub, c.verdict, c.why, c))
+    verdicts = [r.verdict for r in results]
+    if verdicts and all(v is Verdict.SUPPORTED for v in verdicts):
+        verdict, reason = Verdict.SUPPORTED, f"all {len(results)} sub-claims supported"
+    elif Verdict.REFUTED in verdicts:
+        verdict = Verdict.REFUTED
+        reason = "refuted: " + ", ".join(r.subclaim.id for r in results if r.verdict is Verdict.REFUTED)
+    else:
+        verdict = Verdict.INCONCLUSIVE
+        reason = "undecided: " + "; ".join(f"{r.subclaim.id} ({r.reason})" for r in results
+                                            if r.verdict is Verdict.INCONCLUSIVE) if results else "no sub-claim"
+    return ClaimResult(claim_id, verdict, checks, reason, results)
+
+
+# --------------------------------------------------------------------------- check constructors
+
+def _make(name: str, est: Estimate, tol: str, passed: bool | None, reason: str, posts: str | None,
+          meta: dict) -> Check:
+    return Check(name, est, tol, passed, reason, posts, **meta)
+
+
+def _nan(est: Estimate) -> bool:
+    return any(math.isnan(v) for v in (est.value, est.low, est.high))
+
+
+def check_within(name: str, est: Estimate, lo: float, hi: float, *, tolerance: str | None = None,
+                 posts: str | None = None, **meta) -> Check:
+    """Supported if the CI lies inside [lo, hi], refuted if entirely outside, else inconclusive.
+
+    ``meta``: ``subclaim``, ``role``, ``unit``, ``n_runs``, ``precondition`` (see :class:`Check`).
+    """
+    require(lo <= hi, f"check {name!r}: lo={lo} exceeds hi={hi}; swap them", StatsError)
+    tol = tolerance or f"CI inside [{lo:.4g}, {hi:.4g}]"
+    if _nan(est):
+        return _make(name, est, tol, None, "the estimate is NaN", posts, meta)
+    if est.inside(lo, hi):
+        return _make(name, est, tol, True, f"{est} lies inside [{lo:.4g}, {hi:.4g}]", posts, meta)
+    if est.outside(lo, hi):
+        return _make(name, est, tol, False, f"{est} lies entirely outside [{lo:.4g}, {hi:.4g}]", posts, meta)
+    return _make(name, est, tol, None, f"{est} straddles the edge of [{lo:.4g}, {hi:.4g}]", posts, meta)
+
+
+def _one_sided(name: str, est: Estimate, threshold: float, above: bool, tolerance: str | None,
+               posts: str | None, meta: dict) -> Check:
+    side, other = ("above", "below") if above else ("below", "above")
+    tol = tolerance or f"CI {side} {threshold:.4g}"
+    if _nan(est):
+        return _make(name, est, tol, None, "the estimate is NaN", posts, meta)
+    if (est.low > threshold) if above else (est.high < threshold):
+        return _make(name, est, tol, True, f"{est} lies {side} {threshold:.4g}", posts, meta)
+    if (est.high < threshold) if above else (est.low > threshold):
+        return _make(name, est, tol, False, f"{est} lies entirely {other} {threshold:.4g}", posts, meta)
+    return _make(name, est, tol, None, f"{est} straddles {threshold:.4g}", posts, meta)
+
+
+def check_above(name: str, est: Estimate, threshold: float, *, tolerance: str | None = None,
+                posts: str | None = None, **meta) -> Check:
+    """Supported if the CI lies above ``threshold``, refuted if below, else inconclusive."""
+    return _one_sided(name, est, threshold, True, tolerance, posts, meta)
+
+
+def check_below(name: str, est: Estimate, threshold: float, *, tolerance: str | None = None,
+                posts: str | None = None, **meta) -> Check:
+    """Supported if the CI lies below ``threshold``, refuted if above, else inconclusive."""
+    return _one_sided(name, est, threshold, False, tolerance, posts, meta)

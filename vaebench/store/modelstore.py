@@ -1,0 +1,483 @@
+"""The trained-model store: a model is written once per key and loaded every time after.
+
+The store trains nothing itself: executors (:mod:`vaebench.store.executors`) ``get`` an entry,
+``claim`` the missing one, train it and ``put`` it; the session only loads.
+
+An entry is a folder ``<root>/models/<name>/`` holding ``model.weights.h5``,
+``spec.json`` (data, model and training specs, the key's other parts, versions),
+``history.json`` and ``manifest.json`` (SHA-256 of each file, written last).
+
+The key (the hash that ends an entry's name) covers everything that changes the
+weights, so the store never serves a model that its spec, data and code would not
+reproduce:
+
+- the data, model and training specs;
+- the data's content fingerprint: blake2b over every byte of every training and test
+  image (:mod:`vaebench.data.fingerprint`; computed once when the decoded-image cache is built
+  and checked whenever it is opened), so a changed image is a new key even where the
+  spec, a folder's path, stays the same;
+- the code fingerprint of what builds and trains models (``models.py``, ``training.py``,
+  the spec classes of ``config.py``, ``backend.seed_everything``): a hash of their
+  syntax trees with docstrings removed. A change of behaviour (a constant, an
+  operator, a layer) is a new key and a retrain; a change of comments, docstrings or
+  formatting is not, because none of them is in the syntax tree;
+- the fingerprint of the code of the model's architecture (``ModelSpec.architecture``:
+  the encoder and decoder builders registered under that name, a user's own among them,
+  and the top-level definitions of their modules they use; :mod:`vaebench.models.registry`),
+  hashed the same way;
+- the Keras version and backend.
+
+The name starts with the data source and image size and the architecture, e.g.
+``synthetic32-vae-z256-f1e-05-s0-<key>`` (the posts' architecture) or
+``folder32-mlp-ae-z8-s0-<key>`` (a user's, registered as ``mlp``). Loading recomputes the
+key from the entry's own ``spec.json`` and refuses an entry whose key is not the one
+asked for (one copied or renamed under another spec's name) with a :class:`StoreError`.
+
+Guarantees:
+- atomic writes: an entry is written into a temporary folder and renamed into place,
+  so a run killed at any moment leaves no entry that loads (temporary folders of
+  writers that are gone are removed the next time the store is opened);
+- corruption is detected (a missing file or a hash mismatch), reported with a warning
+  and the entry rebuilt;
+- one training per spec across processes and machines: a file lock per key
+  (:meth:`ModelStore.claim`, ``fcntl``/``flock`` through ``filelock``) makes a second
+  process (a pytest-xdist worker, a Ray task on another node of a shared filesystem) wait
+  for the first and then load its entry; a process that dies releases its locks;
+- a store it cannot write to (read-only, another user's) or a file where an entry
+  folder belongs is a :class:`StoreError` that says so, never a raw ``OSError``; entries
+  it holds still load.
+
+Location: the ``root`` argument, else ``$VAEBENCH_STORE``, else
+``$XDG_CACHE_HOME/vaebench`` (``~/.cache/vaebench``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+from filelock import FileLock, Timeout
+
+from vaebench import atomic, backend
+from vaebench.config import (
+    DEFAULT_ARCHITECTURE,
+    DataSpec,
+    ModelSpec,
+    TrainSpec,
+    spec_from_dict,
+    spec_hash,
+    spec_to_dict,
+)
+from vaebench.errors import StoreError, require
+from vaebench.models import registry as architectures
+from vaebench.models.code_fingerprint import code_fingerprint
+from vaebench.models.vae import AE, build_model
+from vaebench.progress import log
+
+WEIGHTS = "model.weights.h5"
+FILES = (WEIGHTS, "spec.json", "history.json")
+MANIFEST = "manifest.json"
+TMP_PREFIX = ".tmp-"
+
+
+def default_root() -> Path:
+    env = os.environ.get("VAEBENCH_STORE")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "vaebench"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _unwritable(root: Path, what: str, error: OSError) -> StoreError:
+    return StoreError(f"cannot {what} in the store {str(root)!r} ({type(error).__name__}: {error}); it is not "
+                      "writable for this user: set --vaebench-store, --store or VAEBENCH_STORE to a writable folder")
+
+
+#: the names of the key's parts besides the three specs (:func:`key_parts`)
+KEY_PARTS = ("data_fingerprint", "code_fingerprint", "architecture_fingerprint", "keras", "backend")
+
+
+def key_parts(data_fingerprint: str, model: ModelSpec) -> dict:
+    """What the key of ``model`` on that data holds besides the three specs (see the module
+    docstring); an architecture that is not registered is a :class:`SpecError`."""
+    require(isinstance(data_fingerprint, str) and bool(data_fingerprint),
+            f"data_fingerprint={data_fingerprint!r} must be the data's content fingerprint "
+            "(vaebench.data.fingerprint.combine(train.fingerprint, test.fingerprint))", StoreError)
+    return {"data_fingerprint": data_fingerprint, "code_fingerprint": code_fingerprint(),
+            "architecture_fingerprint": architectures.fingerprint(model.architecture),
+            "keras": keras.__version__, "backend": backend.name()}
+
+
+def architecture(model: ModelSpec) -> str:
+    """The architecture part of an entry name: ``vae-z256-f1e-05`` (plus ``-c<clip>``,
+    ``-d<dense>``, ``-<activation>``, ``-bn``/``-nobn`` where they are not the kind's usual),
+    led by the architecture's name where it is not the posts' (``mlp-ae-z8``)."""
+    parts = [] if model.architecture == DEFAULT_ARCHITECTURE else [model.architecture]
+    parts += [model.kind, f"z{model.z_dim}"]
+    if model.kind == "vae":
+        parts.append(f"f{model.fact:g}")
+        if model.eps_clip is not None:
+            parts.append(f"c{model.eps_clip:g}")
+    if model.dense is not None:
+        parts.append(f"d{model.dense}")
+    if model.activation != "leaky_relu":
+        parts.append(model.activation.replace("_", ""))
+    if model.batchnorm != (model.kind == "vae"):
+        parts.append("bn" if model.batchnorm else "nobn")
+    return "-".join(parts)
+
+
+@dataclass
+class Entry:
+    """A stored model: its specs, the other parts of its key, history and where its files are."""
+
+    path: Path
+    data: DataSpec
+    model_spec: ModelSpec
+    train: TrainSpec
+    history: dict
+    meta: dict
+    key_parts: dict | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def key(self) -> str | None:
+        """The key recomputed from the entry's own files (None: an entry of an older vaebench)."""
+        if self.key_parts is None:
+            return None
+        return spec_hash(self.data, self.model_spec, self.train, self.key_parts)
+
+    def load_model(self) -> AE:
+        model = build_model(self.model_spec, self.data.image_size, seed=self.train.seed,
+                            precision=self.train.precision)
+        model.load_weights(str(self.path / WEIGHTS))
+        return model
+
+
+class ModelStore:
+    """Entries by spec and data: get, claim, put, wait. See the module docstring for the guarantees.
+
+    Every method that names an entry takes the data's content fingerprint
+    (``fingerprint=``) with the specs: the same specs on other images are another entry."""
+
+    def __init__(self, root: str | os.PathLike | None = None, progress: bool = True):
+        self.root = Path(root).expanduser() if root is not None else default_root()
+        self.models = self.root / "models"
+        self.locks = self.root / "locks"
+        self.data_cache = self.root / "data"
+        self.progress = progress
+        for d in (self.models, self.locks, self.data_cache):
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"store root={str(self.root)!r} cannot be created ({e}); "
+                                 "set --vaebench-store or VAEBENCH_STORE to a writable folder") from e
+            require(d.is_dir(), f"{d} is not a folder: the store {str(self.root)!r} needs models/, locks/ and "
+                    "data/ folders there; remove the file or use another store", StoreError)
+        self._remove_stale_tmp()
+
+    # -- naming --------------------------------------------------------------------------
+    @staticmethod
+    def key(data: DataSpec, model: ModelSpec, train: TrainSpec, *, fingerprint: str) -> str:
+        return spec_hash(data, model, train, key_parts(fingerprint, model))
+
+    def entry_name(self, data: DataSpec, model: ModelSpec, train: TrainSpec, *, fingerprint: str) -> str:
+        prefix = f"{data.source}{data.image_size}-{architecture(model)}-s{train.seed}"
+        if train.precision != "float32":
+            prefix += "-" + train.precision.replace("mixed_", "")
+        return f"{prefix}-{self.key(data, model, train, fingerprint=fingerprint)}"
+
+    def path_for(self, data: DataSpec, model: ModelSpec, train: TrainSpec, *, fingerprint: str) -> Path:
+        return self.models / self.entry_name(data, model, train, fingerprint=fingerprint)
+
+    # -- reading -------------------------------------------------------------------------
+    def _remove_stale_tmp(self) -> None:
+        """Remove temporary folders of writers that are gone (:func:`vaebench.atomic.stale`)."""
+        for tmp in self.models.glob(TMP_PREFIX + "*"):
+            if atomic.stale(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def verify(self, path: Path) -> str | None:
+        """``None`` if the entry at ``path`` is complete and intact, else what is wrong."""
+        if not path.is_dir():
+            return "a file, not an entry folder: remove it"
+        manifest = path / MANIFEST
+        if not manifest.is_file():
+            return "no manifest (incomplete entry)"
+        try:
+            hashes = json.loads(manifest.read_text())["sha256"]
+        except (ValueError, KeyError, OSError) as e:
+            return f"unreadable manifest ({e})"
+        for name in FILES:
+            f = path / name
+            if not f.is_file():
+                return f"missing {name}"
+            if _sha256(f) != hashes.get(name):
+                return f"{name} does not match its checksum"
+        return None
+
+    def read(self, path: Path) -> Entry:
+        spec = json.loads((path / "spec.json").read_text())
+        return Entry(path=path, data=spec_from_dict(DataSpec, spec["data"]),
+                     model_spec=spec_from_dict(ModelSpec, spec["model"]),
+                     train=spec_from_dict(TrainSpec, spec["train"]),
+                     history=json.loads((path / "history.json").read_text()), meta=spec.get("meta", {}),
+                     key_parts=spec.get("key"))
+
+    @staticmethod
+    def misplaced(entry: Entry) -> str | None:
+        """``None`` if the entry's own spec.json gives the key its name ends with, else why not."""
+        if entry.key is None:
+            return "written by an older vaebench (no data or code fingerprint in its spec.json); it is never loaded"
+        if set(entry.key_parts) != set(KEY_PARTS):
+            return (f"written by another vaebench (its key has the parts {sorted(entry.key_parts)}, this one "
+                    f"{sorted(KEY_PARTS)}); it is never loaded")
+        named = entry.name.rsplit("-", 1)[-1]
+        if entry.key != named:
+            return (f"its spec.json gives key {entry.key}, its name says {named}: copied or renamed from "
+                    "another entry; it is never loaded")
+        return None
+
+    def _check_matches(self, entry: Entry, data: DataSpec, model: ModelSpec, train: TrainSpec,
+                       fingerprint: str) -> Entry:
+        wanted = self.key(data, model, train, fingerprint=fingerprint)
+        if entry.key == wanted:
+            return entry
+        asked = {"data": spec_to_dict(data), "model": spec_to_dict(model), "train": spec_to_dict(train),
+                 **{f"key.{k}": v for k, v in key_parts(fingerprint, model).items()}}
+        held = {"data": spec_to_dict(entry.data), "model": spec_to_dict(entry.model_spec),
+                "train": spec_to_dict(entry.train), **{f"key.{k}": v for k, v in (entry.key_parts or {}).items()}}
+        diff = []
+        for part in asked:
+            a, h = asked[part], held.get(part)
+            if isinstance(a, dict) and isinstance(h, dict):
+                diff += [f"{part}.{k}: asked {a.get(k)!r}, entry holds {h.get(k)!r}"
+                         for k in sorted(set(a) | set(h)) if a.get(k) != h.get(k)]
+            elif a != h:
+                diff.append(f"{part}: asked {a!r}, entry holds {h!r}")
+        raise StoreError(f"store entry {entry.path} holds the model of another spec (key {entry.key}, asked for "
+                         f"{wanted}): it was copied or renamed there. Differences: {'; '.join(diff[:6]) or 'none'}. "
+                         f"Remove it (rm -r {entry.path!s}) and the model is trained again.")
+
+    def get(self, data: DataSpec, model: ModelSpec, train: TrainSpec, *, fingerprint: str) -> Entry | None:
+        """The intact entry for these specs and data, or ``None``; a damaged one is removed
+        with a warning; one whose spec.json is another spec's raises :class:`StoreError`."""
+        path = self.path_for(data, model, train, fingerprint=fingerprint)
+        if not path.exists() and not path.is_symlink():
+            return None
+        require(path.is_dir(), f"{path} is a file where the store keeps the entry folder of this model; "
+                f"remove it (rm {path}) or use another store", StoreError)
+        problem = self.verify(path)
+        if problem is None:
+            return self._check_matches(self.read(path), data, model, train, fingerprint)
+        warnings.warn(f"store entry {path.name} is damaged ({problem}); it is removed and will be rebuilt",
+                      RuntimeWarning, stacklevel=2)
+        self._remove(path)
+        return None
+
+    def _items(self) -> list[Path]:
+        return [p for p in sorted(self.models.iterdir()) if not p.name.startswith(".")]
+
+    def entries(self) -> list[Entry]:
+        """The intact entries that load (see :meth:`damaged` for the others)."""
+        out = []
+        for path in self._items():
+            if self.verify(path) is None:
+                entry = self.read(path)
+                if self.misplaced(entry) is None:
+                    out.append(entry)
+        return out
+
+    def damaged(self) -> list[tuple[str, str]]:
+        """``(name, problem)`` of everything in ``models/`` that is not an entry that loads:
+        damaged entries, files where folders belong, entries copied under another name."""
+        out = []
+        for path in self._items():
+            problem = self.verify(path)
+            if problem is None:
+                problem = self.misplaced(self.read(path))
+            if problem:
+                out.append((path.name, problem))
+        return out
+
+    # -- writing -------------------------------------------------------------------------
+    def _remove(self, path: Path) -> None:
+        """Remove an entry folder (or a file where one belongs), all or nothing: it is
+        renamed out of the way first, so a store that forbids it is left as it was."""
+        trash = self.models / atomic.temp_name(f"{TMP_PREFIX}removed-{path.name}")
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise _unwritable(self.root, f"remove {path.name}", e) from e
+        if trash.is_dir() and not trash.is_symlink():
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            trash.unlink(missing_ok=True)
+
+    def put(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, model: keras.Model,
+            history: dict, meta: dict | None = None, *, fingerprint: str) -> Entry:
+        """Write an entry atomically (temporary folder, fsync, rename)."""
+        final = self.path_for(data, model_spec, train, fingerprint=fingerprint)
+        require(not final.exists() or final.is_dir(), f"{final} is a file where the store keeps the entry folder "
+                f"of this model; remove it (rm {final}) or use another store", StoreError)
+        tmp = self.models / atomic.temp_name(TMP_PREFIX + final.name)
+        try:
+            tmp.mkdir()
+        except OSError as e:
+            raise _unwritable(self.root, f"write the entry {final.name}", e) from e
+        try:
+            model.save_weights(str(tmp / WEIGHTS))
+            meta = {**(meta or {}), "versions": backend.versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            atomic.write_json(tmp / "spec.json", {"data": spec_to_dict(data), "model": spec_to_dict(model_spec),
+                                                  "train": spec_to_dict(train),
+                                                  "key": key_parts(fingerprint, model_spec), "meta": meta})
+            atomic.write_json(tmp / "history.json", history)
+            atomic.write_json(tmp / MANIFEST, {"sha256": {n: _sha256(tmp / n) for n in FILES}})
+            atomic.fsync(tmp, directory=True)
+            if final.exists():
+                self._remove(final)
+            os.rename(tmp, final)
+            atomic.fsync(self.models, directory=True)
+        except BaseException as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError):
+                raise _unwritable(self.root, f"write the entry {final.name}", e) from e
+            raise
+        return self.read(final)
+
+    def put_result(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, result, *,
+                   fingerprint: str) -> Entry:
+        """Write a :class:`vaebench.train.trainer.TrainResult` as the entry of these specs (atomic,
+        :meth:`put`), with its stop, seconds, images/s and info in the entry's meta."""
+        meta = {"stopped": result.stopped, "seconds": result.seconds,
+                "images_per_second": result.images_per_second, **result.info}
+        return self.put(data, model_spec, train, result.model, result.history, meta, fingerprint=fingerprint)
+
+    # -- one training per spec -----------------------------------------------------------
+    def claim(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, *, fingerprint: str,
+              wait: bool = False) -> "Claim | None":
+        """Take the lock of this entry, to train its model here: a :class:`Claim`, or
+        ``None`` when another process holds the lock (``wait=True``: block until it is free).
+
+        The protocol of every executor: ``get`` (a hit: done); else ``claim`` (``None``:
+        another process trains it, :meth:`wait` for it); the claim's ``entry`` is the entry
+        when it landed between the look and the lock, else train and ``claim.put(result)``;
+        then ``release`` (a ``with`` block does). A process that dies releases its locks
+        (the operating system drops them), so a killed trainer never blocks the others."""
+        name = self.entry_name(data, model_spec, train, fingerprint=fingerprint)
+        lock = FileLock(str(self.locks / f"{name}.lock"))
+        if not self._acquire(lock, -1 if wait else 0, name):
+            return None
+        try:
+            entry = self.get(data, model_spec, train, fingerprint=fingerprint)
+        except BaseException:
+            lock.release()
+            raise
+        return Claim(self, data, model_spec, train, fingerprint, lock, entry)
+
+    def wait(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, *, fingerprint: str) -> Entry | None:
+        """Block until no process holds the lock of this entry; then the entry, or ``None``
+        when its holder went without writing it (claim it and train it then)."""
+        if self.progress:
+            name = self.entry_name(data, model_spec, train, fingerprint=fingerprint)
+            log(f"waiting for another process to train {name}")
+        claim = self.claim(data, model_spec, train, fingerprint=fingerprint, wait=True)
+        claim.release()
+        return claim.entry
+
+    def _acquire(self, lock: FileLock, timeout: float, name: str) -> bool:
+        """Take ``lock`` (False when another process holds it past ``timeout``); a lock
+        file that cannot be created is a :class:`StoreError`."""
+        try:
+            lock.acquire(timeout=timeout)
+            return True
+        except Timeout:
+            return False
+        except OSError as e:
+            raise _unwritable(self.root, f"lock {name} (to train it)", e) from e
+
+    def clear(self) -> int:
+        """Remove every entry (and the data cache); returns how many model entries went.
+
+        Each entry goes all or nothing; where the store forbids removing (read-only, not
+        this user's) a :class:`StoreError` says how many went and which did not."""
+        items = self._items()
+        removed, failed = 0, []
+        for path in items:
+            try:
+                self._remove(path)
+                removed += 1
+            except StoreError as e:
+                failed.append((path.name, e.__cause__ or e))
+        for d in (self.data_cache, self.locks):
+            for p in list(d.iterdir()):
+                try:
+                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+                except OSError as e:
+                    failed.append((f"{d.name}/{p.name}", e))
+        self._remove_stale_tmp()
+        if failed:
+            shown = "; ".join(f"{n} ({type(e).__name__}: {getattr(e, 'strerror', None) or e})" for n, e in failed[:3])
+            raise StoreError(f"removed {removed} of {len(items)} entries from {self.root}; could not remove "
+                             f"{len(failed)} item(s): {shown}{' ...' if len(failed) > 3 else ''}. The store is "
+                             "not writable for this user: clear it as its owner, or use another store")
+        return removed
+
+    def size_bytes(self, path: Path) -> int:
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+class Claim:
+    """This process's lock on one entry while it trains the entry's model
+    (:meth:`ModelStore.claim`). ``entry``: the entry, when it was in the store once the
+    lock was taken (nothing to train); :meth:`put` writes the trained result."""
+
+    def __init__(self, store: ModelStore, data: DataSpec, model_spec: ModelSpec, train: TrainSpec,
+                 fingerprint: str, lock: FileLock, entry: Entry | None):
+        self.store, self.data, self.model_spec, self.train = store, data, model_spec, train
+        self.fingerprint, self._lock, self.entry = fingerprint, lock, entry
+
+    @property
+    def name(self) -> str:
+        return self.store.entry_name(self.data, self.model_spec, self.train, fingerprint=self.fingerprint)
+
+    @property
+    def held(self) -> bool:
+        return self._lock.is_locked
+
+    def put(self, result) -> Entry:
+        """Write ``result`` (a :class:`vaebench.train.trainer.TrainResult`) as this entry, atomically."""
+        require(self.held, f"the claim on {self.name} was released; claim the entry again before writing it",
+                StoreError)
+        self.entry = self.store.put_result(self.data, self.model_spec, self.train, result,
+                                           fingerprint=self.fingerprint)
+        return self.entry
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release()
+
+    def __enter__(self) -> "Claim":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
