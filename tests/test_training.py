@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vaebench.errors import TrainingError
-from vaebench.train.trainer import train
+from vaebench.train import train
 
 
 def _weights(model):
@@ -99,7 +99,7 @@ def test_session_latents_draw_fresh_noise_per_split(tmp_path, tiny_vae, tiny_tra
 # --------------------------------------------------------------------------- packs
 
 def test_epoch_order_is_a_function_of_seed_and_epoch():
-    from vaebench.train.trainer import epoch_order
+    from vaebench.train import epoch_order
 
     a = epoch_order(3, 1, 100)
     assert sorted(a) == list(range(100))
@@ -114,7 +114,7 @@ def test_a_packed_model_learns_what_it_learns_alone(tiny_data, tiny_vae, tiny_ae
     on CPU with TensorFlow; to float32 rounding elsewhere)."""
     import dataclasses
 
-    from vaebench.train.trainer import Job, train_many
+    from vaebench.train import Job, train_many
 
     jobs = [Job(tiny_vae, tiny_train), Job(tiny_ae, dataclasses.replace(tiny_train, seed=1)),
             Job(dataclasses.replace(tiny_vae, eps_clip=0.5), tiny_train)]
@@ -143,7 +143,7 @@ def test_a_runaway_member_stops_alone(tiny_data, tiny_vae, tiny_train, tiny_imag
     learn exactly what they learn alone (NaN does not cross between members)."""
     import dataclasses
 
-    from vaebench.train.trainer import Job, train_many
+    from vaebench.train import Job, train_many
 
     spec = dataclasses.replace(tiny_train, epochs=3)
     wild = dataclasses.replace(tiny_vae, fact=1e39)  # fact * KL overflows float32: inf loss, NaN steps
@@ -158,7 +158,7 @@ def test_a_runaway_member_stops_alone(tiny_data, tiny_vae, tiny_train, tiny_imag
 def test_jobs_of_one_pack_must_share_their_training(tiny_data, tiny_vae, tiny_train, tiny_images):
     import dataclasses
 
-    from vaebench.train.trainer import Job, train_many
+    from vaebench.train import Job, train_many
 
     with pytest.raises(TrainingError, match="must share epochs, batch_size"):
         train_many(tiny_data, [Job(tiny_vae, tiny_train), Job(tiny_vae, dataclasses.replace(tiny_train, epochs=3))],
@@ -203,7 +203,7 @@ def test_training_takes_the_steps_of_a_plain_fit(tiny_data, tiny_vae, tiny_ae, t
 
     from vaebench import backend
     from vaebench.models import build_model
-    from vaebench.train.trainer import Job, Pack, epoch_order, train_many
+    from vaebench.train import Job, Pack, epoch_order, train_many
 
     n, size, b = 72, tiny_data.image_size, tiny_train.batch_size
     images = (np.random.default_rng(1).random((n, size, size, 3)) * 255).astype(np.uint8)
@@ -254,7 +254,7 @@ def test_the_tf_data_feed_serves_the_pack_batches(tiny_images):
 
     if backend.name() != "tensorflow":
         pytest.skip("tf.data feeds the TensorFlow backend only")
-    from vaebench.train.trainer import PackBatches, epoch_order, pack_dataset
+    from vaebench.train import PackBatches, epoch_order, pack_dataset
 
     n = 60  # batches of 16, 16, 16, 12
     batches = PackBatches(tiny_images[:n], [epoch_order(0, 0, n), epoch_order(5, 0, n)], 16)
@@ -271,7 +271,7 @@ def test_the_tf_data_feed_serves_the_pack_batches(tiny_images):
 
 
 def test_batch_indices_are_the_host_feeds_batches():
-    from vaebench.train.trainer import batch_indices, epoch_order
+    from vaebench.train import batch_indices, epoch_order
 
     n, b = 70, 16
     idx = batch_indices(3, 1, n, b)
@@ -284,7 +284,7 @@ def test_batch_indices_are_the_host_feeds_batches():
 def test_the_feed_is_chosen_by_the_environment_or_the_device(monkeypatch):
     from vaebench import backend
     from vaebench.errors import SpecError
-    from vaebench.train.trainer import FEED_ENV, default_feed
+    from vaebench.train import FEED_ENV, default_feed
 
     monkeypatch.setenv(FEED_ENV, "device")
     assert default_feed() == "device"
@@ -299,7 +299,7 @@ FEED_CHECK = """
 import dataclasses, json, sys
 import numpy as np
 from vaebench.config import DataSpec, ModelSpec, TrainSpec
-from vaebench.train.trainer import Job, PackTrainer
+from vaebench.train import Job, PackTrainer
 data = DataSpec(image_size=16, n_train=72, n_test=16)
 vae = ModelSpec(kind="vae", z_dim=4, filters=(4, 8), batchnorm=True, fact=1e-2)
 ae = ModelSpec(kind="ae", z_dim=4, filters=(4, 8), batchnorm=False, fact=0.0)
@@ -334,7 +334,7 @@ def test_the_device_feed_learns_what_the_host_feed_learns(tiny_data, tiny_vae, t
     import dataclasses
 
     from vaebench import backend
-    from vaebench.train.trainer import Job, PackTrainer
+    from vaebench.train import Job, PackTrainer
 
     n = 72
     images = (np.random.default_rng(1).random((n, 16, 16, 3)) * 255).astype(np.uint8)

@@ -159,7 +159,7 @@ def _pack_trainer(spec: ModelSpec, image_size: int, images: np.ndarray, batch_si
                   feed: str | None = None):
     """:func:`pack_trainer` on ``images`` that :func:`_check_images` has already checked."""
     from vaebench.config import DataSpec, TrainSpec
-    from vaebench.train.trainer import Job, PackTrainer
+    from vaebench.train import Job, PackTrainer
 
     require(isinstance(pack, int) and pack >= 1, f"pack={pack!r} must be an integer >= 1 (models trained at once)")
     seeds = list(range(pack)) if seeds is None else [int(s) for s in seeds]

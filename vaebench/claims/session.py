@@ -151,7 +151,7 @@ class Session:
 
     def _job(self, request: tuple):
         from vaebench.errors import SpecError, require
-        from vaebench.train.trainer import Job
+        from vaebench.train import Job
 
         require(isinstance(request, tuple) and len(request) in (2, 3) and isinstance(request[0], ModelSpec),
                 f"request={request!r} must be (model_spec, seed) or (model_spec, seed, train_spec)", SpecError)
@@ -179,7 +179,7 @@ class Session:
         """The :class:`vaebench.claims.health.Health` of a trained model (convergence from its
         history; for a VAE, posterior collapse from the codes of the analysed images)."""
         from vaebench.claims.health import health
-        from vaebench.train.trainer import describe
+        from vaebench.train import describe
 
         key = trained.entry.name
         if key not in self._health:

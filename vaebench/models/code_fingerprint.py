@@ -39,6 +39,9 @@ CODE: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("vaebench.models.vae", None),
     ("vaebench.models.posts_conv", None),
     ("vaebench.train.trainer", None),
+    ("vaebench.train.feeds", None),
+    ("vaebench.train.pack", None),
+    ("vaebench.train.records", None),
     ("vaebench.config.specs", ("DataSpec", "ModelSpec", "TrainSpec")),
     ("vaebench.backend", ("seed_everything",)),
 )

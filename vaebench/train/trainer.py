@@ -35,242 +35,28 @@ bit for bit the host path's weights on CPU with TensorFlow, to float32 rounding 
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import keras
 import numpy as np
 
 from vaebench import backend
-from vaebench.config import DEFAULT_ARCHITECTURE, DataSpec, ModelSpec, TrainSpec
-from vaebench.errors import SpecError, TrainingError, require
+from vaebench.config import DataSpec, ModelSpec, TrainSpec
+from vaebench.errors import TrainingError, require
 from vaebench.latent.geometry import histogram_peak, radii
-from vaebench.models.vae import AE, build_model, encode
-
-
-@dataclass
-class TrainResult:
-    """A trained model and the record of its training.
-
-    ``history`` maps each key (``loss``, ``reconstruction_loss``, ``kl_loss``, ``kl``,
-    ``eps_tail``, ``probe_radius_peak``, ``probe_radius_mean``, ``probe_logvar_mean``,
-    ``seconds``) to one value per completed epoch. ``stopped`` is ``None`` for a
-    complete run, else why it stopped (e.g. a non-finite loss). ``seconds`` and
-    ``images_per_second`` are the model's: with a pack of K (``info['pack']``), the pack's
-    images/s is K times ``images_per_second``.
-    """
-
-    model: AE
-    history: dict[str, list[float]]
-    stopped: str | None = None
-    seconds: float = 0.0
-    images_per_second: float = 0.0
-    info: dict = field(default_factory=dict)
-
-    @property
-    def epochs_done(self) -> int:
-        return len(self.history.get("loss", []))
-
-
-@dataclass(frozen=True)
-class Job:
-    """One model to train: its model spec and its training spec."""
-
-    model: ModelSpec
-    train: TrainSpec
-
-
-def _log(message: str) -> None:
-    print(f"[vaebench] {message}", file=sys.stderr, flush=True)
-
-
-def describe(model_spec: ModelSpec, train_spec: TrainSpec) -> str:
-    parts = [model_spec.kind, f"z={model_spec.z_dim}"]
-    if model_spec.architecture != DEFAULT_ARCHITECTURE:
-        parts.insert(0, model_spec.architecture)
-    if model_spec.kind == "vae":
-        parts.append(f"fact={model_spec.fact:g}")
-        if model_spec.eps_clip is not None:
-            parts.append(f"clip={model_spec.eps_clip:g}")
-    if model_spec.dense is not None:
-        parts.append(f"dense={model_spec.dense}")
-    if train_spec.precision != "float32":
-        parts.append(train_spec.precision)
-    parts.append(f"seed={train_spec.seed}")
-    return " ".join(parts)
-
-
-def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The order in which a run with ``seed`` sees its ``n`` training images in ``epoch``
-    (numbered from 0): a function of these three numbers alone."""
-    return np.random.default_rng([int(seed), int(epoch)]).permutation(n)
-
-
-#: how the training images reach the training step (see the module docstring)
-FEEDS = ("host", "device")
-#: the environment variable that overrides :func:`default_feed`
-FEED_ENV = "VAEBENCH_FEED"
-#: training steps per call of Keras' train function with the device feed (no host work between them)
-DEVICE_STEPS_PER_EXECUTION = 16
-
-
-def check_feed(feed: str) -> str:
-    require(feed in FEEDS, f"feed={feed!r} is not a feed; use one of {FEEDS} (or unset ${FEED_ENV})", SpecError)
-    return feed
-
-
-def default_feed() -> str:
-    """``$VAEBENCH_FEED`` when set, else ``'device'`` where the backend sees an accelerator
-    and ``'host'`` on a CPU (where the images already are in the step's memory)."""
-    env = os.environ.get(FEED_ENV)
-    if env:
-        return check_feed(env.strip())
-    return "device" if backend.accelerator_visible() else "host"
-
-
-def batch_indices(seed: int, epoch: int, n: int, batch_size: int) -> np.ndarray:
-    """:func:`epoch_order` as int32 with each run of ``batch_size`` indices sorted: batch
-    ``i`` of the device feed is ``out[i*B:(i+1)*B]``, the images :class:`PackBatches` serves."""
-    order = epoch_order(seed, epoch, n)
-    full = n // batch_size * batch_size
-    head = np.sort(order[:full].reshape(-1, batch_size), axis=1).ravel()
-    return np.concatenate([head, np.sort(order[full:])]).astype(np.int32)
-
-
-class PackBatches(keras.utils.PyDataset):
-    """One epoch of batches for a pack: batch ``i`` is a tuple with member k's images
-    ``images[orders[k][i*B:(i+1)*B]]`` (the last batch may be smaller, as in ``model.fit``).
-
-    The JAX and PyTorch backends read it as a ``PyDataset``; on TensorFlow
-    :func:`pack_dataset` serves the same batches through ``tf.data``."""
-
-    def __init__(self, images: np.ndarray, orders: Sequence[np.ndarray], batch_size: int):
-        super().__init__()
-        self.images, self.orders, self.batch_size = images, list(orders), batch_size
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.orders[0]) / self.batch_size)
-
-    def __getitem__(self, i: int):
-        part = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        # sorted indices read the (possibly memory-mapped) images front to back; the batch
-        # holds the same images, and every loss term is a mean over the batch
-        return (tuple(np.asarray(self.images[np.sort(order[part])]) for order in self.orders),)
-
-
-#: batches ``tf.data`` reads ahead of the training step (one thread, no autotuning)
-PREFETCH = 2
-
-
-def pack_dataset(batches: PackBatches):
-    """``batches`` as a ``tf.data.Dataset`` (TensorFlow backend only; imports TensorFlow
-    when called): the same elements, in the same order and with the same signature (batch
-    axis ``None``), as Keras makes of the ``PyDataset``, so the same steps train the same
-    weights bit for bit. What differs: tf.data's autotuning is off and a fixed
-    :data:`PREFETCH` batches are read ahead, where Keras wraps a ``PyDataset`` in
-    ``prefetch(AUTOTUNE)`` (an autotuning thread beside the training step's; issue 14 found
-    seconds lost at each epoch boundary with it)."""
-    import tensorflow as tf
-
-    spec = tf.TensorSpec((None,) + tuple(batches.images.shape[1:]), tf.as_dtype(batches.images.dtype))
-    dataset = tf.data.Dataset.from_generator(lambda: (batches[i] for i in range(len(batches))),
-                                             output_signature=(tuple(spec for _ in batches.orders),))
-    # the known length makes Keras run exactly len(batches) steps: on a dataset of unknown
-    # length it calls the train function once more on the spent iterator, which counts
-    # one more optimizer step (Adam's bias correction) and a zero loss into the means
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return dataset.with_options(options).prefetch(PREFETCH)
-
-
-def index_dataset(indices: Sequence[np.ndarray], batch_size: int):
-    """The device feed's batches of ``indices`` (one int32 array per member) as a
-    ``tf.data.Dataset`` (TensorFlow only): element ``i`` is ``(tuple of the members' slices
-    [i*B:(i+1)*B],)``, autotuning off, :data:`PREFETCH` ahead, the length known."""
-    import tensorflow as tf
-
-    dataset = tf.data.Dataset.from_tensor_slices((tuple(np.asarray(i, np.int32) for i in indices),))
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return dataset.batch(batch_size).with_options(options).prefetch(PREFETCH)
-
-
-class Pack(keras.Model):
-    """K AE/VAE members trained as one Keras model (see the module docstring).
-
-    ``call`` takes a tuple of K image batches and returns the K members' outputs; the loss
-    is the sum of the members' losses. The logs hold each member's loss terms as
-    ``'<k>/<name>'`` (``'0/loss'``, ``'0/reconstruction_loss'``, ...). A member's ``loss``
-    is the plain mean of its per-batch losses, like its other terms, so ``loss`` equals
-    ``reconstruction_loss + kl_loss``.
-
-    With ``images`` (uint8, NHWC) the pack holds them as a non-trainable variable
-    (:attr:`images`, on the device) and ``call`` takes K int32 index batches instead of
-    image batches: member k's batch is ``images[x[k]]``, gathered inside the step. The
-    members' weights never include it.
-    """
-
-    def __init__(self, members: Sequence[AE], images: np.ndarray | None = None, **kwargs):
-        super().__init__(name="pack", **kwargs)
-        self.members = list(members)
-        self.member_loss = [keras.metrics.Mean(name="loss") for _ in self.members]
-        self.images = None if images is None else \
-            keras.Variable(np.asarray(images), dtype="uint8", trainable=False, name="train_images")
-
-    def gather(self, x):
-        """The K image batches of ``x``: ``x`` itself, or with :attr:`images` the images it indexes."""
-        if self.images is None:
-            return x
-        return [keras.ops.take(self.images, xi, axis=0) for xi in x]
-
-    def call(self, x, training=False):
-        return [m(xi, training=training) for m, xi in zip(self.members, self.gather(x))]
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        x = self.gather(x)
-        total = None
-        for tracker, member, xi, yi in zip(self.member_loss, self.members, x, y_pred):
-            loss = member.compute_loss(x=xi, y_pred=yi, training=training)
-            tracker.update_state(loss)
-            total = loss if total is None else total + loss
-        return total
-
-    @property
-    def metrics(self):
-        # Keras leaves out the metrics of sub-models; the members' loss terms are ours
-        out = list(super().metrics)
-        for member in self.members:
-            out.extend(member.term_trackers())
-        return out
-
-    def get_metrics_result(self):
-        out = {}
-        for k, (tracker, member) in enumerate(zip(self.member_loss, self.members)):
-            out[f"{k}/loss"] = tracker.result()
-            for metric in member.term_trackers():
-                out[f"{k}/{metric.name}"] = metric.result()
-        return out
-
-
-class _Member:
-    """The record of one member: its history, its stop and its progress lines."""
-
-    def __init__(self, job: Job, model: AE):
-        self.job, self.model = job, model
-        self.label = describe(job.model, job.train)
-        self.history: dict[str, list[float]] = {}
-        self.stopped: str | None = None
-        self.stopped_epoch: int | None = None
-
-    def stop(self, why: str, epoch: int, progress: bool) -> None:
-        if self.stopped is None:
-            self.stopped, self.stopped_epoch = why, epoch
-            if progress:
-                _log(f"{self.label}: stopping, {why}")
+from vaebench.models.vae import build_model, encode
+from vaebench.train.feeds import (
+    DEVICE_STEPS_PER_EXECUTION,
+    PackBatches,
+    batch_indices,
+    check_feed,
+    default_feed,
+    index_dataset,
+    pack_dataset,
+)
+from vaebench.train.pack import Pack
+from vaebench.train.records import Job, MemberRecord, TrainResult, log
 
 
 class PackTrainer:
@@ -319,11 +105,11 @@ class PackTrainer:
         self.data_spec, self.spec, self.images = data_spec, spec, train_images
         self.progress = progress
         self.probe = np.asarray(probe_images if probe_images is not None else train_images[: spec.probe_size])
-        self.members: list[_Member] = []
+        self.members: list[MemberRecord] = []
         for job in jobs:
             backend.seed_everything(job.train.seed)
             model = build_model(job.model, size, seed=job.train.seed, precision=job.train.precision)
-            self.members.append(_Member(job, model))
+            self.members.append(MemberRecord(job, model))
         device = self.feed == "device"
         self.pack = Pack([m.model for m in self.members], images=train_images if device else None)
         self.pack.compile(
@@ -392,11 +178,11 @@ class PackTrainer:
                 self._progress_line(member, record, seconds)
         self.epoch += 1
 
-    def _progress_line(self, member: _Member, record: dict, seconds: float) -> None:
+    def _progress_line(self, member: MemberRecord, record: dict, seconds: float) -> None:
         done, epochs = self.epoch + 1, self.spec.epochs
         eta = self.seconds / done * (epochs - done)
         terms = " ".join(f"{k}={record[k]:.4g}" for k in ("loss", "reconstruction_loss", "kl_loss") if k in record)
-        _log(
+        log(
             f"{member.label}: epoch {done}/{epochs} {terms} R_peak={record['probe_radius_peak']:.2f} "
             f"{self.n_images / seconds:,.0f} img/s ETA {eta:.0f}s"
         )
@@ -411,7 +197,7 @@ class PackTrainer:
                 if len(self.members) == 1
                 else f"a pack of {len(self.members)} ({'; '.join(m.label for m in self.members)})"
             )
-            _log(
+            log(
                 f"training {what}: {self.spec.epochs} epochs on {self.n_images:,} images "
                 f"{self.data_spec.image_size}x{self.data_spec.image_size} ({backend.name()}, {backend.device()})"
             )
