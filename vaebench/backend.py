@@ -103,4 +103,43 @@ def versions() -> dict[str, str]:
             out["torch"] = torch.__version__
     except Exception:
         pass
+    out["float32_arithmetic"] = float32_arithmetic()
     return out
+
+
+def float32_arithmetic() -> str:
+    """What float32 matmuls and convolutions run as on this backend and device: ``'float32'``
+    or ``'tf32'`` (TensorFloat-32: float32 range, 10-bit mantissa, on NVIDIA GPUs of compute
+    capability 8.0 and later), per kind, with the setting that decides it, e.g.
+    ``'matmul tf32, conv tf32 (jax_default_matmul_precision=None, gpu)'``. On a CPU both are
+    float32 whatever the setting."""
+    backend = name()
+    gpu = accelerator_visible()
+    try:
+        if backend == "jax":
+            import jax
+
+            setting = jax.config.jax_default_matmul_precision
+            tf32 = gpu and setting in (None, "default", "bfloat16", "tensorfloat32", "fastest")
+            return f"matmul {_tf32(tf32)}, conv {_tf32(tf32)} (jax_default_matmul_precision={setting}, " \
+                   f"{'gpu' if gpu else 'cpu'})"
+        if backend == "torch":
+            import torch
+
+            mm, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+            return f"matmul {_tf32(gpu and mm)}, conv {_tf32(gpu and cudnn)} (torch.backends.cuda.matmul." \
+                   f"allow_tf32={mm}, torch.backends.cudnn.allow_tf32={cudnn}, {'cuda' if gpu else 'cpu'})"
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            on = tf.config.experimental.tensor_float_32_execution_enabled()
+            return f"matmul {_tf32(gpu and on)}, conv {_tf32(gpu and on)} " \
+                   f"(tensor_float_32_execution_enabled={on}, {'gpu' if gpu else 'cpu'})"
+    except Exception as e:  # an old or broken build: say so rather than guess
+        return f"unknown ({type(e).__name__}: {e})"
+    return "unknown"
+
+
+def _tf32(on: bool) -> str:
+    """``'tf32 where the GPU has it'`` when TensorFloat-32 is allowed on a GPU, else ``'float32'``."""
+    return "tf32 where the GPU has it (compute capability >= 8.0)" if on else "float32"

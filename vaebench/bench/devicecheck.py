@@ -4,33 +4,45 @@ on a GPU and runs full-scale claims, in order of value, inside a time budget.
     vaebench device-check --out DIR --budget-s 450 [--size posts|tiny]
     benchmarks/device_check.sh DIR 450     # the same, after installing the wheels in .whl/
 
-Steps (:func:`plan`), in this order:
+Steps (:func:`plan`), in order of value (issue 21), inside one command of at most 540 s:
 
-1. ``a:`` model-images/s of packs on the training path (:class:`vaebench.train.trainer.PackTrainer`,
-   ``fit_epoch``, the default feed: on the device where there is a GPU), with peak device
-   memory and GPU utilisation: the posts' VAE in float32 and mixed bfloat16 at packs of
-   1, 2, 4, 8; then AE and VAE + Dense(256) in both precisions at a pack of one; then the
-   VAE at a pack of four fed from the host (what the device feed saves);
-2. ``b:`` one epoch (then a second, warm) of 170,000 images of the posts' VAE at the full
-   scale's pack, through ``PackTrainer.run_epoch`` (probe and records included), images/s;
+1. ``a:`` model-images/s on the training path (:class:`vaebench.train.PackTrainer`,
+   ``fit_epoch``, the default feed: on the device where there is a GPU) of the posts' VAE
+   in float32 at a pack of 1 and at the lead pack (:func:`lead_pack`: the full scale's, 4),
+   then in mixed bfloat16 at the lead pack, each with its compile time, the memory of one
+   compiled step (JAX: the compiled step's memory analysis; torch: the reset CUDA peak) and
+   GPU utilisation;
+2. ``b:`` one epoch (then a second, warm and timed) of 170,000 images of the posts' VAE at
+   the lead pack, through ``PackTrainer.run_epoch`` (probe and records included), images/s;
 3. ``c:`` claim C5 at the full scale without its trained-model test (no training: its GPU
    memory and step-time sub-claims are primary evidence in seconds);
-4. ``a:`` AE and VAE + Dense(256) at the larger packs;
+4. ``a:`` the remaining packs: the VAE's other packs in both precisions, AE and VAE +
+   Dense(256) at a pack of one, the VAE at the lead pack fed from the host (what the
+   device feed saves), AE and VAE + Dense at ``rest_packs`` (each step costs a compile,
+   so few of them);
 5. ``c:`` C1 at the full scale (its 8 models are the store entries most other claims and
    M1 reuse), then M1 (may the claims train in bfloat16?). Each claim runs in its own
-   pytest (:data:`CLAIMS`).
+   pytest (:data:`CLAIMS`), which, like this process, preallocates no GPU memory
+   (:data:`NO_PREALLOCATION`).
 
 ``--size tiny`` runs the same steps on 16×16 images of a tiny model, fed from the device
 (the GPU's code path), and C5's arithmetic test at the ``smoke`` scale, on any CPU (the
-test suite runs it). At ``posts`` size a machine without
-a GPU gets one line saying so and exit status 0.
+test suite runs it). At ``posts`` size a machine without a usable GPU gets ``summary.json``
+with the reason, the backend's devices and ``nvidia-smi -L``, and exit status
+:data:`NO_GPU_EXIT` (:func:`no_gpu`). :func:`simulate` runs the plan on a simulated clock
+with modelled costs (the budget, estimates and order are the real ones).
+
+Estimates: a pack step's is the nearest measured pack's setup, compile and epochs, scaled
+by the ratio of the packs; the epoch's is the measured compile and two epochs at the
+measured rate; all with :data:`MARGIN`.
 
 Budget: a step starts only when its estimate (from the steps measured before it) fits into
 what is left of ``--budget-s``; what does not fit is listed in ``not_run`` with the
 reason. ``summary.json`` is rewritten after every step, so a kill leaves what was done.
 Files in DIR: ``summary.json``, ``benchmark.json`` (pytest-benchmark's format, which
 ``vaebench compare`` reads), ``report/<run>/index.html`` and ``results.json`` per claim
-run. The model store (and its decoded-image cache) lives outside DIR (``--store``).
+run: at most 8 files, 2 folders down, no link or temporary (:func:`vaebench.bench.devicefiles.report_files`).
+The model store (and its decoded-image cache) lives outside DIR (``--store``).
 """
 from __future__ import annotations
 
@@ -59,6 +71,13 @@ CLAIMS: tuple[tuple[str, str, str | None, Callable[[int], int]], ...] = (
 #: test: its benchmark test alone takes over a minute on 2 cores)
 TINY_CLAIMS = {"C5": "parameter_counts"}
 PRECISION_LABELS = {"float32": "f32", "mixed_bfloat16": "bf16"}
+#: the factor on the measured costs of an estimate (a step that runs past its estimate eats the next one's time)
+MARGIN = 1.3
+#: step b's fixed cost besides compiling and training: making 170,000 images and the probe (seconds)
+EPOCH_SETUP_S = 15.0
+#: what the machine's processes may take of the GPU: none preallocates (JAX's default takes 75 %
+#: at its first operation and the claims' pytest is a second JAX process)
+NO_PREALLOCATION = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
 
 
 @dataclass(frozen=True)
@@ -101,13 +120,13 @@ SIZES = {
         256,
         (1, 2, 4, 8),
         200,
-        3,
+        2,
         170_000,
         "full",
         60.0,
         90.0,
         180.0,
-        (2, 4, 8),
+        (4,),
         None,
     ),
     "tiny": CheckSize(
@@ -136,6 +155,11 @@ class Step:
     kind: str
     run: Callable[[], dict]
     estimate: Callable[[], float]
+    #: what the step measures (a pack benchmark: label, precision, pack, feed, main)
+    meta: dict = field(default_factory=dict)
+    #: names of later steps this one must not crowd out: when it does not fit together with
+    #: their estimates it is deferred to just after the last of them (:meth:`DeviceCheck.run`)
+    protects: tuple[str, ...] = ()
 
 
 @dataclass
@@ -217,8 +241,12 @@ class DeviceCheck:
 
         self.environment = {**environment(), "versions": backend.versions(), "gpus": gpu_names()}
         self.save()
-        for step in steps:
+        queue = list(steps)
+        while queue:
+            step = queue.pop(0)
             estimate = float(step.estimate())
+            if self._defer(step, estimate, queue):
+                continue
             record = {"name": step.name, "kind": step.kind, "estimate_s": round(estimate, 1)}
             if not self.budget.fits(estimate):
                 record.update(
@@ -230,13 +258,13 @@ class DeviceCheck:
                 _say(f"{step.name}: not run ({record['reason']})")
                 self.save()
                 continue
-            t0 = time.monotonic()
+            t0 = self.budget.clock()
             try:
                 result = step.run()
                 record.update(status="done", result=result)
             except Exception as e:  # one failed step must not cost the others
                 record.update(status="failed", reason=f"{type(e).__name__}: {e}"[:2000])
-            record["seconds"] = round(time.monotonic() - t0, 1)
+            record["seconds"] = round(self.budget.clock() - t0, 1)
             self.steps.append(record)
             _say(
                 f"{step.name}: {record['status']} in {record['seconds']:.0f} s"
@@ -249,6 +277,20 @@ class DeviceCheck:
         )
         return self.summary()
 
+    def _defer(self, step: Step, estimate: float, queue: list[Step]) -> bool:
+        """Move ``step`` behind the steps it protects when it fits only without them (it keeps
+        its place when it does not fit at all: it is listed as not run)."""
+        protected = [i for i, s in enumerate(queue) if s.name in step.protects]
+        if not protected or not self.budget.fits(estimate):
+            return False
+        reserve = sum(float(queue[i].estimate()) for i in protected)
+        if self.budget.fits(estimate + reserve):
+            return False
+        _say(f"{step.name}: deferred (about {estimate:.0f} s now would leave less than the {reserve:.0f} s "
+             f"of {', '.join(queue[i].name for i in protected)})")
+        queue.insert(protected[-1] + 1, Step(step.name, step.kind, step.run, step.estimate, step.meta))
+        return True
+
     # ----------------------------------------------------------------- a: pack benchmarks
 
     def pack_step(self, label: str, spec, precision: str, pack: int, feed: str | None = None) -> Step:
@@ -260,21 +302,29 @@ class DeviceCheck:
             name,
             "benchmark",
             lambda: self._pack_bench(name, label, spec, precision, pack, feed, main),
-            lambda: self._pack_estimate(pack),
+            lambda: self._pack_estimate(pack, precision),
+            dict(label=label, precision=precision, pack=pack, feed=feed, main=main),
         )
 
-    def _pack_estimate(self, pack: int) -> float:
+    def _pack_estimate(self, pack: int, precision: str = "float32") -> float:
+        """From the nearest measured pack (same precision where there is one): its setup, plus its
+        measured compile and its ``rounds + 1`` epochs (the untimed first one, the timed ones),
+        both scaled by the ratio of the packs (K members: K copies of the graph and K times the
+        model-images), with a margin of :data:`MARGIN`."""
         done = list(self.measured.values())
         if not done:
             return self.size.first_estimate_s
-        # the compile grows with the pack, the timed epochs too: scale the costliest similar step
-        return max(r["step_seconds"] * max(1.0, pack / r["pack"]) for r in done[-3:])
+        same = [r for r in done if r["precision"] == precision] or done
+        near = min(same, key=lambda r: (abs(r["pack"] - pack), -r["pack"]))
+        q = pack / near["pack"]
+        epoch = sum(near["round_seconds"]) / len(near["round_seconds"])
+        return near["setup_seconds"] + MARGIN * q * (near["compile_seconds"] + (self.size.rounds + 1) * epoch)
 
     def _pack_bench(self, name: str, label: str, spec, precision: str, pack: int, feed: str | None, main: bool) -> dict:
         from vaebench.bench.gpu import GpuUtilisation
         from vaebench.bench.memory import device_memory, reset_device_peak
         from vaebench.bench.setup import benchmark_info, make_batch, parameters
-        from vaebench.bench.throughput import pack_trainer, throughput
+        from vaebench.bench.throughput import pack_step_memory, pack_trainer, throughput
 
         t0 = time.monotonic()
         size = self.size
@@ -296,6 +346,7 @@ class DeviceCheck:
         with GpuUtilisation() as gpu:
             seconds = [trainer.fit_epoch() for _ in range(size.rounds)]
         memory = device_memory()
+        step_memory = pack_step_memory(trainer)
         rate = throughput(pack * len(images), seconds)
         info = benchmark_info(
             spec,
@@ -314,6 +365,10 @@ class DeviceCheck:
             device_memory_current_bytes=(memory or {}).get("current"),
             device_memory_source=(memory or {}).get("source"),
             device_memory_resettable=(memory or {}).get("resettable"),
+            step_memory_bytes=(step_memory or {}).get("step_peak"),
+            step_memory_increment_bytes=(step_memory or {}).get("increment"),
+            step_memory_source=(step_memory or {}).get("source"),
+            compile_seconds=max(0.0, warmup - sum(seconds) / len(seconds)),
             measure="PackTrainer.fit_epoch: every member one epoch (model-images counted)",
             **rate.to_info(),
             **gpu.to_info(),
@@ -328,20 +383,26 @@ class DeviceCheck:
         )
         del trainer
         _release()
+        step_seconds = time.monotonic() - t0
         result = {
             "label": label,
             "precision": precision,
             "pack": pack,
             "feed": info["feed"],
+            "float32_arithmetic": info["float32_arithmetic"],
             "images_per_second": rate.images_per_second.value,
             "images_per_second_per_model": info["images_per_second_per_model"],
             "warmup_seconds": warmup,
+            "compile_seconds": info["compile_seconds"],
             "round_seconds": seconds,
+            "setup_seconds": max(0.0, step_seconds - warmup - sum(seconds)),
             "device_memory_peak_bytes": info["device_memory_peak_bytes"],
+            "step_memory_bytes": info["step_memory_bytes"],
+            "step_memory_increment_bytes": info["step_memory_increment_bytes"],
             "gpu_utilisation": info["gpu_utilisation"],
             "gpu_utilisation_note": info["gpu_utilisation_note"],
             "gpu_memory_used_max_mib": info["gpu_memory_used_max_mib"],
-            "step_seconds": time.monotonic() - t0,
+            "step_seconds": step_seconds,
         }
         if main:
             self.measured[f"{label} {precision} {pack}"] = result
@@ -351,22 +412,25 @@ class DeviceCheck:
 
     def epoch_step(self, spec, pack: int) -> Step:
         name = f"b one epoch of {self.size.epoch_images:,} images, VAE pack{pack}"
-        return Step(name, "epoch", lambda: self._epoch(spec, pack), lambda: self._epoch_estimate(pack))
+        return Step(name, "epoch", lambda: self._epoch(spec, pack), lambda: self._epoch_estimate(pack), {"pack": pack})
 
     def _rate_per_model(self, pack: int) -> tuple[float, float] | None:
-        """(model-images/s per model, warm-up seconds) of the nearest measured VAE f32 pack."""
+        """(model-images/s per model, compile seconds scaled to ``pack``) of the nearest measured
+        VAE f32 pack."""
         vae = [r for k, r in self.measured.items() if k.startswith("VAE float32")]
         if not vae:
             return None
-        best = min(vae, key=lambda r: abs(r["pack"] - pack))
-        return best["images_per_second_per_model"], best["warmup_seconds"]
+        best = min(vae, key=lambda r: (abs(r["pack"] - pack), -r["pack"]))
+        return best["images_per_second_per_model"], best["compile_seconds"] * pack / best["pack"]
 
     def _epoch_estimate(self, pack: int) -> float:
+        """The measured compile (scaled to ``pack``) and two epochs at the measured rate, with
+        :data:`MARGIN`, plus :data:`EPOCH_SETUP_S` for making the images and the probe."""
         known = self._rate_per_model(pack)
         if known is None:
             return 4 * self.size.first_estimate_s
-        per_model, warmup = known
-        return 1.3 * (2 * warmup + 2 * self.size.epoch_images / per_model) + 15
+        per_model, compile_s = known
+        return MARGIN * (compile_s + 2 * self.size.epoch_images / per_model) + EPOCH_SETUP_S
 
     def _epoch(self, spec, pack: int) -> dict:
         from vaebench.bench.gpu import GpuUtilisation
@@ -411,6 +475,7 @@ class DeviceCheck:
             "claim",
             lambda: self._claim(name, module, select),
             lambda: self._claim_estimate(models),
+            {"claim": name, "models": models},
         )
 
     def _claim_estimate(self, models: int) -> float:
@@ -424,7 +489,7 @@ class DeviceCheck:
             return float("inf") if self.size.name == "posts" else 3 * self.size.claim_setup_s
         per_model = known[0]
         setup = self.size.claim_setup_s + self.size.data_setup_s
-        return setup + 1.3 * models * scale.train.epochs * scale.data.n_train / per_model
+        return setup + MARGIN * models * scale.train.epochs * scale.data.n_train / per_model
 
     def _claim(self, name: str, module: str, select: str | None) -> dict:
         require(
@@ -453,8 +518,10 @@ class DeviceCheck:
         if select:
             cmd += ["-k", select]
         timeout = max(1.0, self.budget.left() - 5)
+        env = {**os.environ, **NO_PREALLOCATION}
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(self.hypotheses.parent))
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(self.hypotheses.parent),
+                                  env=env)
             code, tail = proc.returncode, (proc.stdout + proc.stderr)[-1500:]
         except subprocess.TimeoutExpired as e:
             code, tail = "killed at the budget", str(e.stdout or "")[-1500:]
@@ -464,6 +531,9 @@ class DeviceCheck:
             if p.is_dir() and not p.is_symlink()
         )
         results = runs[-1] / "results.json" if runs else None
+        latest = report / "latest"
+        if latest.is_symlink():  # a link does not come back from the machine's $OUT: no stray entries
+            latest.unlink()
         return {
             "claim": name,
             "exit": code,
@@ -473,32 +543,75 @@ class DeviceCheck:
         }
 
 
+def lead_pack(size: CheckSize) -> int:
+    """The pack of the steps that come first: the full scale's pack at ``posts`` size, the
+    largest of ``size.packs`` elsewhere."""
+    from vaebench.config import SCALES
+
+    return SCALES["full"].pack if size.name == "posts" else max(size.packs)
+
+
 def plan(check: DeviceCheck) -> list[Step]:
-    """The steps in order of value (see the module docstring)."""
+    """The steps in order of value (see the module docstring): the VAE at a pack of one and
+    at the lead pack in float32, the lead pack in bfloat16, the epoch at the posts' count,
+    C5, the remaining pack benchmarks, then the training claims."""
     from vaebench.config import SCALES
 
     size = check.size
     specs = model_specs(size)
     vae = specs["VAE"]
     others = [k for k in specs if k != "VAE"]
-    precisions = size.precisions
-    steps = [check.pack_step("VAE", vae, p, k) for p in precisions for k in size.packs]
-    steps += [check.pack_step(label, specs[label], p, 1) for label in others for p in precisions]
-    host_pack = size.packs[min(2, len(size.packs) - 1)]
-    steps.append(check.pack_step("VAE", vae, "float32", host_pack, feed="host"))
-    steps.append(check.epoch_step(vae, SCALES["full"].pack if size.name == "posts" else 2))
-    rest = [check.pack_step(label, specs[label], p, k) for label in others for p in precisions for k in size.rest_packs]
-    seeds = len(SCALES[size.claim_scale].seeds)
-    tiny = size.name == "tiny"
+    lead = lead_pack(size)
+    first = [("VAE", "float32", 1), ("VAE", "float32", lead)]
+    first += [("VAE", p, lead) for p in size.precisions if p != "float32"]
+    rest = [("VAE", p, k) for p in size.precisions for k in size.packs]
+    rest += [(label, p, 1) for label in others for p in size.precisions]
+    rest = [r for r in dict.fromkeys(rest) if r not in first]
+    later = [(label, p, k) for label in others for p in size.precisions for k in size.rest_packs if k != 1]
+    claims = _claim_steps(check, len(SCALES[size.claim_scale].seeds))
+    no_training = [c for c in claims if c.name.startswith("c claim C5")]
+    epoch = check.epoch_step(vae, lead)
+    lead_steps = [check.pack_step(label, specs[label], p, k) for label, p, k in first]
+    for step in lead_steps[2:]:  # the first two measure what the epoch's estimate needs
+        step.protects = (epoch.name,)
+    return (lead_steps + [epoch] + no_training
+            + [check.pack_step(label, specs[label], p, k) for label, p, k in rest]
+            + [check.pack_step("VAE", vae, "float32", lead, feed="host")]
+            + [check.pack_step(label, specs[label], p, k) for label, p, k in later]
+            + [c for c in claims if c not in no_training])
+
+
+def _claim_steps(check: DeviceCheck, seeds: int) -> list[Step]:
+    tiny = check.size.name == "tiny"
     claims = []
     for name, module, select, models in CLAIMS:
         if check.claims is None and (not tiny or name in TINY_CLAIMS) or name in (check.claims or ()):
             claims.append(
                 check.claim_step(name, module, TINY_CLAIMS.get(name, select) if tiny else select, models(seeds))
             )
-    # a claim without training (C5) is worth more than the larger packs of AE and VAE + Dense
-    first = [c for c in claims if c.name.startswith("c claim C5")]
-    return steps + first + rest + [c for c in claims if c not in first]
+    return claims
+
+
+def simulate(check: DeviceCheck, cost: Callable[[Step], tuple[float, dict]]) -> dict:
+    """Run :func:`plan` on a simulated clock: ``cost(step)`` gives a step's modelled seconds
+    and result (a pack benchmark's as :meth:`DeviceCheck._pack_bench` returns it); the budget,
+    the estimates and the order are the real ones. Returns the summary (nothing is trained;
+    ``check.out`` receives the files)."""
+    now = [0.0]
+    check.budget = Budget(check.budget.budget_s, start=0.0, clock=lambda: now[0])
+
+    def modelled(step: Step) -> Callable[[], dict]:
+        def run() -> dict:
+            seconds, result = cost(step)
+            now[0] += seconds
+            meta = step.meta
+            if step.kind == "benchmark" and meta.get("main"):
+                check.measured[f"{meta['label']} {meta['precision']} {meta['pack']}"] = result
+            return result
+        return run
+
+    steps = [Step(s.name, s.kind, modelled(s), s.estimate, s.meta, s.protects) for s in plan(check)]
+    return check.run(steps)
 
 
 def _release() -> None:
@@ -531,24 +644,47 @@ def default_store() -> Path:
     return Path(os.environ.get("VAEBENCH_DEVICE_STORE") or "/tmp/vaebench-device-check/store")
 
 
+#: exit status of a posts-size check that finds no usable GPU (its summary.json says why)
+NO_GPU_EXIT = 3
+
+
+def no_gpu(out: Path, budget_s: float) -> int:
+    """A posts-size start without a usable GPU: ``summary.json`` in ``out`` with the reason, the
+    backend's device list and ``nvidia-smi -L``; one line says so; :data:`NO_GPU_EXIT`."""
+    from vaebench import backend
+    from vaebench.bench.devicefiles import backend_devices, nvidia_smi_list
+
+    name = backend.name()
+    reason = (f"no GPU is visible to the {name} backend ({backend.device()}): the posts-size check needs one "
+              "(a failed CUDA start looks the same: see devices and nvidia_smi); --size tiny runs the same steps "
+              "small on a CPU")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "summary.json", {
+        "what": "vaebench device check (issue 14)", "size": "posts", "budget_s": budget_s, "status": "no GPU",
+        "reason": reason, "backend": name, "devices": backend_devices(name), "nvidia_smi": nvidia_smi_list(),
+        "environment_variables": {k: os.environ.get(k) for k in
+                                  ("JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND",
+                                   "XLA_PYTHON_CLIENT_PREALLOCATE", "LD_LIBRARY_PATH")},
+        "steps": [], "not_run": ["every step: " + reason]})
+    _say(reason + f"; {out / 'summary.json'}")
+    return NO_GPU_EXIT
+
+
 def main(
     out: str, budget_s: float, size: str = "posts", store: str | None = None, claims: tuple[str, ...] | None = None
 ) -> int:
-    """``vaebench device-check``: 0 when the check ran (a failed step is in the summary) or
-    when ``size='posts'`` finds no GPU (one line says so)."""
+    """``vaebench device-check``: 0 when the check ran (a failed step is in the summary);
+    :data:`NO_GPU_EXIT` when ``size='posts'`` finds no usable GPU (:func:`no_gpu`)."""
     require(size in SIZES, f"size={size!r} is not a device-check size; use one of {SIZE_NAMES}", SpecError)
     require(budget_s > 0, f"--budget-s {budget_s} must be > 0 (seconds)", SpecError)
     known = {c[0] for c in CLAIMS}
     require(claims is None or set(claims) <= known, f"claims={claims} must be among {sorted(known)}", SpecError)
+    for key, value in NO_PREALLOCATION.items():  # before the backend's first operation makes its client
+        os.environ.setdefault(key, value)
     from vaebench import backend
 
     if size == "posts" and not backend.accelerator_visible():
-        print(
-            f"[device-check] no GPU is visible to the {backend.name()} backend ({backend.device()}): the posts-size "
-            "check needs one; --size tiny runs the same steps small on this CPU",
-            flush=True,
-        )
-        return 0
+        return no_gpu(Path(out), budget_s)
     hypotheses = Path(__file__).resolve().parents[2] / "hypotheses"
     check = DeviceCheck(
         Path(out),

@@ -69,3 +69,39 @@ def claim_verdicts(results: Path) -> dict:
                 if isinstance(sub, dict) and "id" in sub:
                     out[sub["id"]] = sub.get("verdict")
     return out
+
+
+def nvidia_smi_list() -> str:
+    """``nvidia-smi -L``'s output (and its error), or why it could not run: for a summary of a failed start."""
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+        return (out.stdout + out.stderr).strip() or f"nvidia-smi -L printed nothing (exit {out.returncode})"
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"nvidia-smi -L could not run: {type(e).__name__}: {e}"
+
+
+def backend_devices(backend_name: str) -> list[str] | str:
+    """The devices the backend sees (``jax.devices()``, torch's CUDA devices, TensorFlow's
+    physical devices), or the error that listing them raised."""
+    try:
+        if backend_name == "jax":
+            import jax
+
+            return [f"{d.platform}:{getattr(d, 'device_kind', d)}" for d in jax.devices()]
+        if backend_name == "torch":
+            import torch
+
+            return ["cpu"] + [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+        if backend_name == "tensorflow":
+            import tensorflow as tf
+
+            return [d.name for d in tf.config.list_physical_devices()]
+    except Exception as e:  # the failed start is what we report
+        return f"{type(e).__name__}: {e}"
+    return f"unknown backend {backend_name!r}"
+
+
+def report_files(out: Path) -> list[str]:
+    """Every file under ``out`` (relative paths), links and other non-files included: what a
+    machine's ``$OUT`` would hand back (at most 8 files, at most 2 folders down)."""
+    return sorted(str(p.relative_to(out)) for p in Path(out).rglob("*") if not p.is_dir() or p.is_symlink())

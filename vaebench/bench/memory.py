@@ -16,6 +16,15 @@
     whole process (a step's own peak is only known when it exceeds everything before).
     The CPU client gives no statistics: None.
 
+* :func:`compiled_step_memory` — JAX: the memory XLA plans for one compiled training step
+  (``jit(model.train_step).lower(...).compile().memory_analysis()``): its arguments (the
+  weights, the optimiser's state, the metrics, the batch), its outputs less what aliases
+  a donated argument, and its temporaries (activations, gradients, scratch). It is a
+  figure per compiled step, the same on every call, on any device (CPU too), so it stands
+  in for the peak JAX cannot reset: :func:`measure_memory` of a step made by
+  :func:`vaebench.bench.setup.train_step` reads it on JAX (``device_increment`` = outputs
+  not aliased + temporaries: what the step needs on top of what was allocated before).
+
 * :func:`peak_rss_bytes` — the peak resident set size of the *whole process*
   (``VmHWM`` from ``/proc/self/status``, else ``resource.getrusage``'s ``ru_maxrss``).
   It is a high-water mark: it includes the interpreter, the libraries, every model and
@@ -97,6 +106,41 @@ def device_memory(backend_name: str | None = None) -> dict | None:
     except Exception:  # no allocator statistics on this device / build
         return None
     return None
+
+
+def _abstract(values):
+    import jax
+
+    return [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in values]
+
+
+def compiled_step_memory(model, data) -> dict | None:
+    """JAX only: ``{'arguments', 'outputs', 'aliased', 'temporaries', 'step_peak', 'increment',
+    'source'}`` bytes of one compiled training step of ``model`` (compiled, its optimizer built
+    by a first step) on ``data`` (one batch as ``fit`` passes it to ``train_step``: ``(x,)``;
+    arrays or anything with ``shape`` and ``dtype``). ``step_peak`` = arguments + outputs −
+    aliased + temporaries; ``increment`` = ``step_peak`` − arguments. None on another backend,
+    before the optimizer is built, or where XLA gives no analysis. Compiles the step again
+    (seconds at the posts' size; nothing runs, no weight changes)."""
+    if backend.name() != "jax" or not getattr(model, "optimizer", None) or not model.optimizer.variables:
+        return None
+    try:
+        import jax
+
+        state = tuple(_abstract([v.value for v in vs]) for vs in (
+            model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
+            model.metrics_variables))
+        batch = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(tuple(a.shape), a.dtype), data)
+        stats = jax.jit(model.train_step, donate_argnums=0).lower(state, batch).compile().memory_analysis()
+    except Exception:  # no analysis on this device / build
+        return None
+    if stats is None:
+        return None
+    args, out = int(stats.argument_size_in_bytes), int(stats.output_size_in_bytes)
+    alias, temp = int(stats.alias_size_in_bytes), int(stats.temp_size_in_bytes)
+    peak = args + out - alias + temp
+    return {"arguments": args, "outputs": out, "aliased": alias, "temporaries": temp, "step_peak": peak,
+            "increment": peak - args, "source": "jax compiled train_step memory_analysis()"}
 
 
 def reset_device_peak(backend_name: str | None = None) -> bool:
@@ -214,6 +258,11 @@ def measure_memory(fn: Callable[[], Any], trace_python: bool = True,
     allocations slows Python code down: never measure time and memory in the same call.
     """
     notes = []
+    compiled = getattr(fn, "compiled_memory", None)
+    if compiled is not None and (backend_name or backend.name()) == "jax":
+        step = compiled()
+        if step is not None:
+            return _measure_compiled(fn, step, trace_python)
     before = device_memory(backend_name)
     reset_ok = reset_device_peak(backend_name)
     rss_reset = reset_peak_rss()
@@ -239,6 +288,27 @@ def measure_memory(fn: Callable[[], Any], trace_python: bool = True,
         device_current=dev["current"] if dev else None, device_peak=dev["peak"] if dev else None,
         device_source=dev["source"] if dev else None, device_resettable=bool(dev and dev["resettable"] and reset_ok),
         rss_before=rss_before, rss_peak=rss_peak, rss_reset=rss_reset, python_peak=python_peak, notes=notes)
+
+
+def _measure_compiled(fn: Callable[[], Any], step: dict, trace_python: bool) -> tuple[Any, MemoryReading]:
+    """:func:`measure_memory` on JAX for a step with a compiled figure (:func:`compiled_step_memory`):
+    the device figures are the compiled step's (per step, the same each call), the rest measured."""
+    rss_reset = reset_peak_rss()
+    rss_before = current_rss_bytes()
+    tracing = trace_python and not tracemalloc.is_tracing()
+    if tracing:
+        tracemalloc.start()
+    try:
+        result = fn()
+        python_peak = tracemalloc.get_traced_memory()[1] if tracing else None
+    finally:
+        if tracing:
+            tracemalloc.stop()
+    return result, MemoryReading(
+        device_before=step["arguments"], device_current=step["arguments"], device_peak=step["step_peak"],
+        device_source=step["source"], device_resettable=True, rss_before=rss_before, rss_peak=peak_rss_bytes(),
+        rss_reset=rss_reset, python_peak=python_peak,
+        notes=["device figures: the compiled step's memory analysis (per compiled step, not a runtime peak)"])
 
 
 def _variable_bytes(variables) -> int:

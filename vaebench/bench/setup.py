@@ -122,7 +122,27 @@ def train_step(model, batch: np.ndarray) -> Callable[[], float]:
         logs = model.train_on_batch(x, return_dict=True)
         return float(logs["loss"])
 
+    step.compiled_memory = _cached_compiled_memory(model, (x,))
     return step
+
+
+def _cached_compiled_memory(model, data) -> Callable[[], dict | None]:
+    """A function giving :func:`vaebench.bench.memory.compiled_step_memory` of ``model`` on
+    ``data`` (a step's memory on JAX, for :func:`vaebench.bench.memory.measure_memory`),
+    compiled once, on its first call after the optimizer is built."""
+    from vaebench.bench.memory import compiled_step_memory
+
+    cache: list = []
+
+    def compiled() -> dict | None:
+        if not cache:
+            figure = compiled_step_memory(model, data)
+            if figure is None:
+                return None
+            cache.append(figure)
+        return cache[0]
+
+    return compiled
 
 
 def parameters(model) -> dict[str, int]:
@@ -133,9 +153,11 @@ def parameters(model) -> dict[str, int]:
 
 
 def environment() -> dict:
-    """Backend, device, float dtype and whether an accelerator is visible."""
+    """Backend, device, float dtype, what float32 matmuls and convolutions run as
+    (:func:`vaebench.backend.float32_arithmetic`) and whether an accelerator is visible."""
     return {"backend": backend.name(), "device": backend.device(), "dtype": keras.config.floatx(),
             "dtype_policy": keras.config.dtype_policy().name, "accelerator": backend.accelerator_visible(),
+            "float32_arithmetic": backend.float32_arithmetic(),
             "python": platform.python_version(), "keras": keras.__version__}
 
 

@@ -171,6 +171,20 @@ def _pack_trainer(spec: ModelSpec, image_size: int, images: np.ndarray, batch_si
     return PackTrainer(data, jobs, images, progress=False, feed=feed)
 
 
+def pack_step_memory(trainer) -> dict | None:
+    """:func:`vaebench.bench.memory.compiled_step_memory` of one step of ``trainer``'s pack
+    (a :class:`vaebench.train.PackTrainer` that has trained at least one step), on a batch of
+    its feed's shape: K int32 index batches (device feed) or K uint8 image batches (host)."""
+    from vaebench.bench.memory import compiled_step_memory
+
+    b, k = trainer.spec.batch_size, len(trainer.members)
+    if trainer.feed == "device":
+        x = tuple(np.zeros((b,), np.int32) for _ in range(k))
+    else:
+        x = tuple(np.zeros((b,) + tuple(trainer.images.shape[1:]), np.uint8) for _ in range(k))
+    return compiled_step_memory(trainer.pack, (x,))
+
+
 @dataclass
 class OverheadArms:
     """The two arms of :func:`fit_overhead`; unpacks as ``bare, vaebench_loop = arms``.

@@ -34,6 +34,15 @@ FEED_ENV = "VAEBENCH_FEED"
 DEVICE_STEPS_PER_EXECUTION = 16
 
 
+def steps_per_execution(feed: str, backend_name: str | None = None) -> int:
+    """Training steps per call of Keras' train function: :data:`DEVICE_STEPS_PER_EXECUTION`
+    with the device feed, 1 with the host feed and on PyTorch (Keras' torch trainer allows
+    only 1: "steps_per_execution must be 1 with the PyTorch backend")."""
+    if feed != "device" or (backend_name or backend.name()) == "torch":
+        return 1
+    return DEVICE_STEPS_PER_EXECUTION
+
+
 def check_feed(feed: str) -> str:
     require(feed in FEEDS, f"feed={feed!r} is not a feed; use one of {FEEDS} (or unset ${FEED_ENV})", SpecError)
     return feed

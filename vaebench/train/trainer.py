@@ -25,7 +25,8 @@ TensorFlow) and copies it to the device; ``'device'`` puts the training images o
 device once, as a non-trainable uint8 variable of the pack (:class:`Pack` ``images=``),
 feeds ``fit`` the int32 indices of each batch (:func:`batch_indices`, the same images in
 the same order as the host feed) and gathers the batch inside the compiled step, with
-:data:`DEVICE_STEPS_PER_EXECUTION` steps per call of Keras' train function. The step
+:data:`DEVICE_STEPS_PER_EXECUTION` steps per call of Keras' train function (one on PyTorch,
+whose Keras trainer allows no more: :func:`steps_per_execution`). The step
 sees the same uint8 values either way, so the feed is not part of a model's store key:
 bit for bit the host path's weights on CPU with TensorFlow, to float32 rounding on JAX
 (``tests/test_training.py``).
@@ -47,13 +48,13 @@ from vaebench.errors import TrainingError, require
 from vaebench.latent.geometry import histogram_peak, radii
 from vaebench.models.vae import build_model, encode
 from vaebench.train.feeds import (
-    DEVICE_STEPS_PER_EXECUTION,
     PackBatches,
     batch_indices,
     check_feed,
     default_feed,
     index_dataset,
     pack_dataset,
+    steps_per_execution,
 )
 from vaebench.train.pack import Pack
 from vaebench.train.records import Job, MemberRecord, TrainResult, log
@@ -114,7 +115,7 @@ class PackTrainer:
         self.pack = Pack([m.model for m in self.members], images=train_images if device else None)
         self.pack.compile(
             optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate),
-            steps_per_execution=DEVICE_STEPS_PER_EXECUTION if device else 1,
+            steps_per_execution=steps_per_execution(self.feed),
         )
         self.epoch = 0
         self.seconds = 0.0
