@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from vaebench.bench import devicecheck as dc
-from vaebench.compare.runs import load_run
+from vaebench.compare.runio import load_run
 from vaebench.errors import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent

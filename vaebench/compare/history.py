@@ -23,7 +23,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from vaebench.compare.runs import RESULTS, CompareError, load_run, slim_results
+from vaebench.compare.runio import RESULTS, CompareError, load_run, slim_results
 from vaebench.errors import VaebenchError, require
 
 #: the committer of every history commit (and of the rebase that replays it)

@@ -1,4 +1,4 @@
-"""Render what :mod:`vaebench.compare.runs` computes: :func:`to_markdown` (what ``vaebench
+"""Render what :mod:`vaebench.compare.comparison` computes: :func:`to_markdown` (what ``vaebench
 compare`` prints) and :func:`render_comparison_html` (the regression page); computes nothing.
 
 The page's findings table has a fixed layout (``FINDINGS_COLUMNS``: the detail column keeps
@@ -62,7 +62,7 @@ def _machine(m: dict) -> str:
 
 
 def to_markdown(comparison) -> str:
-    """The findings of :func:`vaebench.compare.runs.compare_runs` as a markdown table (what
+    """The findings of :func:`vaebench.compare.comparison.compare_runs` as a markdown table (what
     ``vaebench compare`` prints and ``--markdown`` writes)."""
     c = comparison
     lines = [f"## vaebench compare: `{c.old.label}` → `{c.new.label}`", ""]
@@ -123,8 +123,8 @@ def _trend_section(trend: dict) -> list[str]:
 
 
 def render_comparison_html(comparison, trend: dict | None = None) -> str:
-    """The regression report of :func:`vaebench.compare.runs.compare_runs` (and its
-    :func:`vaebench.compare.runs.trends`) as one self-contained page (figures embedded)."""
+    """The regression report of :func:`vaebench.compare.comparison.compare_runs` (and its
+    :func:`vaebench.compare.trends.trends`) as one self-contained page (figures embedded)."""
     c = comparison
     n = len(c.regressions)
     colour = COLOURS["refuted"] if n else COLOURS["supported"]
