@@ -68,7 +68,7 @@ class Comparison:
 
 def _compare_claims(old: dict, new: dict, min_change: float, findings: list[Finding]) -> dict[str, int]:
     counts = {"claims": 0, "checks": 0, "statistics": 0}
-    old_scale, new_scale = old.get("environment", {}).get("scale"), new.get("environment", {}).get("scale")
+    old_scale, new_scale = (old.get("environment") or {}).get("scale"), (new.get("environment") or {}).get("scale")
     if old_scale != new_scale:
         findings.append(
             Finding(
@@ -80,8 +80,8 @@ def _compare_claims(old: dict, new: dict, min_change: float, findings: list[Find
             )
         )
         return counts
-    old_rows = {r["id"]: r for r in old.get("summary", [])}
-    new_rows = {r["id"]: r for r in new.get("summary", [])}
+    old_rows = {r["id"]: r for r in old.get("summary") or []}
+    new_rows = {r["id"]: r for r in new.get("summary") or []}
     for cid in sorted(set(old_rows) | set(new_rows)):
         if cid not in new_rows:
             findings.append(

@@ -23,14 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaebench.errors import StatsError, VaebenchError, require
+from vaebench.compare.validate import CompareError, check_benchmarks, check_results
+from vaebench.errors import StatsError, require
 from vaebench.stats.estimate import Estimate
 
 RESULTS = "results.json"
-
-
-class CompareError(VaebenchError, ValueError):
-    """Runs cannot be read or compared as asked."""
 
 
 # --------------------------------------------------------------------------- loading
@@ -50,11 +47,11 @@ class Run:
 
     @property
     def scale(self) -> str | None:
-        return (self.results or {}).get("environment", {}).get("scale")
+        return ((self.results or {}).get("environment") or {}).get("scale")
 
     @property
     def commit(self) -> str:
-        env = (self.results or {}).get("environment", {})
+        env = (self.results or {}).get("environment") or {}
         return str(env.get("git_commit") or "")
 
 
@@ -89,12 +86,13 @@ def _timings(entry: dict) -> list[float] | None:
     return None
 
 
-def _add_benchmarks(run: Run, data: dict, path: Path) -> None:
+def _add_benchmarks(run: Run, data: Any, path: Path) -> None:
     require(
-        "benchmarks" in data,
+        isinstance(data, dict) and "benchmarks" in data,
         f"{str(path)!r} holds no 'benchmarks' list; is it a pytest --benchmark-json file?",
         CompareError,
     )
+    check_benchmarks(data, path)
     machine = _machine_of(data)
     if run.machine and machine != run.machine:
         raise CompareError(
@@ -147,6 +145,7 @@ def load_run(path: str | os.PathLike, bench: Iterable[str | os.PathLike] = (), l
             _add_benchmarks(run, data, f)
         elif isinstance(data, dict) and ("records" in data or "summary" in data):
             require(run.results is None, f"{str(p)!r} holds two results files; keep one run per folder", CompareError)
+            check_results(data, f)
             run.results = data
         elif not p.is_dir():
             raise CompareError(f"{str(f)!r} is neither a vaebench results.json nor a pytest-benchmark JSON file")
@@ -158,9 +157,9 @@ def load_run(path: str | os.PathLike, bench: Iterable[str | os.PathLike] = (), l
         CompareError,
     )
     if run.results:
-        run.started = str(run.results.get("run", {}).get("started") or run.started)
+        run.started = str((run.results.get("run") or {}).get("started") or run.started)
         if label is None:
-            run.label = run.results.get("run", {}).get("name") or run.label
+            run.label = (run.results.get("run") or {}).get("name") or run.label
     return run
 
 
@@ -221,4 +220,4 @@ def _keyed(items: list[dict], prefix: str) -> dict[str, dict]:
 
 
 def _records(results: dict) -> dict[str, dict]:
-    return {f"{r['claim']['id']}::{r['test']}": r for r in results.get("records", [])}
+    return {f"{r['claim']['id']}::{r['test']}": r for r in results.get("records") or []}

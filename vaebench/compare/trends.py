@@ -30,7 +30,7 @@ def trends(runs: list[Run], max_checks: int = 24) -> dict:
     verdicts: dict[str, list[str]] = {}
     for i, run in enumerate(runs):
         results = run.results or {}
-        for row in results.get("summary", []):
+        for row in results.get("summary") or []:
             verdicts.setdefault(row["id"], ["—"] * len(runs))[i] = row["verdict"]
         for rk, rec in _records(results).items():
             for key, item in _keyed(rec.get("checks", []), rk).items():
