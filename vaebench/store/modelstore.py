@@ -74,7 +74,7 @@ from vaebench.config import (
     spec_hash,
     spec_to_dict,
 )
-from vaebench.errors import StoreError, require
+from vaebench.errors import SpecError, StoreError, VaebenchError, require
 from vaebench.models import registry as architectures
 from vaebench.models.code_fingerprint import code_fingerprint
 from vaebench.models.vae import AE, build_model
@@ -105,6 +105,21 @@ def _sha256(path: Path) -> str:
 def _unwritable(root: Path, what: str, error: OSError) -> StoreError:
     return StoreError(f"cannot {what} in the store {str(root)!r} ({type(error).__name__}: {error}); it is not "
                       "writable for this user: set --vaebench-store, --store or VAEBENCH_STORE to a writable folder")
+
+
+def _remove_it(path: Path) -> str:
+    return f"remove it (rm -r {path}) and the model is trained again"
+
+
+def _weights_problem(path: Path) -> str | None:
+    """``None`` if the weights file opens as HDF5, else why not (a truncated file)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            return None
+    except (OSError, ValueError) as e:
+        return f"its weights do not open ({type(e).__name__}: {e}); {_remove_it(path.parent)}"
 
 
 #: the names of the key's parts besides the three specs (:func:`key_parts`)
@@ -167,7 +182,11 @@ class Entry:
     def load_model(self) -> AE:
         model = build_model(self.model_spec, self.data.image_size, seed=self.train.seed,
                             precision=self.train.precision)
-        model.load_weights(str(self.path / WEIGHTS))
+        try:
+            model.load_weights(str(self.path / WEIGHTS))
+        except (OSError, ValueError) as e:
+            raise StoreError(f"store entry {self.name}: its weights do not load ({type(e).__name__}: {e}); "
+                             f"{_remove_it(self.path)}") from e
         return model
 
 
@@ -234,12 +253,39 @@ class ModelStore:
         return None
 
     def read(self, path: Path) -> Entry:
-        spec = json.loads((path / "spec.json").read_text())
-        return Entry(path=path, data=spec_from_dict(DataSpec, spec["data"]),
-                     model_spec=spec_from_dict(ModelSpec, spec["model"]),
-                     train=spec_from_dict(TrainSpec, spec["train"]),
-                     history=json.loads((path / "history.json").read_text()), meta=spec.get("meta", {}),
-                     key_parts=spec.get("key"))
+        """The entry at ``path`` from its ``spec.json`` and ``history.json``; one that this
+        vaebench cannot read (a spec field of a newer vaebench, a spec that is not an object,
+        a history that is not JSON, …) is a :class:`StoreError` naming it and how to remove it."""
+        try:
+            spec = json.loads((path / "spec.json").read_text())
+            history = json.loads((path / "history.json").read_text())
+            require(isinstance(spec, dict), f"spec.json holds a {type(spec).__name__}, not an object", SpecError)
+            require(isinstance(history, dict) and all(isinstance(v, list) for v in history.values()),
+                    "history.json is not an object of per-epoch lists", SpecError)
+            parts = {k: spec[k] for k in ("data", "model", "train")}
+            meta, key = spec.get("meta") or {}, spec.get("key")
+            require(isinstance(meta, dict) and (key is None or isinstance(key, dict)),
+                    "its meta or key in spec.json is not an object", SpecError)
+            return Entry(path=path, data=spec_from_dict(DataSpec, parts["data"]),
+                         model_spec=spec_from_dict(ModelSpec, parts["model"]),
+                         train=spec_from_dict(TrainSpec, parts["train"]), history=history, meta=meta, key_parts=key)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, VaebenchError) as e:
+            why = f"no {e.args[0]!r} in spec.json" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+            raise StoreError(f"store entry {path.name} cannot be read by this vaebench ({why}): written by another "
+                             f"version or damaged; {_remove_it(path)}") from e
+
+    def problem(self, path: Path) -> str | None:
+        """``None`` if the entry at ``path`` loads, else why not: damaged (:meth:`verify`),
+        unreadable or foreign (:meth:`read`), misplaced (:meth:`misplaced`), or weights that
+        do not open. Reads only: nothing is removed, and no entry breaks another's listing."""
+        problem = self.verify(path)
+        if problem is not None:
+            return problem
+        try:
+            entry = self.read(path)
+        except StoreError as e:
+            return str(e)
+        return self.misplaced(entry) or _weights_problem(path / WEIGHTS)
 
     @staticmethod
     def misplaced(entry: Entry) -> str | None:
@@ -286,7 +332,10 @@ class ModelStore:
                 f"remove it (rm {path}) or use another store", StoreError)
         problem = self.verify(path)
         if problem is None:
-            return self._check_matches(self.read(path), data, model, train, fingerprint)
+            entry = self._check_matches(self.read(path), data, model, train, fingerprint)
+            bad_weights = _weights_problem(path / WEIGHTS)
+            require(bad_weights is None, f"store entry {path.name} cannot be loaded: {bad_weights}", StoreError)
+            return entry
         warnings.warn(f"store entry {path.name} is damaged ({problem}); it is removed and will be rebuilt",
                       RuntimeWarning, stacklevel=2)
         self._remove(path)
@@ -297,25 +346,13 @@ class ModelStore:
 
     def entries(self) -> list[Entry]:
         """The intact entries that load (see :meth:`damaged` for the others)."""
-        out = []
-        for path in self._items():
-            if self.verify(path) is None:
-                entry = self.read(path)
-                if self.misplaced(entry) is None:
-                    out.append(entry)
-        return out
+        return [self.read(path) for path in self._items() if self.problem(path) is None]
 
     def damaged(self) -> list[tuple[str, str]]:
         """``(name, problem)`` of everything in ``models/`` that is not an entry that loads:
-        damaged entries, files where folders belong, entries copied under another name."""
-        out = []
-        for path in self._items():
-            problem = self.verify(path)
-            if problem is None:
-                problem = self.misplaced(self.read(path))
-            if problem:
-                out.append((path.name, problem))
-        return out
+        damaged entries, files where folders belong, entries copied under another name,
+        entries this vaebench cannot read (another version's) and weights that do not open."""
+        return [(path.name, problem) for path in self._items() if (problem := self.problem(path))]
 
     # -- writing -------------------------------------------------------------------------
     def _remove(self, path: Path) -> None:
@@ -374,8 +411,8 @@ class ModelStore:
 
     # -- one training per spec -----------------------------------------------------------
     def claim(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, *, fingerprint: str,
-              wait: bool = False) -> "Claim | None":
-        """Take the lock of this entry, to train its model here: a :class:`Claim`, or
+              wait: bool = False) -> "Lease | None":
+        """Take the lock of this entry, to train its model here: a :class:`Lease`, or
         ``None`` when another process holds the lock (``wait=True``: block until it is free).
 
         The protocol of every executor: ``get`` (a hit: done); else ``claim`` (``None``:
@@ -392,7 +429,7 @@ class ModelStore:
         except BaseException:
             lock.release()
             raise
-        return Claim(self, data, model_spec, train, fingerprint, lock, entry)
+        return Lease(self, data, model_spec, train, fingerprint, lock, entry)
 
     def wait(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, *, fingerprint: str) -> Entry | None:
         """Block until no process holds the lock of this entry; then the entry, or ``None``
@@ -446,7 +483,7 @@ class ModelStore:
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-class Claim:
+class Lease:
     """This process's lock on one entry while it trains the entry's model
     (:meth:`ModelStore.claim`). ``entry``: the entry, when it was in the store once the
     lock was taken (nothing to train); :meth:`put` writes the trained result."""
@@ -476,7 +513,7 @@ class Claim:
         if self._lock.is_locked:
             self._lock.release()
 
-    def __enter__(self) -> "Claim":
+    def __enter__(self) -> "Lease":
         return self
 
     def __exit__(self, *exc) -> None:

@@ -80,7 +80,7 @@ def planned(store, data: DataSpec, model: ModelSpec, train: TrainSpec, fingerpri
 def holds(store, name: str) -> bool:
     """Whether ``store`` holds an intact entry called ``name`` that loads (nothing is removed)."""
     path = store.models / name
-    return path.is_dir() and store.verify(path) is None and store.misplaced(store.read(path)) is None
+    return path.is_dir() and store.problem(path) is None
 
 
 @dataclass(frozen=True)
