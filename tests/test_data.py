@@ -270,7 +270,8 @@ def test_failed_build_leaves_no_entry(tmp_path, monkeypatch):
     monkeypatch.setattr(S, "_render_chunk", fail_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         load_dataset(SMALL, cache_dir=tmp_path, progress=False)
-    assert list(tmp_path.iterdir()) == []   # no entry, and its temporary was removed
+    # no entry, and its temporary was removed (the entry's lock file stays: removing a lock is racy)
+    assert [p.name for p in tmp_path.iterdir() if p.suffix != ".lock"] == []
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip_bytes", "drop_metadata", "garbage"])
