@@ -52,8 +52,10 @@ Location: the ``root`` argument, else ``$VAEBENCH_STORE``, else
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -62,6 +64,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 from filelock import FileLock, Timeout
 
 from vaebench import atomic, backend
@@ -102,9 +105,47 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _unwritable(root: Path, what: str, error: OSError) -> StoreError:
-    return StoreError(f"cannot {what} in the store {str(root)!r} ({type(error).__name__}: {error}); it is not "
-                      "writable for this user: set --vaebench-store, --store or VAEBENCH_STORE to a writable folder")
+def _no_space(error: BaseException) -> bool:
+    """Whether ``error`` (an OSError, or h5py's error text carrying the errno) is a full disk or quota."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error)
+    return f"errno = {errno.ENOSPC}," in text or os.strerror(errno.ENOSPC) in text
+
+
+def _unwritable(root: Path, what: str, error: BaseException, nbytes: int = 0) -> StoreError:
+    """The :class:`StoreError` of a failed write, worded by its errno: a full disk, a store
+    that is not this user's or read-only, or another failure."""
+    where = f"the store {str(root)!r}"
+    elsewhere = "set --vaebench-store, --store or VAEBENCH_STORE to"
+    if _no_space(error):
+        need = f"free {max(1, math.ceil(nbytes / 1e6))} MB" if nbytes else "free space"
+        return StoreError(f"no space left on device to {what} in {where}: {need} or {elsewhere} another folder")
+    code = getattr(error, "errno", None)
+    if code == errno.EROFS:
+        return StoreError(f"cannot {what} in {where}: it is on a read-only file system; {elsewhere} a writable folder")
+    if code in (errno.EACCES, errno.EPERM) or code is None and isinstance(error, PermissionError):
+        return StoreError(f"cannot {what} in {where} ({type(error).__name__}: {error}); it is not "
+                          f"writable for this user: {elsewhere} a writable folder")
+    return StoreError(f"cannot {what} in {where} ({type(error).__name__}: {error}); check the disk, or {elsewhere} "
+                      "another folder")
+
+
+def _weights_bytes(model: keras.Model) -> int:
+    """The bytes of ``model``'s weights (its weights file is about as large)."""
+    return sum(math.prod(v.shape) * np.dtype(str(v.dtype)).itemsize for v in model.weights)
+
+
+def _check_space(root: Path, folder: Path, what: str, nbytes: int) -> None:
+    """Refuse before writing when ``folder``'s file system has not room for ``nbytes`` (with
+    a margin for HDF5 and the JSON files), so that no library ever meets a full disk half-way."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return
+    need = int(nbytes * 1.25) + (1 << 20)
+    if st.f_bavail * st.f_frsize < need:
+        raise _unwritable(root, what, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), need)
 
 
 def _remove_it(path: Path) -> str:
@@ -377,10 +418,12 @@ class ModelStore:
         require(not final.exists() or final.is_dir(), f"{final} is a file where the store keeps the entry folder "
                 f"of this model; remove it (rm {final}) or use another store", StoreError)
         tmp = self.models / atomic.temp_name(TMP_PREFIX + final.name)
+        what, nbytes = f"write the entry {final.name}", _weights_bytes(model)
+        _check_space(self.root, self.models, what, nbytes)
         try:
             tmp.mkdir()
         except OSError as e:
-            raise _unwritable(self.root, f"write the entry {final.name}", e) from e
+            raise _unwritable(self.root, what, e, nbytes) from e
         try:
             model.save_weights(str(tmp / WEIGHTS))
             meta = {**(meta or {}), "versions": backend.versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -396,8 +439,8 @@ class ModelStore:
             atomic.fsync(self.models, directory=True)
         except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(e, OSError):
-                raise _unwritable(self.root, f"write the entry {final.name}", e) from e
+            if isinstance(e, OSError) or _no_space(e):   # h5py raises its own errors with the errno in the text
+                raise _unwritable(self.root, what, e, nbytes) from e
             raise
         return self.read(final)
 
