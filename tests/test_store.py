@@ -472,6 +472,6 @@ def test_an_entry_whose_key_has_other_parts_is_never_loaded(tmp_path, tiny_data,
     ((name, problem),) = store.damaged()
     assert name == entry.name and problem.startswith(
         "written by another vaebench (its key has the parts "
-        "['backend', 'code_fingerprint', 'data_fingerprint', 'keras'], "
+        "['backend', 'code_fingerprint', 'data_fingerprint', 'framework', 'keras'], "
         "this one ['architecture_fingerprint', "
     )

@@ -16,16 +16,20 @@ reproduce:
   image (:mod:`vaebench.data.fingerprint`; computed once when the decoded-image cache is built
   and checked whenever it is opened), so a changed image is a new key even where the
   spec, a folder's path, stays the same;
-- the code fingerprint of what builds and trains models (``models.py``, ``training.py``,
-  the spec classes of ``config.py``, ``backend.seed_everything``): a hash of their
-  syntax trees with docstrings removed. A change of behaviour (a constant, an
+- the code fingerprint of what builds and trains models: every module of ``vaebench.train``,
+  ``models.vae``, ``models.posts_conv`` and the vaebench code they import, transitively (a
+  module imported whole, or the definitions taken from it by name and what they use, e.g.
+  ``latent.geometry.histogram_peak``, which shapes the stored history;
+  :func:`vaebench.models.code_fingerprint.code_parts`): a hash of their syntax trees with
+  docstrings removed. A change of behaviour (a constant, an
   operator, a layer) is a new key and a retrain; a change of comments, docstrings or
   formatting is not, because none of them is in the syntax tree;
 - the fingerprint of the code of the model's architecture (``ModelSpec.architecture``:
   the encoder and decoder builders registered under that name, a user's own among them,
   and the top-level definitions of their modules they use; :mod:`vaebench.models.registry`),
   hashed the same way;
-- the Keras version and backend.
+- the Keras version, the backend and the backend's framework version (TensorFlow, JAX or
+  torch: :func:`framework`).
 
 The name starts with the data source and image size and the architecture, e.g.
 ``synthetic32-vae-z256-f1e-05-s0-<key>`` (the posts' architecture) or
@@ -164,7 +168,13 @@ def _weights_problem(path: Path) -> str | None:
 
 
 #: the names of the key's parts besides the three specs (:func:`key_parts`)
-KEY_PARTS = ("data_fingerprint", "code_fingerprint", "architecture_fingerprint", "keras", "backend")
+KEY_PARTS = ("data_fingerprint", "code_fingerprint", "architecture_fingerprint", "keras", "backend", "framework")
+
+
+def framework() -> str:
+    """The backend's framework and its version (``tensorflow 2.20.0``): it changes the numbers."""
+    name = backend.name()
+    return f"{name} {backend.versions().get(name, 'unknown')}"
 
 
 def key_parts(data_fingerprint: str, model: ModelSpec) -> dict:
@@ -175,7 +185,7 @@ def key_parts(data_fingerprint: str, model: ModelSpec) -> dict:
             "(vaebench.data.fingerprint.combine(train.fingerprint, test.fingerprint))", StoreError)
     return {"data_fingerprint": data_fingerprint, "code_fingerprint": code_fingerprint(),
             "architecture_fingerprint": architectures.fingerprint(model.architecture),
-            "keras": keras.__version__, "backend": backend.name()}
+            "keras": keras.__version__, "backend": backend.name(), "framework": framework()}
 
 
 def architecture(model: ModelSpec) -> str:
