@@ -135,6 +135,21 @@ def _unwritable(root: Path, what: str, error: BaseException, nbytes: int = 0) ->
                       "another folder")
 
 
+def _unlink_unless_held(path: Path) -> bool:
+    """Remove the lock file ``path`` when no process holds it (taken without waiting, then
+    removed while held); True when it went."""
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    try:
+        path.unlink(missing_ok=True)
+    finally:
+        lock.release()
+    return True
+
+
 def _weights_bytes(model: keras.Model) -> int:
     """The bytes of ``model``'s weights (its weights file is about as large)."""
     return sum(math.prod(v.shape) * np.dtype(str(v.dtype)).itemsize for v in model.weights)
@@ -508,6 +523,10 @@ class ModelStore:
     def clear(self) -> int:
         """Remove every entry (and the data cache); returns how many model entries went.
 
+        A lock file is removed only when no process holds it (taken without waiting, then
+        removed): one that another process holds stays, so no second process can take a
+        fresh lock of the same entry beside it.
+
         Each entry goes all or nothing; where the store forbids removing (read-only, not
         this user's) a :class:`StoreError` says how many went and which did not."""
         items = self._items()
@@ -521,7 +540,10 @@ class ModelStore:
         for d in (self.data_cache, self.locks):
             for p in list(d.iterdir()):
                 try:
-                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+                    if p.suffix == ".lock" and p.is_file():
+                        _unlink_unless_held(p)
+                    else:
+                        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
                 except OSError as e:
                     failed.append((f"{d.name}/{p.name}", e))
         self._remove_stale_tmp()
