@@ -16,20 +16,10 @@ import numpy as np
 import pytest
 
 from vaebench.cli import commands as cli
-from vaebench.compare.runs import (
-    REFERENCE,
-    CompareError,
-    benchmark_change,
-    compare_runs,
-    history_runs,
-    holm_adjust,
-    judge_benchmarks,
-    load_run,
-    min_exact_p,
-    moved,
-    slim_results,
-    trends,
-)
+from vaebench.compare.comparison import compare_runs
+from vaebench.compare.rules import REFERENCE, benchmark_change, holm_adjust, judge_benchmarks, min_exact_p, moved
+from vaebench.compare.runio import CompareError, history_runs, load_run, slim_results
+from vaebench.compare.trends import trends
 from vaebench.report.compare_page import to_markdown
 from vaebench.stats import Estimate
 

@@ -1,4 +1,5 @@
 import dataclasses
+import math
 import re
 
 import pytest
@@ -163,3 +164,24 @@ def test_a_non_finite_fact_is_an_error():
     for bad in (float("inf"), float("nan"), -float("inf")):
         with pytest.raises(SpecError, match=f"fact={bad} must be a finite number >= 0"):
             ModelSpec(kind="vae", fact=bad)
+
+
+@pytest.mark.parametrize("clip", [math.inf, -math.inf, math.nan, 0, -1.0])
+def test_an_infinite_or_non_positive_eps_clip_is_refused(clip):
+    """issue 23 item 9: eps_clip=inf trained the unclipped model again under another key."""
+    with pytest.raises(SpecError, match=f"eps_clip={clip} must be a finite number > 0 or None"):
+        ModelSpec(kind="vae", eps_clip=clip)
+    assert ModelSpec(kind="vae", eps_clip=3.0).eps_clip == 3.0
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**63, -1])
+def test_a_training_seed_outside_32_bits_is_refused_at_the_spec(seed):
+    with pytest.raises(SpecError, match=rf"seed={seed} must be an int in \[0, 2\*\*32\)"):
+        TrainSpec(seed=seed)
+    assert TrainSpec(seed=2**32 - 1).seed == 2**32 - 1
+
+
+@pytest.mark.parametrize("rate", [math.inf, math.nan, 0.0])
+def test_learning_rate_must_be_finite_and_positive(rate):
+    with pytest.raises(SpecError, match=f"learning_rate={rate} must be a finite number > 0"):
+        TrainSpec(learning_rate=rate)

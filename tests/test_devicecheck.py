@@ -13,7 +13,7 @@ import pytest
 
 from vaebench.bench import devicecheck as dc
 from vaebench.bench.devicefiles import report_files
-from vaebench.compare.runs import load_run
+from vaebench.compare.runio import load_run
 from vaebench.errors import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,6 +3,7 @@ arrays and behaviour fingerprints of code."""
 
 import functools
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -223,3 +224,79 @@ def test_code_without_a_source_file_is_an_error():
         r"\.py file",
     ):
         F.object_fingerprint(namespace["encoder"], "encoder")
+
+
+# ---------------------------------------------------------------------------- the store key's code
+
+
+@pytest.fixture
+def edited(monkeypatch, request):
+    """``edit(module, change)``: make the code fingerprint see ``module``'s source changed."""
+    real = F._source
+    edits: dict = {}
+
+    def source(name):
+        path, text = real(name)
+        return (path, edits[name](text)) if name in edits else (path, text)
+
+    def edit(module, change):
+        path, text = real(module)
+        assert change(text) != text, "the edit must apply"
+        edits[module] = change
+        F.code_fingerprint.cache_clear()
+
+    monkeypatch.setattr(F, "_source", source)
+    request.addfinalizer(F.code_fingerprint.cache_clear)
+    F.code_fingerprint.cache_clear()
+    return edit
+
+
+def test_a_helper_training_imports_from_another_package_is_in_the_key(edited):
+    """The trainer records probe_radius_peak through latent.geometry.histogram_peak: its bin
+    width shapes the stored history, so it must change the key (issue 23, item 5)."""
+    base = F.code_fingerprint()
+    edited("vaebench.latent.geometry", lambda t: t.replace("def histogram_peak(r: Any, bin_width: float = 0.5)",
+                                                           "def histogram_peak(r: Any, bin_width: float = 0.25)"))
+    assert F.code_fingerprint() != base
+
+
+def test_what_training_does_not_use_is_not_in_the_key(edited):
+    base = F.code_fingerprint()
+    edited("vaebench.latent.geometry", lambda t: t.replace("sd_threshold: float = 1.5", "sd_threshold: float = 2.5"))
+    assert F.code_fingerprint() == base          # broad_axes: used by claims, never by training
+    norm = 'np.einsum("ij,ij->i", arr, arr)'
+    edited("vaebench.latent.geometry", lambda t: t.replace(norm, norm + " * 1.0"))
+    assert F.code_fingerprint() != base          # radii: used by the trainer's probe
+
+
+def test_every_module_of_the_train_package_is_a_root_wherever_it_is_split():
+    import vaebench.train
+
+    on_disk = {f"vaebench.train.{p.stem}" for p in Path(vaebench.train.__path__[0]).glob("*.py")
+               if p.stem != "__init__"}
+    assert on_disk and on_disk <= set(F.root_modules())
+    parts = F.code_parts()
+    assert all(m in parts for m in on_disk)      # imported whole: every line of them counts
+    assert any(k.startswith("vaebench.latent.geometry:") and "histogram_peak" in k for k in parts)
+
+
+def test_imports_are_followed_lazily_relatively_and_through_reexports():
+    tree = F.ast.parse("import os\nfrom . import sibling\nfrom ..up import thing as t\n"
+                       "def f():\n    from vaebench.latent import geometry\n    import vaebench.errors\n")
+    found = F._imported(tree, "vaebench.train.loop", False)
+    assert found == {"sibling": [("vaebench.train", "sibling")], "t": [("vaebench.up", "thing")],
+                     "geometry": [("vaebench.latent", "geometry")], "vaebench": [("vaebench.errors", None)]}
+    whole, picked = F._walk_code(["vaebench.models.posts_conv"])
+    assert "vaebench.models.posts_conv" in whole
+    assert "vaebench.config.specs" in picked     # ModelSpec, imported from the vaebench.config package
+    assert "vaebench.config" not in whole and "vaebench.config.scales" not in whole
+
+
+def test_the_framework_version_is_in_the_key(monkeypatch):
+    from vaebench import backend
+    from vaebench.store import modelstore as S
+
+    assert S.framework() == f"{backend.name()} {backend.versions()[backend.name()]}"
+    assert S.key_parts("f" * 32, S.ModelSpec())["framework"] == S.framework()
+    monkeypatch.setattr(S.backend, "versions", lambda: {backend.name(): "0.0.1"})
+    assert S.key_parts("f" * 32, S.ModelSpec())["framework"].endswith(" 0.0.1")

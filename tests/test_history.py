@@ -17,7 +17,7 @@ import pytest
 
 from vaebench.cli import commands as cli
 from vaebench.compare.history import HistoryError, add_to_history, git, open_branch, prune_runs, save_branch
-from vaebench.compare.runs import history_runs
+from vaebench.compare.runio import history_runs
 
 DATA = Path(__file__).parent / "data" / "compare"
 RUN_A, RUN_B = DATA / "run_a", DATA / "run_b"

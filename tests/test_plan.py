@@ -92,9 +92,33 @@ def test_with_store_looks_the_models_up_again_and_refuses_names_of_other_code(tm
     plan = Plan((a, b)).with_store(store)
     assert [m.stored for m in plan.models] == [True, False] and plan.store == str(store.root)
     assert planned(store, a.data, a.model, a.train, FP).stored
-    stale = Plan((dataclasses.replace(b, name="synthetic16-ae-z4-s1-0123456789abcdef"),))
-    with pytest.raises(SpecError, match="keys that model as synthetic16-ae-z4-s1-.*the plan was made by other code"):
+    other_code = dict(b.key, code_fingerprint="0123456789abcdef")
+    stale = Plan((dataclasses.replace(b, name="synthetic16-ae-z4-s1-0123456789abcdef", key=other_code),))
+    with pytest.raises(SpecError, match="keys that model as synthetic16-ae-z4-s1-.*the plan was made by other code "
+                       r"\(code_fingerprint: planned '0123456789abcdef', here '[0-9a-f]{16}'\)"):
         stale.with_store(store)
+    unknown = Plan((dataclasses.replace(b, name="synthetic16-ae-z4-s1-0123456789abcdef", key=None),))
+    with pytest.raises(SpecError, match="made by other code .* or its specs were edited after it was made"):
+        unknown.with_store(store)
+
+
+def test_a_plan_whose_specs_were_edited_says_so_not_other_code(tmp_path):
+    """issue 23 item 9: an edited data.path was reported as "made by other code"."""
+    store = ModelStore(tmp_path / "store", progress=False)
+    data = DataSpec(source="folder", path=str(tmp_path / "faces"), image_size=16, n_train=8, n_test=2)
+    m = _model("ae", 0)
+    path = Plan((planned(store, data, m.model, m.train, FP),)).write(tmp_path / "plan.json")
+    plan = json.loads(path.read_text())
+    plan["models"][0]["data"]["path"] = str(tmp_path / "other-faces")
+    path.write_text(json.dumps(plan))
+    with pytest.raises(SpecError, match="its data, model or train spec was edited after the plan was made "
+                       r"\(e.g. data.path"):
+        Plan.read(path).with_store(store)
+    plan["models"][0]["train"]["learning_rate"] = float("inf")
+    path.write_text(json.dumps(plan))                          # JSON's Infinity
+    with pytest.raises(SpecError, match=r"models\[0\].train \(folder16-ae-z4-s0-[0-9a-f]{16}\): "
+                       "learning_rate=inf must be a finite number > 0"):
+        Plan.read(path)
 
 
 TOY = '''

@@ -472,6 +472,25 @@ def test_an_entry_whose_key_has_other_parts_is_never_loaded(tmp_path, tiny_data,
     ((name, problem),) = store.damaged()
     assert name == entry.name and problem.startswith(
         "written by another vaebench (its key has the parts "
-        "['backend', 'code_fingerprint', 'data_fingerprint', 'keras'], "
+        "['backend', 'code_fingerprint', 'data_fingerprint', 'framework', 'keras'], "
         "this one ['architecture_fingerprint', "
     )
+
+
+def test_clear_leaves_a_lock_another_process_holds(tmp_path, tiny_data, tiny_ae, tiny_train):
+    """issue 23 item 6: clearing unlinked held lock files, so a second trainer got a fresh
+    lock of an entry the first still held."""
+    store = ModelStore(tmp_path, progress=False)
+    held = store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP)
+    free = store.locks / "synthetic16-ae-z4-s1-0123456789abcdef.lock"
+    free.write_text("")
+    cache_lock = store.data_cache / ".synthetic-16px-seed0-start0-abc.lock"
+    cache_lock.write_text("")
+    assert held is not None and held.held
+    store.clear()
+    assert not free.exists() and not cache_lock.exists()          # nobody held them: removed
+    assert (store.locks / f"{held.name}.lock").exists()             # held: left in place
+    assert store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP) is None   # still exclusive
+    held.release()
+    with store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP) as again:
+        assert again is not None and again.held

@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  "/tmp/vaebench-device-check/store; keep it out of --out)")
     p.add_argument("--claims", nargs="*", default=None, help="claims of step c (default: C5 C1 M1)")
     p.set_defaults(func=cmd_device_check)
-    from vaebench.compare import runs as compare
+    from vaebench.compare import command as compare
 
     p = sub.add_parser("compare", help="compare two runs (claims and benchmarks); exit 1 on a regression")
     compare.add_compare_arguments(p)

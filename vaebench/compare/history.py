@@ -23,7 +23,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from vaebench.compare.runs import RESULTS, CompareError, load_run, slim_results
+from vaebench.compare.runio import RESULTS, CompareError, load_run, slim_results
 from vaebench.errors import VaebenchError, require
 
 #: the committer of every history commit (and of the rebase that replays it)
@@ -43,7 +43,7 @@ def add_to_history(run_path: str | os.PathLike, history: str | os.PathLike, benc
     with ``keep``, then remove all but the newest ``keep`` runs (:func:`prune_runs`)."""
     run = load_run(run_path, bench)
     if name is None:
-        name = ((run.results or {}).get("run", {}).get("name") or run.started.replace(":", "").replace(" ", "_")
+        name = (((run.results or {}).get("run") or {}).get("name") or run.started.replace(":", "").replace(" ", "_")
                 or run.label)
     require(bool(name) and "/" not in name and not name.startswith("."),
             f"name={name!r} cannot name a history folder; pass --name", CompareError)

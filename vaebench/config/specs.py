@@ -164,8 +164,10 @@ class ModelSpec:
         if self.kind == "vae":
             require(isinstance(self.fact, (int, float)) and math.isfinite(self.fact) and self.fact >= 0,
                     f"fact={self.fact} must be a finite number >= 0 (the KL weight)")
-            require(self.eps_clip is None or self.eps_clip > 0,
-                    f"eps_clip={self.eps_clip} must be > 0 or None (no clipping)")
+            require(self.eps_clip is None or (isinstance(self.eps_clip, (int, float)) and math.isfinite(self.eps_clip)
+                                              and self.eps_clip > 0),
+                    f"eps_clip={self.eps_clip} must be a finite number > 0 or None (no clipping; an infinite "
+                    "clip is the unclipped model: use None)")
         else:
             require(self.eps_clip is None and self.fact == 0,
                     f"an AE has no KL term: use fact=0 and eps_clip=None (got fact={self.fact}, "
@@ -182,6 +184,10 @@ class ModelSpec:
     def downsampling(self) -> int:
         """The factor by which the encoder shrinks each image side."""
         return self.stride ** len(self.filters)
+
+
+#: training seeds lie in [0, SEED_LIMIT): numpy's legacy seeding and the backends take 32 bits
+SEED_LIMIT = 2**32
 
 
 @dataclass(frozen=True)
@@ -203,8 +209,10 @@ class TrainSpec:
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
         _positive_int("batch_size", self.batch_size)
-        require(self.learning_rate > 0, f"learning_rate={self.learning_rate} must be > 0")
-        require(isinstance(self.seed, int) and self.seed >= 0, f"seed={self.seed!r} must be an int >= 0")
+        require(isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)
+                and self.learning_rate > 0, f"learning_rate={self.learning_rate} must be a finite number > 0")
+        require(isinstance(self.seed, int) and 0 <= self.seed < SEED_LIMIT,
+                f"seed={self.seed!r} must be an int in [0, 2**32) (the backends seed with 32 bits)")
         _positive_int("probe_size", self.probe_size)
         check_precision(self.precision)
 

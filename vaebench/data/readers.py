@@ -108,16 +108,71 @@ def _folder_key(kind: str, folder: Path, files: Sequence[Path], size: int) -> st
     back, so even content written with the old size and modification time restored
     counts as a change; a spurious change only means a new decode, and the same content
     gives the same fingerprint)."""
-    h = hashlib.sha256(str(folder.resolve()).encode())
+    h = hashlib.sha256(os.fsencode(folder.resolve()))   # the file system's bytes: any name, UTF-8 or not
     for p in files:
-        rel = p.relative_to(folder).as_posix()
+        rel = os.fsencode(p.relative_to(folder).as_posix())
         try:
             st = p.stat()
-            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode())
+            h.update(rel + f"\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode())
         except OSError:
-            h.update(f"{rel}\0missing\n".encode())
+            h.update(rel + b"\0missing\n")
     return spec_hash({"source": kind, "reader": READER_VERSION, "format": CACHE_FORMAT, "image_size": size,
                       "files": h.hexdigest()})
+
+
+def _decode_into(out: np.ndarray, files: Sequence[Path], folder: Path, size: int,
+                 label: str | None) -> tuple[int, dict]:
+    """Decode ``files`` in order into the rows of ``out`` until it is full (the cache's
+    ``build``): how many rows were filled, and the names used, skipped and converted."""
+    report = Progress(label, len(out)) if label else None
+    filled, used, skipped, converted = 0, [], [], []
+    pos, block = 0, 256
+    workers = max(1, min(8, os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        while filled < len(out) and pos < len(files):
+            chunk = files[pos:pos + min(block, len(out) - filled + 16)]
+            for path, (pixels, reason, mode) in zip(chunk, pool.map(lambda p: _decode(p, size), chunk)):
+                pos += 1
+                rel = path.relative_to(folder).as_posix()
+                if pixels is None:
+                    skipped.append((rel, reason, pos - 1))
+                    continue
+                out[filled] = pixels
+                used.append((rel, pos - 1))
+                filled += 1
+                if mode != "RGB":
+                    converted.append([rel, mode, pos - 1])
+                if filled == len(out):
+                    break
+            if report:
+                report.update(filled)
+    if filled == 0:
+        examples = "; ".join(f"{p}: {r}" for p, r, _ in skipped[:3])
+        raise DataError(f"none of the {len(files)} image files in {folder} is usable "
+                        f"(e.g. {examples}); expected readable RGB/greyscale images at least "
+                        f"{size}x{size}")
+    return filled, {"complete": pos >= len(files), "names": [r for r, _ in used], "file_index": [i for _, i in used],
+                    "skipped": [[p, r, i] for p, r, i in skipped], "converted": converted}
+
+
+def _skips_and_notes(meta: dict, n: int, extra_notes: Sequence[str]) -> tuple[list, list, list[str]]:
+    """The skipped and converted files among the first ``n`` images of an entry, and the notes."""
+    last = meta["file_index"][n - 1] if n else -1
+    if n < len(meta["file_index"]):   # a prefix of a bigger entry: only its files count
+        skipped = [(p, r) for p, r, i in meta["skipped"] if i < last]
+    else:
+        skipped = [(p, r) for p, r, _ in meta["skipped"]]
+    notes = list(extra_notes)
+    modes: dict[str, int] = {}
+    converted = [(rel, f"{_MODE_NAMES.get(mode, mode)} converted to RGB") for rel, mode, i in meta["converted"]
+                 if i <= last]
+    for _, mode, i in meta["converted"]:
+        if i <= last:
+            modes[mode] = modes.get(mode, 0) + 1
+    if modes:
+        parts = ", ".join(f"{k} {_MODE_NAMES.get(m, m)}" for m, k in sorted(modes.items()))
+        notes.append(f"converted to RGB: {parts} image(s)")
+    return skipped, converted, notes
 
 
 def _read_files(files: Sequence[Path], folder: Path, size: int, limit: int | None,
@@ -135,55 +190,11 @@ def _read_files(files: Sequence[Path], folder: Path, size: int, limit: int | Non
 
     def build(out: np.ndarray) -> tuple[int, dict]:
         label = f"{name} ({folder})" if progress and len(out) >= _DECODE_PROGRESS_MIN else None
-        report = Progress(label, len(out)) if label else None
-        filled, used, skipped, converted = 0, [], [], []
-        pos, block = 0, 256
-        workers = max(1, min(8, os.cpu_count() or 1))
-        with ThreadPoolExecutor(workers) as pool:
-            while filled < len(out) and pos < len(files):
-                chunk = files[pos:pos + min(block, len(out) - filled + 16)]
-                for path, (pixels, reason, mode) in zip(chunk, pool.map(lambda p: _decode(p, size), chunk)):
-                    pos += 1
-                    rel = path.relative_to(folder).as_posix()
-                    if pixels is None:
-                        skipped.append((rel, reason, pos - 1))
-                        continue
-                    out[filled] = pixels
-                    used.append((rel, pos - 1))
-                    filled += 1
-                    if mode != "RGB":
-                        converted.append([rel, mode, pos - 1])
-                    if filled == len(out):
-                        break
-                if report:
-                    report.update(filled)
-        if filled == 0:
-            examples = "; ".join(f"{p}: {r}" for p, r, _ in skipped[:3])
-            raise DataError(f"none of the {len(files)} image files in {folder} is usable "
-                            f"(e.g. {examples}); expected readable RGB/greyscale images at least "
-                            f"{size}x{size}")
-        meta = {"complete": pos >= len(files), "names": [r for r, _ in used],
-                "file_index": [i for _, i in used],
-                "skipped": [[p, r, i] for p, r, i in skipped], "converted": converted}
-        return filled, meta
+        return _decode_into(out, files, folder, size, label)
 
     images, meta = cached(cache_dir, stem, key, limit, max_count, size, build)
     n = len(images)
-    last = meta["file_index"][n - 1] if n else -1
-    if n < len(meta["file_index"]):   # a prefix of a bigger entry: only its files count
-        skipped = [(p, r) for p, r, i in meta["skipped"] if i < last]
-    else:
-        skipped = [(p, r) for p, r, _ in meta["skipped"]]
-    notes = list(extra_notes)
-    modes: dict[str, int] = {}
-    converted = [(rel, f"{_MODE_NAMES.get(mode, mode)} converted to RGB") for rel, mode, i in meta["converted"]
-                 if i <= last]
-    for _, mode, i in meta["converted"]:
-        if i <= last:
-            modes[mode] = modes.get(mode, 0) + 1
-    if modes:
-        parts = ", ".join(f"{k} {_MODE_NAMES.get(m, m)}" for m, k in sorted(modes.items()))
-        notes.append(f"converted to RGB: {parts} image(s)")
+    skipped, converted, notes = _skips_and_notes(meta, n, extra_notes)
     if skipped:
         reasons: dict[str, int] = {}
         for _, r in skipped:

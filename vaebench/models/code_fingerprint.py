@@ -25,26 +25,19 @@ import ast
 import functools
 import hashlib
 import importlib
+import importlib.util
 import inspect
+import pkgutil
 from pathlib import Path
 from typing import Any, Sequence
 
 from vaebench.data.fingerprint import combine
 from vaebench.errors import SpecError, require
 
-#: what builds and trains a model: (module, top-level names or None for all of it).
-#: config.py contributes its spec classes only (``ModelSpec.kl_weight`` is behaviour; the
-#: scales are not: they change specs, which the key holds anyway); backend.py the seeding.
-CODE: tuple[tuple[str, tuple[str, ...] | None], ...] = (
-    ("vaebench.models.vae", None),
-    ("vaebench.models.posts_conv", None),
-    ("vaebench.train.trainer", None),
-    ("vaebench.train.feeds", None),
-    ("vaebench.train.pack", None),
-    ("vaebench.train.records", None),
-    ("vaebench.config.specs", ("DataSpec", "ModelSpec", "TrainSpec")),
-    ("vaebench.backend", ("seed_everything",)),
-)
+#: where the walk of :func:`code_parts` starts: every module of these packages (whatever
+#: modules they hold now) and these modules
+ROOT_PACKAGES = ("vaebench.train",)
+ROOT_MODULES = ("vaebench.models.vae", "vaebench.models.posts_conv")
 
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:
@@ -77,7 +70,7 @@ def source_fingerprint(text: str, names: Sequence[str] | None = None, where: str
         return _digest([tree])
     found = {_name_of(n): n for n in tree.body if _name_of(n) in names}
     missing = [n for n in names if n not in found]
-    require(not missing, f"{where} defines no top-level {missing}; update vaebench.fingerprint.CODE", SpecError)
+    require(not missing, f"{where} defines no top-level {missing}; fingerprint the names a module defines", SpecError)
     return _digest([found[n] for n in names])
 
 
@@ -158,12 +151,106 @@ def _source(module: str) -> tuple[str, str]:
     return _readable_source(importlib.import_module(module), module)
 
 
+def root_modules() -> list[str]:
+    """Every module of :data:`ROOT_PACKAGES` (found on disk, so a module added there counts
+    without a change here) and :data:`ROOT_MODULES`."""
+    out = set(ROOT_MODULES)
+    for package in ROOT_PACKAGES:
+        pkg = importlib.import_module(package)
+        out.add(package)
+        out.update(m.name for m in pkgutil.walk_packages(pkg.__path__, package + "."))
+    return sorted(out)
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(module: str) -> tuple[ast.Module, bool]:
+    """The docstring-free syntax tree of ``module`` (read by :func:`_source`) and whether it is a package."""
+    path, text = _source(module)
+    tree = _without_docstrings(ast.parse(text))
+    assert isinstance(tree, ast.Module)
+    return tree, Path(path).name == "__init__.py"
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _imported(node: ast.AST, module: str, is_package: bool) -> dict[str, list[tuple[str, str | None]]]:
+    """Bound name -> the ``(module, name or None)`` it imports from vaebench, for every
+    import statement in ``node`` (relative imports resolved against ``module``)."""
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    for stmt in ast.walk(node):
+        if isinstance(stmt, ast.Import):
+            for a in stmt.names:
+                if a.name.split(".")[0] == "vaebench":
+                    out.setdefault(a.asname or a.name.split(".")[0], []).append((a.name, None))
+        elif isinstance(stmt, ast.ImportFrom):
+            base = stmt.module or ""
+            if stmt.level:
+                parts = module.split(".")[: len(module.split(".")) - stmt.level + (1 if is_package else 0)]
+                base = ".".join(parts + ([base] if base else []))
+            if base.split(".")[0] == "vaebench":
+                for a in stmt.names:
+                    out.setdefault(a.asname or a.name, []).append((base, None if a.name == "*" else a.name))
+    return out
+
+
+def _walk_code(roots: Sequence[str]) -> tuple[set[str], dict[str, list[ast.stmt]]]:
+    """The vaebench code reachable from the modules ``roots`` by their imports, lazy ones
+    too: modules taken whole (imported as modules) and the top-level definitions taken by
+    name (``from M import f``: ``f`` and what it uses of ``M``, and what that imports)."""
+    whole: set[str] = set()
+    picked: dict[str, dict[int, ast.stmt]] = {}
+    seen: set[tuple[str, str | None]] = set()
+    todo: list[tuple[str, str | None]] = [(m, None) for m in roots]
+    while todo:
+        module, name = item = todo.pop()
+        if item in seen:
+            continue
+        seen.add(item)
+        tree, is_package = _parsed(module)
+        if name is not None and is_package and _is_module(f"{module}.{name}"):
+            todo.append((f"{module}.{name}", None))
+            continue
+        bound = _imported(ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))],
+                                     type_ignores=[]), module, is_package)
+        defs = [] if name is None or name in bound else _used_definitions(tree, name)
+        if name is None or (name not in bound and not defs):   # a module, or a name it binds otherwise
+            whole.add(module)
+            todo += [i for items in _imported(tree, module, is_package).values() for i in items]
+            continue
+        if name in bound:   # re-exported (a package's __init__): follow it
+            todo += bound[name]
+            continue
+        picked.setdefault(module, {}).update({id(n): n for n in defs})
+        used = {n.id for d in defs for n in ast.walk(d) if isinstance(n, ast.Name)}
+        todo += [i for bound_name, items in bound.items() if bound_name in used for i in items]
+        todo += [i for d in defs for items in _imported(d, module, is_package).values() for i in items]
+    order = {m: {id(n): i for i, n in enumerate(_parsed(m)[0].body)} for m in picked}
+    return whole, {m: sorted(nodes.values(), key=lambda n: order[m][id(n)]) for m, nodes in picked.items()
+                   if m not in whole}
+
+
+def code_parts() -> dict[str, str]:
+    """Module -> the fingerprint of what the key takes of it: the modules that build and
+    train models (:func:`root_modules`) and all vaebench code they import, transitively."""
+    whole, picked = _walk_code(root_modules())
+    parts = {m: _digest([_parsed(m)[0]]) for m in whole}
+    parts.update({f"{m}:{','.join(sorted(filter(None, map(_name_of_any, nodes))))}": _digest(nodes)
+                  for m, nodes in picked.items()})
+    return dict(sorted(parts.items()))
+
+
+def _name_of_any(node: ast.stmt) -> str:
+    return _name_of(node) or ",".join(_assigned(node))
+
+
 @functools.lru_cache(maxsize=None)
 def code_fingerprint() -> str:
-    """The fingerprint of the code that builds and trains models (:data:`CODE`): 16 hex
-    digits, computed once per process from the source files of the imported modules."""
-    parts = []
-    for module, names in CODE:
-        path, text = _source(module)
-        parts.append(f"{module}:{source_fingerprint(text, names, path)}")
-    return combine(*parts)[:16]
+    """The fingerprint of the code that builds and trains models (:func:`code_parts`): 16 hex
+    digits, computed once per process from the source files of the modules."""
+    _parsed.cache_clear()   # read afresh (a test may have edited what _source reads)
+    return combine(*(f"{k}:{v}" for k, v in code_parts().items()))[:16]

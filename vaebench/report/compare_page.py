@@ -1,4 +1,4 @@
-"""Render what :mod:`vaebench.compare.runs` computes: :func:`to_markdown` (what ``vaebench
+"""Render what :mod:`vaebench.compare.comparison` computes: :func:`to_markdown` (what ``vaebench
 compare`` prints) and :func:`render_comparison_html` (the regression page); computes nothing.
 
 The page's findings table has a fixed layout (``FINDINGS_COLUMNS``: the detail column keeps
@@ -8,6 +8,7 @@ title as a heading above the figure, not inside it.
 """
 from __future__ import annotations
 
+import html
 import re
 
 from vaebench.report.figures import render_figure
@@ -61,23 +62,29 @@ def _machine(m: dict) -> str:
                      if m.get(k)) or "unknown"
 
 
+def _md(x) -> str:
+    """``x`` as markdown text on one line: HTML escaped (a CI job summary renders HTML), ``|``
+    escaped (a table cell)."""
+    return html.escape("" if x is None else str(x), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
 def to_markdown(comparison) -> str:
-    """The findings of :func:`vaebench.compare.runs.compare_runs` as a markdown table (what
+    """The findings of :func:`vaebench.compare.comparison.compare_runs` as a markdown table (what
     ``vaebench compare`` prints and ``--markdown`` writes)."""
     c = comparison
-    lines = [f"## vaebench compare: `{c.old.label}` → `{c.new.label}`", ""]
+    lines = [f"## vaebench compare: {_md(c.old.label)} → {_md(c.new.label)}", ""]
     n = len(c.regressions)
     lines.append(f"**{n} regression{'s' if n != 1 else ''}** · compared {c.compared.get('claims', 0)} claims, "
                  f"{c.compared.get('checks', 0)} checks, {c.compared.get('statistics', 0)} statistics, "
                  f"{c.compared.get('benchmarks', 0)} benchmarks")
-    lines += ["", rule_text(c), ""]
+    lines += ["", _md(rule_text(c)), ""]
     if not c.findings:
         lines.append("No differences.")
         return "\n".join(lines) + "\n"
     lines += ["| | kind | what | old | new | detail |", "|---|---|---|---|---|---|"]
     for f in c.findings:
         cells = [("REGRESSION" if f.regression else ""), f.kind, f.key, f.old, f.new, f.detail]
-        lines.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
+        lines.append("| " + " | ".join(_md(x) for x in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -123,8 +130,8 @@ def _trend_section(trend: dict) -> list[str]:
 
 
 def render_comparison_html(comparison, trend: dict | None = None) -> str:
-    """The regression report of :func:`vaebench.compare.runs.compare_runs` (and its
-    :func:`vaebench.compare.runs.trends`) as one self-contained page (figures embedded)."""
+    """The regression report of :func:`vaebench.compare.comparison.compare_runs` (and its
+    :func:`vaebench.compare.trends.trends`) as one self-contained page (figures embedded)."""
     c = comparison
     n = len(c.regressions)
     colour = COLOURS["refuted"] if n else COLOURS["supported"]

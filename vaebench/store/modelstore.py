@@ -16,16 +16,20 @@ reproduce:
   image (:mod:`vaebench.data.fingerprint`; computed once when the decoded-image cache is built
   and checked whenever it is opened), so a changed image is a new key even where the
   spec, a folder's path, stays the same;
-- the code fingerprint of what builds and trains models (``models.py``, ``training.py``,
-  the spec classes of ``config.py``, ``backend.seed_everything``): a hash of their
-  syntax trees with docstrings removed. A change of behaviour (a constant, an
+- the code fingerprint of what builds and trains models: every module of ``vaebench.train``,
+  ``models.vae``, ``models.posts_conv`` and the vaebench code they import, transitively (a
+  module imported whole, or the definitions taken from it by name and what they use, e.g.
+  ``latent.geometry.histogram_peak``, which shapes the stored history;
+  :func:`vaebench.models.code_fingerprint.code_parts`): a hash of their syntax trees with
+  docstrings removed. A change of behaviour (a constant, an
   operator, a layer) is a new key and a retrain; a change of comments, docstrings or
   formatting is not, because none of them is in the syntax tree;
 - the fingerprint of the code of the model's architecture (``ModelSpec.architecture``:
   the encoder and decoder builders registered under that name, a user's own among them,
   and the top-level definitions of their modules they use; :mod:`vaebench.models.registry`),
   hashed the same way;
-- the Keras version and backend.
+- the Keras version, the backend and the backend's framework version (TensorFlow, JAX or
+  torch: :func:`framework`).
 
 The name starts with the data source and image size and the architecture, e.g.
 ``synthetic32-vae-z256-f1e-05-s0-<key>`` (the posts' architecture) or
@@ -52,8 +56,10 @@ Location: the ``root`` argument, else ``$VAEBENCH_STORE``, else
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -62,6 +68,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 from filelock import FileLock, Timeout
 
 from vaebench import atomic, backend
@@ -74,7 +81,7 @@ from vaebench.config import (
     spec_hash,
     spec_to_dict,
 )
-from vaebench.errors import StoreError, require
+from vaebench.errors import SpecError, StoreError, VaebenchError, require
 from vaebench.models import registry as architectures
 from vaebench.models.code_fingerprint import code_fingerprint
 from vaebench.models.vae import AE, build_model
@@ -102,13 +109,87 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _unwritable(root: Path, what: str, error: OSError) -> StoreError:
-    return StoreError(f"cannot {what} in the store {str(root)!r} ({type(error).__name__}: {error}); it is not "
-                      "writable for this user: set --vaebench-store, --store or VAEBENCH_STORE to a writable folder")
+def _no_space(error: BaseException) -> bool:
+    """Whether ``error`` (an OSError, or h5py's error text carrying the errno) is a full disk or quota."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error)
+    return f"errno = {errno.ENOSPC}," in text or os.strerror(errno.ENOSPC) in text
+
+
+def _unwritable(root: Path, what: str, error: BaseException, nbytes: int = 0) -> StoreError:
+    """The :class:`StoreError` of a failed write, worded by its errno: a full disk, a store
+    that is not this user's or read-only, or another failure."""
+    where = f"the store {str(root)!r}"
+    elsewhere = "set --vaebench-store, --store or VAEBENCH_STORE to"
+    if _no_space(error):
+        need = f"free {max(1, math.ceil(nbytes / 1e6))} MB" if nbytes else "free space"
+        return StoreError(f"no space left on device to {what} in {where}: {need} or {elsewhere} another folder")
+    code = getattr(error, "errno", None)
+    if code == errno.EROFS:
+        return StoreError(f"cannot {what} in {where}: it is on a read-only file system; {elsewhere} a writable folder")
+    if code in (errno.EACCES, errno.EPERM) or code is None and isinstance(error, PermissionError):
+        return StoreError(f"cannot {what} in {where} ({type(error).__name__}: {error}); it is not "
+                          f"writable for this user: {elsewhere} a writable folder")
+    return StoreError(f"cannot {what} in {where} ({type(error).__name__}: {error}); check the disk, or {elsewhere} "
+                      "another folder")
+
+
+def _unlink_unless_held(path: Path) -> bool:
+    """Remove the lock file ``path`` when no process holds it (taken without waiting, then
+    removed while held); True when it went."""
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    try:
+        path.unlink(missing_ok=True)
+    finally:
+        lock.release()
+    return True
+
+
+def _weights_bytes(model: keras.Model) -> int:
+    """The bytes of ``model``'s weights (its weights file is about as large)."""
+    return sum(math.prod(v.shape) * np.dtype(str(v.dtype)).itemsize for v in model.weights)
+
+
+def _check_space(root: Path, folder: Path, what: str, nbytes: int) -> None:
+    """Refuse before writing when ``folder``'s file system has not room for ``nbytes`` (with
+    a margin for HDF5 and the JSON files), so that no library ever meets a full disk half-way."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return
+    need = int(nbytes * 1.25) + (1 << 20)
+    if st.f_bavail * st.f_frsize < need:
+        raise _unwritable(root, what, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), need)
+
+
+def _remove_it(path: Path) -> str:
+    return f"remove it (rm -r {path}) and the model is trained again"
+
+
+def _weights_problem(path: Path) -> str | None:
+    """``None`` if the weights file opens as HDF5, else why not (a truncated file)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            return None
+    except (OSError, ValueError) as e:
+        return f"its weights do not open ({type(e).__name__}: {e}); {_remove_it(path.parent)}"
 
 
 #: the names of the key's parts besides the three specs (:func:`key_parts`)
-KEY_PARTS = ("data_fingerprint", "code_fingerprint", "architecture_fingerprint", "keras", "backend")
+KEY_PARTS = ("data_fingerprint", "code_fingerprint", "architecture_fingerprint", "keras", "backend", "framework")
+
+
+def framework() -> str:
+    """The backend's framework and its version (``tensorflow 2.20.0``): it changes the numbers."""
+    name = backend.name()
+    return f"{name} {backend.versions().get(name, 'unknown')}"
 
 
 def key_parts(data_fingerprint: str, model: ModelSpec) -> dict:
@@ -119,7 +200,7 @@ def key_parts(data_fingerprint: str, model: ModelSpec) -> dict:
             "(vaebench.data.fingerprint.combine(train.fingerprint, test.fingerprint))", StoreError)
     return {"data_fingerprint": data_fingerprint, "code_fingerprint": code_fingerprint(),
             "architecture_fingerprint": architectures.fingerprint(model.architecture),
-            "keras": keras.__version__, "backend": backend.name()}
+            "keras": keras.__version__, "backend": backend.name(), "framework": framework()}
 
 
 def architecture(model: ModelSpec) -> str:
@@ -167,7 +248,11 @@ class Entry:
     def load_model(self) -> AE:
         model = build_model(self.model_spec, self.data.image_size, seed=self.train.seed,
                             precision=self.train.precision)
-        model.load_weights(str(self.path / WEIGHTS))
+        try:
+            model.load_weights(str(self.path / WEIGHTS))
+        except (OSError, ValueError) as e:
+            raise StoreError(f"store entry {self.name}: its weights do not load ({type(e).__name__}: {e}); "
+                             f"{_remove_it(self.path)}") from e
         return model
 
 
@@ -234,12 +319,39 @@ class ModelStore:
         return None
 
     def read(self, path: Path) -> Entry:
-        spec = json.loads((path / "spec.json").read_text())
-        return Entry(path=path, data=spec_from_dict(DataSpec, spec["data"]),
-                     model_spec=spec_from_dict(ModelSpec, spec["model"]),
-                     train=spec_from_dict(TrainSpec, spec["train"]),
-                     history=json.loads((path / "history.json").read_text()), meta=spec.get("meta", {}),
-                     key_parts=spec.get("key"))
+        """The entry at ``path`` from its ``spec.json`` and ``history.json``; one that this
+        vaebench cannot read (a spec field of a newer vaebench, a spec that is not an object,
+        a history that is not JSON, …) is a :class:`StoreError` naming it and how to remove it."""
+        try:
+            spec = json.loads((path / "spec.json").read_text())
+            history = json.loads((path / "history.json").read_text())
+            require(isinstance(spec, dict), f"spec.json holds a {type(spec).__name__}, not an object", SpecError)
+            require(isinstance(history, dict) and all(isinstance(v, list) for v in history.values()),
+                    "history.json is not an object of per-epoch lists", SpecError)
+            parts = {k: spec[k] for k in ("data", "model", "train")}
+            meta, key = spec.get("meta") or {}, spec.get("key")
+            require(isinstance(meta, dict) and (key is None or isinstance(key, dict)),
+                    "its meta or key in spec.json is not an object", SpecError)
+            return Entry(path=path, data=spec_from_dict(DataSpec, parts["data"]),
+                         model_spec=spec_from_dict(ModelSpec, parts["model"]),
+                         train=spec_from_dict(TrainSpec, parts["train"]), history=history, meta=meta, key_parts=key)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, VaebenchError) as e:
+            why = f"no {e.args[0]!r} in spec.json" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+            raise StoreError(f"store entry {path.name} cannot be read by this vaebench ({why}): written by another "
+                             f"version or damaged; {_remove_it(path)}") from e
+
+    def problem(self, path: Path) -> str | None:
+        """``None`` if the entry at ``path`` loads, else why not: damaged (:meth:`verify`),
+        unreadable or foreign (:meth:`read`), misplaced (:meth:`misplaced`), or weights that
+        do not open. Reads only: nothing is removed, and no entry breaks another's listing."""
+        problem = self.verify(path)
+        if problem is not None:
+            return problem
+        try:
+            entry = self.read(path)
+        except StoreError as e:
+            return str(e)
+        return self.misplaced(entry) or _weights_problem(path / WEIGHTS)
 
     @staticmethod
     def misplaced(entry: Entry) -> str | None:
@@ -286,7 +398,10 @@ class ModelStore:
                 f"remove it (rm {path}) or use another store", StoreError)
         problem = self.verify(path)
         if problem is None:
-            return self._check_matches(self.read(path), data, model, train, fingerprint)
+            entry = self._check_matches(self.read(path), data, model, train, fingerprint)
+            bad_weights = _weights_problem(path / WEIGHTS)
+            require(bad_weights is None, f"store entry {path.name} cannot be loaded: {bad_weights}", StoreError)
+            return entry
         warnings.warn(f"store entry {path.name} is damaged ({problem}); it is removed and will be rebuilt",
                       RuntimeWarning, stacklevel=2)
         self._remove(path)
@@ -297,25 +412,13 @@ class ModelStore:
 
     def entries(self) -> list[Entry]:
         """The intact entries that load (see :meth:`damaged` for the others)."""
-        out = []
-        for path in self._items():
-            if self.verify(path) is None:
-                entry = self.read(path)
-                if self.misplaced(entry) is None:
-                    out.append(entry)
-        return out
+        return [self.read(path) for path in self._items() if self.problem(path) is None]
 
     def damaged(self) -> list[tuple[str, str]]:
         """``(name, problem)`` of everything in ``models/`` that is not an entry that loads:
-        damaged entries, files where folders belong, entries copied under another name."""
-        out = []
-        for path in self._items():
-            problem = self.verify(path)
-            if problem is None:
-                problem = self.misplaced(self.read(path))
-            if problem:
-                out.append((path.name, problem))
-        return out
+        damaged entries, files where folders belong, entries copied under another name,
+        entries this vaebench cannot read (another version's) and weights that do not open."""
+        return [(path.name, problem) for path in self._items() if (problem := self.problem(path))]
 
     # -- writing -------------------------------------------------------------------------
     def _remove(self, path: Path) -> None:
@@ -340,10 +443,12 @@ class ModelStore:
         require(not final.exists() or final.is_dir(), f"{final} is a file where the store keeps the entry folder "
                 f"of this model; remove it (rm {final}) or use another store", StoreError)
         tmp = self.models / atomic.temp_name(TMP_PREFIX + final.name)
+        what, nbytes = f"write the entry {final.name}", _weights_bytes(model)
+        _check_space(self.root, self.models, what, nbytes)
         try:
             tmp.mkdir()
         except OSError as e:
-            raise _unwritable(self.root, f"write the entry {final.name}", e) from e
+            raise _unwritable(self.root, what, e, nbytes) from e
         try:
             model.save_weights(str(tmp / WEIGHTS))
             meta = {**(meta or {}), "versions": backend.versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -359,8 +464,8 @@ class ModelStore:
             atomic.fsync(self.models, directory=True)
         except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(e, OSError):
-                raise _unwritable(self.root, f"write the entry {final.name}", e) from e
+            if isinstance(e, OSError) or _no_space(e):   # h5py raises its own errors with the errno in the text
+                raise _unwritable(self.root, what, e, nbytes) from e
             raise
         return self.read(final)
 
@@ -374,8 +479,8 @@ class ModelStore:
 
     # -- one training per spec -----------------------------------------------------------
     def claim(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, *, fingerprint: str,
-              wait: bool = False) -> "Claim | None":
-        """Take the lock of this entry, to train its model here: a :class:`Claim`, or
+              wait: bool = False) -> "Lease | None":
+        """Take the lock of this entry, to train its model here: a :class:`Lease`, or
         ``None`` when another process holds the lock (``wait=True``: block until it is free).
 
         The protocol of every executor: ``get`` (a hit: done); else ``claim`` (``None``:
@@ -392,7 +497,7 @@ class ModelStore:
         except BaseException:
             lock.release()
             raise
-        return Claim(self, data, model_spec, train, fingerprint, lock, entry)
+        return Lease(self, data, model_spec, train, fingerprint, lock, entry)
 
     def wait(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, *, fingerprint: str) -> Entry | None:
         """Block until no process holds the lock of this entry; then the entry, or ``None``
@@ -418,6 +523,10 @@ class ModelStore:
     def clear(self) -> int:
         """Remove every entry (and the data cache); returns how many model entries went.
 
+        A lock file is removed only when no process holds it (taken without waiting, then
+        removed): one that another process holds stays, so no second process can take a
+        fresh lock of the same entry beside it.
+
         Each entry goes all or nothing; where the store forbids removing (read-only, not
         this user's) a :class:`StoreError` says how many went and which did not."""
         items = self._items()
@@ -431,7 +540,10 @@ class ModelStore:
         for d in (self.data_cache, self.locks):
             for p in list(d.iterdir()):
                 try:
-                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+                    if p.suffix == ".lock" and p.is_file():
+                        _unlink_unless_held(p)
+                    else:
+                        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
                 except OSError as e:
                     failed.append((f"{d.name}/{p.name}", e))
         self._remove_stale_tmp()
@@ -446,7 +558,7 @@ class ModelStore:
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-class Claim:
+class Lease:
     """This process's lock on one entry while it trains the entry's model
     (:meth:`ModelStore.claim`). ``entry``: the entry, when it was in the store once the
     lock was taken (nothing to train); :meth:`put` writes the trained result."""
@@ -476,7 +588,7 @@ class Claim:
         if self._lock.is_locked:
             self._lock.release()
 
-    def __enter__(self) -> "Claim":
+    def __enter__(self) -> "Lease":
         return self
 
     def __exit__(self, *exc) -> None:

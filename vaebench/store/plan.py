@@ -39,10 +39,14 @@ class PlannedModel:
     fingerprint: str
     name: str
     stored: bool = False
+    #: the key's parts besides the specs when planned (code, Keras, backend, framework): they tell
+    #: a plan of other code from one whose specs were edited (None: not recorded)
+    key: dict | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "stored": self.stored, "fingerprint": self.fingerprint,
-                "data": spec_to_dict(self.data), "model": spec_to_dict(self.model), "train": spec_to_dict(self.train)}
+                "data": spec_to_dict(self.data), "model": spec_to_dict(self.model), "train": spec_to_dict(self.train),
+                **({"key": self.key} if self.key is not None else {})}
 
     @classmethod
     def from_dict(cls, d, where: str = "model") -> "PlannedModel":
@@ -63,7 +67,9 @@ class PlannedModel:
                 specs[k] = spec_from_dict(cls_, d[k])
             except (VaebenchError, TypeError, ValueError) as e:
                 raise PlanError(f"{where}.{k} ({d['name']}): {e}") from None
-        return cls(fingerprint=d["fingerprint"], name=d["name"], stored=d.get("stored", False), **specs)
+        key = d.get("key")
+        require(key is None or isinstance(key, dict), f"{where}.key={key!r} must be an object", PlanError)
+        return cls(fingerprint=d["fingerprint"], name=d["name"], stored=d.get("stored", False), key=key, **specs)
 
 
 def planned(store, data: DataSpec, model: ModelSpec, train: TrainSpec, fingerprint: str,
@@ -71,16 +77,36 @@ def planned(store, data: DataSpec, model: ModelSpec, train: TrainSpec, fingerpri
     """The :class:`PlannedModel` of these specs on data of content ``fingerprint``;
     ``stored`` (default: whether ``store`` holds the intact entry, looked up without
     removing anything)."""
+    from vaebench.store.modelstore import key_parts
+
     name = store.entry_name(data, model, train, fingerprint=fingerprint)
     if stored is None:
         stored = holds(store, name)
-    return PlannedModel(data, model, train, fingerprint, name, stored)
+    return PlannedModel(data, model, train, fingerprint, name, stored, key=key_parts(fingerprint, model))
 
 
 def holds(store, name: str) -> bool:
     """Whether ``store`` holds an intact entry called ``name`` that loads (nothing is removed)."""
     path = store.models / name
-    return path.is_dir() and store.verify(path) is None and store.misplaced(store.read(path)) is None
+    return path.is_dir() and store.problem(path) is None
+
+
+def _renamed(m: PlannedModel, name: str) -> str:
+    """Why this code names the planned model ``m`` ``name``, not ``m.name``: other code (its
+    key parts differ from those recorded), or specs edited after planning (they agree)."""
+    from vaebench.store.modelstore import key_parts
+
+    head = f"the plan names {m.name} but this vaebench keys that model as {name}"
+    again = "make the plan again here with pytest ... --vaebench-plan"
+    if m.key is None:
+        return (f"{head}: the plan was made by other code (its code, Keras version or backend), or its specs were "
+                f"edited after it was made; {again}")
+    now = key_parts(m.fingerprint, m.model)
+    differ = [f"{k}: planned {m.key.get(k)!r}, here {v!r}" for k, v in now.items() if m.key.get(k) != v]
+    if differ:
+        return f"{head}: the plan was made by other code ({'; '.join(differ[:3])}); {again}"
+    return (f"{head}: its data, model or train spec was edited after the plan was made (e.g. data.path; the "
+            f"name no longer matches them); edit the plan back or {again}")
 
 
 @dataclass(frozen=True)
@@ -132,9 +158,7 @@ class Plan:
         models = []
         for m in self.models:
             name = store.entry_name(m.data, m.model, m.train, fingerprint=m.fingerprint)
-            require(name == m.name, f"the plan names {m.name} but this vaebench (its code, Keras version and backend) "
-                    f"keys that model as {name}: the plan was made by other code; make it again here with "
-                    "pytest ... --vaebench-plan", PlanError)
+            require(name == m.name, _renamed(m, name), PlanError)
             models.append(replace(m, stored=holds(store, name)))
         return replace(self, models=tuple(models), store=str(store.root))
 
