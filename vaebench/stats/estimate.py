@@ -15,7 +15,7 @@ from scipy import stats as sps
 
 from vaebench.errors import StatsError, require
 
-__all__ = ["Estimate", "bootstrap", "mean_ci", "quantile_ci"]
+__all__ = ["Estimate", "bootstrap", "mean_ci", "percentile_estimate", "quantile_ci"]
 
 #: Elements of resampled data materialised at once by a vectorised bootstrap.
 _BOOT_CHUNK_ELEMENTS = 20_000_000
@@ -145,7 +145,8 @@ class Estimate:
 
 # --------------------------------------------------------------------------- bootstrap
 
-def _prepare_samples(data: Any) -> tuple[tuple[np.ndarray, ...], bool]:
+def _prepare_samples(data: Any, paired: bool) -> tuple[tuple[np.ndarray, ...], bool]:
+    """The samples of ``data`` as arrays (``paired`` ones of one length), and whether it was a tuple."""
     multi = isinstance(data, tuple)
     raw = data if multi else (data,)
     require(len(raw) >= 1, "data is an empty tuple; pass at least one array", StatsError)
@@ -162,6 +163,11 @@ def _prepare_samples(data: Any) -> tuple[tuple[np.ndarray, ...], bool]:
                 f"{name} has {arr.shape[0]} observations; the bootstrap needs at least 2",
                 StatsError)
         samples.append(arr)
+    lengths = [s.shape[0] for s in samples]
+    if paired and len(samples) > 1:
+        require(len(set(lengths)) == 1,
+                f"paired samples have different lengths {lengths}; resample them "
+                "independently with paired=False or pass equal-length arrays", StatsError)
     return tuple(samples), multi
 
 
@@ -325,12 +331,8 @@ def bootstrap(data: Any, statistic: Callable[..., Any], n_boot: int = 1000,
     non-finite replicates, and fails on replicates that are all equal.)
     """
     _check_bootstrap_args(n_boot, level, method)
-    samples, multi = _prepare_samples(data)
+    samples, multi = _prepare_samples(data, paired)
     lengths = [s.shape[0] for s in samples]
-    if paired and len(samples) > 1:
-        require(len(set(lengths)) == 1,
-                f"paired samples have different lengths {lengths}; resample them "
-                "independently with paired=False or pass equal-length arrays", StatsError)
 
     def call(arrays: Sequence[np.ndarray]) -> np.ndarray:
         return np.asarray(statistic(*arrays), dtype=np.float64)
@@ -353,6 +355,15 @@ def bootstrap(data: Any, statistic: Callable[..., Any], n_boot: int = 1000,
     lo, hi = float(min(lo, hi)), float(max(lo, hi))
     n = lengths[0] if (paired or not multi) else int(sum(lengths))
     return Estimate(value, lo, hi, level, label, n)
+
+
+def percentile_estimate(value: float, replicates: np.ndarray, level: float, method: str,
+                        n: int | None) -> Estimate:
+    """``value`` with the α/2 and 1−α/2 quantiles of its bootstrap ``replicates`` as the
+    interval, widened where needed to contain ``value`` (for resampling schemes made by hand)."""
+    alpha = 1 - level
+    lo, hi = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])
+    return Estimate(value, min(lo, value), max(hi, value), level, method, n)
 
 
 # --------------------------------------------------------------------------- exact CIs

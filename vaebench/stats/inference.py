@@ -12,7 +12,16 @@ import numpy as np
 from scipy import stats as sps
 
 from vaebench.errors import StatsError, require
-from vaebench.stats.estimate import Estimate, _as_1d, _check_alpha, _check_count, _check_level, bootstrap, quantile_ci
+from vaebench.stats.estimate import (
+    Estimate,
+    _as_1d,
+    _check_alpha,
+    _check_count,
+    _check_level,
+    bootstrap,
+    percentile_estimate,
+    quantile_ci,
+)
 
 __all__ = [
     "Equivalence", "tost",
@@ -236,12 +245,9 @@ def _ratio_over_points(b_pairs: list[tuple[np.ndarray, np.ndarray]], w_pairs: li
     alpha = 1 - level
     with np.errstate(divide="ignore", invalid="ignore"):
         rr = reps[:, 0] / reps[:, 1]
-    rr = rr[np.isfinite(rr)]
-    lo, hi = np.quantile(rr, [alpha / 2, 1 - alpha / 2])
     method = "bootstrap over points"
-    ratio_value = float(np.mean(b_vals) / np.mean(w_vals))
-    ratio = Estimate(ratio_value, min(lo, ratio_value), max(hi, ratio_value), level, method,
-                     len(b_vals) + len(w_vals))
+    ratio = percentile_estimate(float(np.mean(b_vals) / np.mean(w_vals)), rr[np.isfinite(rr)], level, method,
+                                len(b_vals) + len(w_vals))
     ests = []
     for column, values in ((0, b_vals), (1, w_vals)):
         low, high = np.quantile(reps[:, column], [alpha / 2, 1 - alpha / 2])
@@ -517,13 +523,8 @@ def _ols_cluster_intervals(xa: np.ndarray, ya: np.ndarray, slope: float, interce
     require(ok.shape[0] >= n_boot // 2,
             "most cluster-bootstrap resamples had constant x; add groups or x values",
             StatsError)
-    alpha = 1 - level
-    qs = np.quantile(ok, [alpha / 2, 1 - alpha / 2], axis=0)
-    slope_e = Estimate(slope, min(qs[0, 0], slope), max(qs[1, 0], slope), level,
-                       "OLS, cluster bootstrap", n)
-    icpt_e = Estimate(intercept, min(qs[0, 1], intercept), max(qs[1, 1], intercept), level,
-                      "OLS, cluster bootstrap", n)
-    return slope_e, icpt_e
+    return (percentile_estimate(slope, ok[:, 0], level, "OLS, cluster bootstrap", n),
+            percentile_estimate(intercept, ok[:, 1], level, "OLS, cluster bootstrap", n))
 
 
 def linear_fit(x: Any, y: Any, level: float = 0.95, groups: Any = None,
