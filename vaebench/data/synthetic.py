@@ -196,9 +196,13 @@ class _Canvas:
         col = self.col
         u, v = self.uv(name)
         k = np.minimum(rad_x, rad_y) * self.S / 2
-        qx = col(-k) * ((u - col(x0)) / col(rad_x)) ** 2
-        qy = col(0.5 + k) - col(k) * ((v - col(y0)) / col(rad_y)) ** 2
-        return _ramp(qx + qy)
+        return self.coverage(k, ((u - col(x0)) / col(rad_x)) ** 2, ((v - col(y0)) / col(rad_y)) ** 2)
+
+    def coverage(self, k: Any, x2: np.ndarray, y2: np.ndarray, k_centre: Any = None) -> np.ndarray:
+        """clip(0.5 + k_centre − k (x2 + y2)): the coverage of an elliptical shape from the
+        squared normalised coordinates ``x2``, ``y2`` (``k_centre`` defaults to ``k``)."""
+        col = self.col
+        return _ramp(col(-k) * x2 + (col(0.5 + (k if k_centre is None else k_centre)) - col(k) * y2))
 
 
 def _face_params(factors: np.ndarray) -> dict[str, np.ndarray]:
@@ -245,6 +249,7 @@ def _draw_hair_back(cv: _Canvas, p: dict[str, np.ndarray]) -> np.ndarray:
     hy_bottom = ry * (0.12 + 1.55 * p["hair_len"])
     k = np.minimum(hx, hy_top) * S / 2
     dyh = (v - col(cy)) / np.where(v < col(cy), col(hy_top), col(hy_bottom))
+    # (k·dyh)·dyh, not k·dyh², so not cv.coverage: the rounding differs and the images must not change
     hair_back = _ramp(col(-k) * ((u - col(cx)) / col(hx)) ** 2 + (col(0.5 + k) - col(k) * dyh * dyh))
     cv.over("hair", hair_back, p["hair"] * 0.92)
     return hair_back
@@ -292,18 +297,17 @@ def _draw_eyes(cv: _Canvas, p: dict[str, np.ndarray]) -> None:
     brow *= _ramp((f32(1.0) - np.abs(bx)) * col(S * 1.35 * eye_rx) + f32(0.5))
     cv.over("eyes", brow, p["hair"] * 0.75)
     ke = eye_ry * S / 2
-    white = _ramp(col(-ke) * ((ax - col(eye_dx)) / col(eye_rx)) ** 2
-                  + (col(0.5 + ke) - col(ke) * ((v - col(eye_y)) / col(eye_ry)) ** 2))
+    white = cv.coverage(ke, ((ax - col(eye_dx)) / col(eye_rx)) ** 2, ((v - col(eye_y)) / col(eye_ry)) ** 2)
     cv.over("eyes", white, np.broadcast_to(_EYE_WHITE, (B, 3)))
     iris_r = 0.92 * eye_ry
     ix2 = ((ax - col(eye_dx)) / col(iris_r)) ** 2
     iy2 = ((v - col(eye_y)) / col(iris_r)) ** 2
     ki = iris_r * S / 2
-    iris = _ramp(col(-ki) * ix2 + (col(0.5 + ki) - col(ki) * iy2))
+    iris = cv.coverage(ki, ix2, iy2)
     iris *= white                                # the lids cover the iris
     cv.over("eyes", iris, np.broadcast_to(_IRIS, (B, 3)))
     kp = 0.45 * iris_r * S / 2                   # pupil: radius 0.45 iris_r
-    pupil = _ramp(col(-kp / 0.2025) * ix2 + (col(0.5 + kp) - col(kp / 0.2025) * iy2))
+    pupil = cv.coverage(kp / 0.2025, ix2, iy2, k_centre=kp)
     cv.darken("eyes", pupil, 0.85)
 
 
