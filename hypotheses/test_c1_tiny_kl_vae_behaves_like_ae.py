@@ -88,8 +88,8 @@ import numpy as np
 import pytest
 from scipy.stats import wasserstein_distance
 
+from vaebench import claims as experiments
 from vaebench import latent, stats
-from vaebench.claims import evaluate as experiments
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim
 from vaebench.errors import StatsError, require

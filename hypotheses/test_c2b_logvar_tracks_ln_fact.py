@@ -48,8 +48,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from vaebench import claims as experiments
 from vaebench import stats
-from vaebench.claims import evaluate as experiments
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim
 from vaebench.stats import Check, Estimate, SubClaim

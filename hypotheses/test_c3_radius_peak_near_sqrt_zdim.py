@@ -69,8 +69,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 
+from vaebench import claims as experiments
 from vaebench import latent, stats
-from vaebench.claims import evaluate as experiments
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim
 from vaebench.errors import StatsError, require

@@ -91,8 +91,8 @@ import pytest
 from scipy import special
 from scipy.stats import binomtest, norm
 
+from vaebench import claims as experiments
 from vaebench import stats
-from vaebench.claims import evaluate as experiments
 from vaebench.claims.record import Claim
 from vaebench.errors import StatsError
 from vaebench.stats import Check, Estimate, SubClaim

@@ -88,8 +88,8 @@ import numpy as np
 import pytest
 
 from vaebench import bench as vb
+from vaebench import claims as experiments
 from vaebench import stats
-from vaebench.claims import evaluate as experiments
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim, to_uint8
 from vaebench.config import ModelSpec

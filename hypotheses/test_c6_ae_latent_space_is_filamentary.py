@@ -85,8 +85,8 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from vaebench import claims as experiments
 from vaebench import latent, stats
-from vaebench.claims import evaluate as experiments
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim
 from vaebench.stats import Check, Estimate, SubClaim

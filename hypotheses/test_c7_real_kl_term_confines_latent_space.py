@@ -73,8 +73,8 @@ import numpy as np
 import pytest
 from scipy.stats import page_trend_test
 
+from vaebench import claims as experiments
 from vaebench import latent, stats
-from vaebench.claims import evaluate as experiments
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim, to_uint8
 from vaebench.errors import StatsError, require

@@ -151,6 +151,198 @@ def _windows(size: int) -> dict[str, tuple[slice, slice]]:
     return out
 
 
+class _Canvas:
+    """The float32 colour planes ``(3, B, size, size)`` of a chunk of ``B`` images, with the
+    drawing windows and the compositing operations the shapes use."""
+
+    def __init__(self, n_images: int, size: int, full_frame: bool) -> None:
+        self.B, self.size, self.S = n_images, size, float(size)
+        full = (slice(0, size), slice(0, size))
+        self.win = {k: full for k in _windows(size)} if full_frame else _windows(size)
+        self.u_all = ((np.arange(size, dtype=np.float32) + np.float32(0.5)) / np.float32(size)).reshape(1, 1, size)
+        self.v_all = self.u_all.reshape(1, size, 1)
+        self.planes = np.empty((3, n_images, size, size), np.float32)
+
+    def col(self, a: Any) -> np.ndarray:
+        """A per-image scalar, broadcastable over (B, H, W)."""
+        return np.broadcast_to(np.asarray(a, np.float32), (self.B,)).reshape(self.B, 1, 1)
+
+    def uv(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel-centre coordinates (u: (1, 1, W), v: (1, H, 1)) of window ``name``."""
+        rows, cols = self.win[name]
+        return self.u_all[:, :, cols], self.v_all[:, rows, :]
+
+    def over(self, name: str, alpha: np.ndarray, colour: np.ndarray) -> None:
+        """Composite a flat ``colour`` (B, 3) with coverage ``alpha`` over window ``name``."""
+        rows, cols = self.win[name]
+        tmp = np.empty_like(alpha)
+        for c in range(3):
+            plane = self.planes[c, :, rows, cols]
+            np.subtract(self.col(colour[:, c]), plane, out=tmp)
+            np.multiply(tmp, alpha, out=tmp)
+            plane += tmp
+
+    def darken(self, name: str, alpha: np.ndarray, amount: float) -> None:
+        """Multiply window ``name`` by ``1 - amount * alpha`` (``alpha`` is overwritten)."""
+        rows, cols = self.win[name]
+        alpha *= np.float32(-amount)
+        alpha += np.float32(1.0)
+        region = self.planes[:, :, rows, cols]
+        region *= alpha
+
+    def ellipse(self, name: str, x0: Any, y0: Any, rad_x: Any, rad_y: Any) -> np.ndarray:
+        """Coverage of a filled ellipse: clip(0.5 + k (1 - r^2)) with r^2 the normalised
+        radius squared and k = min(rad) S / 2: about a one-pixel ramp across the edge."""
+        col = self.col
+        u, v = self.uv(name)
+        k = np.minimum(rad_x, rad_y) * self.S / 2
+        return self.coverage(k, ((u - col(x0)) / col(rad_x)) ** 2, ((v - col(y0)) / col(rad_y)) ** 2)
+
+    def coverage(self, k: Any, x2: np.ndarray, y2: np.ndarray, k_centre: Any = None) -> np.ndarray:
+        """clip(0.5 + k_centre − k (x2 + y2)): the coverage of an elliptical shape from the
+        squared normalised coordinates ``x2``, ``y2`` (``k_centre`` defaults to ``k``)."""
+        col = self.col
+        return _ramp(col(-k) * x2 + (col(0.5 + (k if k_centre is None else k_centre)) - col(k) * y2))
+
+
+def _face_params(factors: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-image drawing parameters (float64, relative units) from the factors (B, F)."""
+    f = factors.astype(np.float64)
+    p = {"cx": _lerp(_CX, f[:, 0]), "cy": _lerp(_CY, f[:, 1]), "ry": _lerp(_RY, f[:, 2])}
+    p["rx"] = p["ry"] * _lerp(_ASPECT, f[:, 3])
+    p["skin"], p["hair"], p["hair_len"] = _palette(_SKIN, f[:, 4]), _palette(_HAIR, f[:, 5]), f[:, 6]
+    p["eye_dx"] = p["rx"] * _lerp(_EYE_DX, f[:, 7])
+    p["eye_rx"] = p["rx"] * _lerp(_EYE_RX, f[:, 8])
+    p["eye_ry"] = _EYE_ASPECT * p["eye_rx"]
+    p["eye_y"] = p["cy"] - 0.08 * p["ry"]
+    p["curve"] = (2.0 * f[:, 9] - 1.0) * _CURVE * p["ry"]
+    p["bg_a"] = _palette(_BACKGROUND, f[:, 10])
+    p["bg_b"] = 0.62 * _palette(_BACKGROUND, f[:, 11])
+    # directions (cos, sin) from a rational parametrisation: angles in about [-127, 127] deg
+    t = 2.0 * f[:, 12] - 1.0
+    p["bg_c"], p["bg_s"] = (1 - t * t) / (1 + t * t), 2 * t / (1 + t * t)
+    t = 2.0 * f[:, 13] - 1.0
+    p["light_c"], p["light_s"] = -(1 - t * t) / (1 + t * t), -2 * t / (1 + t * t)
+    p["light"] = _lerp(_LIGHT, f[:, 14])
+    p["clothes"] = _palette(_CLOTHES, f[:, 15])
+    return p
+
+
+def _draw_background(cv: _Canvas, p: dict[str, np.ndarray]) -> None:
+    """A linear gradient between two colours along a direction, over the whole frame."""
+    col, f32 = cv.col, np.float32
+    u, v = cv.u_all, cv.v_all
+    g = np.add(col(1.3 * p["bg_c"]) * (u - f32(0.5)), col(1.3 * p["bg_s"]) * (v - f32(0.5)) + f32(0.5))
+    _ramp(g)
+    for c in range(3):
+        np.multiply(g, col(p["bg_b"][:, c] - p["bg_a"][:, c]), out=cv.planes[c])
+        cv.planes[c] += col(p["bg_a"][:, c])
+
+
+def _draw_hair_back(cv: _Canvas, p: dict[str, np.ndarray]) -> np.ndarray:
+    """Hair behind the head (the top half a cap, the bottom half hair_length long);
+    returns its coverage over the "hair" window."""
+    col, S = cv.col, cv.S
+    cx, cy, rx, ry = p["cx"], p["cy"], p["rx"], p["ry"]
+    u, v = cv.uv("hair")
+    hx, hy_top = rx * 1.14 + 0.012, ry * 1.10 + 0.012
+    hy_bottom = ry * (0.12 + 1.55 * p["hair_len"])
+    k = np.minimum(hx, hy_top) * S / 2
+    dyh = (v - col(cy)) / np.where(v < col(cy), col(hy_top), col(hy_bottom))
+    # (k·dyh)·dyh, not k·dyh², so not cv.coverage: the rounding differs and the images must not change
+    hair_back = _ramp(col(-k) * ((u - col(cx)) / col(hx)) ** 2 + (col(0.5 + k) - col(k) * dyh * dyh))
+    cv.over("hair", hair_back, p["hair"] * 0.92)
+    return hair_back
+
+
+def _draw_neck_and_body(cv: _Canvas, p: dict[str, np.ndarray]) -> None:
+    """The neck (a separable box) and the shoulders."""
+    col, S, f32 = cv.col, cv.S, np.float32
+    cx, cy, rx, ry = p["cx"], p["cy"], p["rx"], p["ry"]
+    u, v = cv.uv("neck")
+    nx = _ramp((col(0.4 * rx) - np.abs(u - col(cx))) * f32(S) + f32(0.5))
+    ny = _ramp((v - col(cy)) * f32(S))
+    cv.over("neck", nx * ny, p["skin"] * 0.80)
+    cv.over("body", cv.ellipse("body", cx, cy + ry + 0.40, 0.25 + rx, 0.34), p["clothes"])
+
+
+def _draw_face(cv: _Canvas, p: dict[str, np.ndarray], head: np.ndarray) -> None:
+    """The face, then the hair over the forehead (above a hairline that drops towards the
+    temples); ``head`` (the hair's coverage) becomes the coverage of hair or face."""
+    col, S, f32 = cv.col, cv.S, np.float32
+    cx, cy, rx, ry = p["cx"], p["cy"], p["rx"], p["ry"]
+    face = cv.ellipse("face", cx, cy, rx, ry)
+    cv.over("face", face, p["skin"])
+    (fr, fc), (hr, hc) = cv.win["face"], cv.win["hair"]
+    inner = head[:, fr.start - hr.start:fr.stop - hr.start, fc.start - hc.start:fc.stop - hc.start]
+    np.maximum(inner, face, out=inner)
+    u, v = cv.uv("fringe")
+    face_f = face[:, :cv.win["fringe"][0].stop - fr.start, :]
+    hairline = col(S * (cy - 0.50 * ry)) + col(S * 0.62 * ry) * ((u - col(cx)) / col(rx)) ** 2
+    fringe = _ramp(hairline - v * f32(S) + f32(0.5))
+    fringe *= face_f
+    cv.over("fringe", fringe, p["hair"])
+
+
+def _draw_eyes(cv: _Canvas, p: dict[str, np.ndarray]) -> None:
+    """Eyebrows, eye whites, irises and pupils: both sides at once, mirrored about the head centre."""
+    col, S, f32, B = cv.col, cv.S, np.float32, cv.B
+    eye_dx, eye_rx, eye_ry, eye_y, ry = p["eye_dx"], p["eye_rx"], p["eye_ry"], p["eye_y"], p["ry"]
+    u, v = cv.uv("eyes")
+    ax = np.abs(u - col(p["cx"]))               # (B, 1, W): distance from the midline
+    bx = (ax - col(eye_dx)) / col(1.35 * eye_rx)
+    brow_y = col(S * (eye_y - 1.9 * eye_ry - 0.025 * ry)) + col(S * 0.55 * eye_ry) * bx * bx
+    brow_h = col(S * (0.30 * eye_ry + 0.012 * ry)) * (f32(1.0) - f32(0.5) * bx * bx) + f32(0.5)
+    brow = _ramp(brow_h - np.abs(v * f32(S) - brow_y))
+    brow *= _ramp((f32(1.0) - np.abs(bx)) * col(S * 1.35 * eye_rx) + f32(0.5))
+    cv.over("eyes", brow, p["hair"] * 0.75)
+    ke = eye_ry * S / 2
+    white = cv.coverage(ke, ((ax - col(eye_dx)) / col(eye_rx)) ** 2, ((v - col(eye_y)) / col(eye_ry)) ** 2)
+    cv.over("eyes", white, np.broadcast_to(_EYE_WHITE, (B, 3)))
+    iris_r = 0.92 * eye_ry
+    ix2 = ((ax - col(eye_dx)) / col(iris_r)) ** 2
+    iy2 = ((v - col(eye_y)) / col(iris_r)) ** 2
+    ki = iris_r * S / 2
+    iris = cv.coverage(ki, ix2, iy2)
+    iris *= white                                # the lids cover the iris
+    cv.over("eyes", iris, np.broadcast_to(_IRIS, (B, 3)))
+    kp = 0.45 * iris_r * S / 2                   # pupil: radius 0.45 iris_r
+    pupil = cv.coverage(kp / 0.2025, ix2, iy2, k_centre=kp)
+    cv.darken("eyes", pupil, 0.85)
+
+
+def _draw_nose_and_mouth(cv: _Canvas, p: dict[str, np.ndarray]) -> None:
+    """The nose shadow, and the mouth: a curved band, thinner at the corners."""
+    col, S, f32 = cv.col, cv.S, np.float32
+    cx, cy, rx, ry, curve = p["cx"], p["cy"], p["rx"], p["ry"], p["curve"]
+    nose = cv.ellipse("nose", cx, cy + 0.22 * ry, 0.10 * rx, 0.045 * ry)
+    cv.darken("nose", nose, 0.22)
+    u, v = cv.uv("mouth")
+    mw = _MOUTH_W * rx
+    mx = (u - col(cx)) / col(mw)
+    mouth_y = col(S * (cy + 0.50 * ry + 0.5 * curve)) - col(S * curve) * mx * mx
+    mouth_h = col(S * _MOUTH_H * ry) * (f32(1.0) - f32(0.6) * mx * mx) + f32(0.5)
+    mouth = _ramp(mouth_h - np.abs(v * f32(S) - mouth_y))
+    mouth *= _ramp((f32(1.0) - np.abs(mx)) * col(S * mw) + f32(0.5))
+    cv.over("mouth", mouth, 0.7 * _LIPS + 0.3 * p["skin"])
+
+
+def _draw_light(cv: _Canvas, p: dict[str, np.ndarray], head: np.ndarray) -> None:
+    """Light on the head (coverage ``head``): a directional term, darker towards the rim (separable)."""
+    col, f32 = cv.col, np.float32
+    light = p["light"]
+    u, v = cv.uv("hair")
+    dx = (u - col(p["cx"])) / col(p["rx"])
+    dy = (v - col(p["cy"])) / col(p["ry"])
+    shade = (col(light * p["light_c"]) * dx - f32(0.14) * dx * dx + f32(0.06)) \
+        + (col(light * p["light_s"]) * dy - f32(0.14) * dy * dy)
+    shade *= head
+    shade += f32(1.0)
+    rows, cols = cv.win["hair"]
+    region = cv.planes[:, :, rows, cols]
+    region *= shade
+
+
 def _render_chunk(factors: np.ndarray, size: int, out: np.ndarray, full_frame: bool = False) -> None:
     """Draw the faces of ``factors`` (B, F) into ``out`` (B, size, size, 3) uint8.
 
@@ -165,166 +357,18 @@ def _render_chunk(factors: np.ndarray, size: int, out: np.ndarray, full_frame: b
     coverage is exactly 0, so the result equals drawing on the full frame
     (``full_frame=True``, used by the tests to check exactly that).
     """
-    B = factors.shape[0]
-    S = float(size)
-    f32 = np.float32
-    f = factors.astype(np.float64)
-    full = (slice(0, size), slice(0, size))
-    win = {k: full for k in _windows(size)} if full_frame else _windows(size)
-
-    def col(a: Any) -> np.ndarray:  # per-image scalar, broadcastable over (B, H, W)
-        return np.broadcast_to(np.asarray(a, np.float32), (B,)).reshape(B, 1, 1)
-
-    u_all = ((np.arange(size, dtype=np.float32) + f32(0.5)) / f32(size)).reshape(1, 1, size)
-    v_all = u_all.reshape(1, size, 1)
-
-    def uv(name: str) -> tuple[np.ndarray, np.ndarray]:
-        rows, cols = win[name]
-        return u_all[:, :, cols], v_all[:, rows, :]
-
-    # ---- per-image parameters (float64, turned into float32 by col) ----
-    cx, cy = _lerp(_CX, f[:, 0]), _lerp(_CY, f[:, 1])
-    ry = _lerp(_RY, f[:, 2])
-    rx = ry * _lerp(_ASPECT, f[:, 3])
-    skin = _palette(_SKIN, f[:, 4])
-    hair = _palette(_HAIR, f[:, 5])
-    hair_len = f[:, 6]
-    eye_dx = rx * _lerp(_EYE_DX, f[:, 7])
-    eye_rx = rx * _lerp(_EYE_RX, f[:, 8])
-    eye_ry = _EYE_ASPECT * eye_rx
-    eye_y = cy - 0.08 * ry
-    curve = (2.0 * f[:, 9] - 1.0) * _CURVE * ry
-    bg_a = _palette(_BACKGROUND, f[:, 10])
-    bg_b = 0.62 * _palette(_BACKGROUND, f[:, 11])
-    # directions (cos, sin) from a rational parametrisation: angles in about [-127, 127] deg
-    t = 2.0 * f[:, 12] - 1.0
-    bg_c, bg_s = (1 - t * t) / (1 + t * t), 2 * t / (1 + t * t)
-    t = 2.0 * f[:, 13] - 1.0
-    light_c, light_s = -(1 - t * t) / (1 + t * t), -2 * t / (1 + t * t)
-    light = _lerp(_LIGHT, f[:, 14])
-    clothes = _palette(_CLOTHES, f[:, 15])
-
-    planes = np.empty((3, B, size, size), np.float32)
-
-    def over(name: str, alpha: np.ndarray, colour: np.ndarray) -> None:
-        """Composite a flat ``colour`` (B, 3) with coverage ``alpha`` over window ``name``."""
-        rows, cols = win[name]
-        tmp = np.empty_like(alpha)
-        for c in range(3):
-            plane = planes[c, :, rows, cols]
-            np.subtract(col(colour[:, c]), plane, out=tmp)
-            np.multiply(tmp, alpha, out=tmp)
-            plane += tmp
-
-    def darken(name: str, alpha: np.ndarray, amount: float) -> None:
-        rows, cols = win[name]
-        alpha *= f32(-amount)
-        alpha += f32(1.0)
-        region = planes[:, :, rows, cols]
-        region *= alpha
-
-    def ellipse(name: str, x0: Any, y0: Any, rad_x: Any, rad_y: Any) -> np.ndarray:
-        """Coverage of a filled ellipse: clip(0.5 + k (1 - r^2)) with r^2 the normalised
-        radius squared and k = min(rad) S / 2: about a one-pixel ramp across the edge."""
-        u, v = uv(name)
-        k = np.minimum(rad_x, rad_y) * S / 2
-        qx = col(-k) * ((u - col(x0)) / col(rad_x)) ** 2
-        qy = col(0.5 + k) - col(k) * ((v - col(y0)) / col(rad_y)) ** 2
-        return _ramp(qx + qy)
-
-    # ---- background: linear gradient between two colours along a direction ----
-    u, v = u_all, v_all
-    g = np.add(col(1.3 * bg_c) * (u - f32(0.5)), col(1.3 * bg_s) * (v - f32(0.5)) + f32(0.5))
-    _ramp(g)
-    for c in range(3):
-        np.multiply(g, col(bg_b[:, c] - bg_a[:, c]), out=planes[c])
-        planes[c] += col(bg_a[:, c])
-    del g
-
-    # ---- hair behind the head: the top half a cap, the bottom half hair_length long ----
-    u, v = uv("hair")
-    hx, hy_top = rx * 1.14 + 0.012, ry * 1.10 + 0.012
-    hy_bottom = ry * (0.12 + 1.55 * hair_len)
-    k = np.minimum(hx, hy_top) * S / 2
-    dyh = (v - col(cy)) / np.where(v < col(cy), col(hy_top), col(hy_bottom))
-    hair_back = _ramp(col(-k) * ((u - col(cx)) / col(hx)) ** 2 + (col(0.5 + k) - col(k) * dyh * dyh))
-    over("hair", hair_back, hair * 0.92)
-
-    # ---- neck (a separable box) and shoulders ----
-    u, v = uv("neck")
-    nx = _ramp((col(0.4 * rx) - np.abs(u - col(cx))) * f32(S) + f32(0.5))
-    ny = _ramp((v - col(cy)) * f32(S))
-    over("neck", nx * ny, skin * 0.80)
-    over("body", ellipse("body", cx, cy + ry + 0.40, 0.25 + rx, 0.34), clothes)
-
-    # ---- face ----
-    face = ellipse("face", cx, cy, rx, ry)
-    over("face", face, skin)
-    head = hair_back   # coverage of hair or face, for the light
-    (fr, fc), (hr, hc) = win["face"], win["hair"]
-    inner = head[:, fr.start - hr.start:fr.stop - hr.start, fc.start - hc.start:fc.stop - hc.start]
-    np.maximum(inner, face, out=inner)
-
-    # ---- hair over the forehead: above a hairline that drops towards the temples ----
-    u, v = uv("fringe")
-    face_f = face[:, :win["fringe"][0].stop - fr.start, :]
-    hairline = col(S * (cy - 0.50 * ry)) + col(S * 0.62 * ry) * ((u - col(cx)) / col(rx)) ** 2
-    fringe = _ramp(hairline - v * f32(S) + f32(0.5))
-    fringe *= face_f
-    over("fringe", fringe, hair)
-
-    # ---- eyebrows and eyes (both sides at once, mirrored about the head centre) ----
-    u, v = uv("eyes")
-    ax = np.abs(u - col(cx))                    # (B, 1, W): distance from the midline
-    bx = (ax - col(eye_dx)) / col(1.35 * eye_rx)
-    brow_y = col(S * (eye_y - 1.9 * eye_ry - 0.025 * ry)) + col(S * 0.55 * eye_ry) * bx * bx
-    brow_h = col(S * (0.30 * eye_ry + 0.012 * ry)) * (f32(1.0) - f32(0.5) * bx * bx) + f32(0.5)
-    brow = _ramp(brow_h - np.abs(v * f32(S) - brow_y))
-    brow *= _ramp((f32(1.0) - np.abs(bx)) * col(S * 1.35 * eye_rx) + f32(0.5))
-    over("eyes", brow, hair * 0.75)
-    ke = eye_ry * S / 2
-    white = _ramp(col(-ke) * ((ax - col(eye_dx)) / col(eye_rx)) ** 2
-                  + (col(0.5 + ke) - col(ke) * ((v - col(eye_y)) / col(eye_ry)) ** 2))
-    over("eyes", white, np.broadcast_to(_EYE_WHITE, (B, 3)))
-    iris_r = 0.92 * eye_ry
-    ix2 = ((ax - col(eye_dx)) / col(iris_r)) ** 2
-    iy2 = ((v - col(eye_y)) / col(iris_r)) ** 2
-    ki = iris_r * S / 2
-    iris = _ramp(col(-ki) * ix2 + (col(0.5 + ki) - col(ki) * iy2))
-    iris *= white                                # the lids cover the iris
-    over("eyes", iris, np.broadcast_to(_IRIS, (B, 3)))
-    kp = 0.45 * iris_r * S / 2                   # pupil: radius 0.45 iris_r
-    pupil = _ramp(col(-kp / 0.2025) * ix2 + (col(0.5 + kp) - col(kp / 0.2025) * iy2))
-    darken("eyes", pupil, 0.85)
-
-    # ---- nose shadow ----
-    nose = ellipse("nose", cx, cy + 0.22 * ry, 0.10 * rx, 0.045 * ry)
-    darken("nose", nose, 0.22)
-
-    # ---- mouth: a curved band, thinner at the corners ----
-    u, v = uv("mouth")
-    mw = _MOUTH_W * rx
-    mx = (u - col(cx)) / col(mw)
-    mouth_y = col(S * (cy + 0.50 * ry + 0.5 * curve)) - col(S * curve) * mx * mx
-    mouth_h = col(S * _MOUTH_H * ry) * (f32(1.0) - f32(0.6) * mx * mx) + f32(0.5)
-    mouth = _ramp(mouth_h - np.abs(v * f32(S) - mouth_y))
-    mouth *= _ramp((f32(1.0) - np.abs(mx)) * col(S * mw) + f32(0.5))
-    over("mouth", mouth, 0.7 * _LIPS + 0.3 * skin)
-
-    # ---- light on the head: a directional term, darker towards the rim (separable) ----
-    u, v = uv("hair")
-    dx = (u - col(cx)) / col(rx)
-    dy = (v - col(cy)) / col(ry)
-    shade = (col(light * light_c) * dx - f32(0.14) * dx * dx + f32(0.06)) \
-        + (col(light * light_s) * dy - f32(0.14) * dy * dy)
-    shade *= head
-    shade += f32(1.0)
-    rows, cols = win["hair"]
-    region = planes[:, :, rows, cols]
-    region *= shade
-
-    # ---- to uint8 (round half up, clipped) ----
-    planes += f32(0.5)
+    cv = _Canvas(factors.shape[0], size, full_frame)
+    p = _face_params(factors)
+    _draw_background(cv, p)
+    head = _draw_hair_back(cv, p)    # becomes the coverage of hair or face, for the light
+    _draw_neck_and_body(cv, p)
+    _draw_face(cv, p, head)
+    _draw_eyes(cv, p)
+    _draw_nose_and_mouth(cv, p)
+    _draw_light(cv, p, head)
+    # to uint8 (round half up, clipped)
+    planes = cv.planes
+    planes += np.float32(0.5)
     np.clip(planes, 0.0, 255.0, out=planes)
     for c in range(3):
         out[..., c] = planes[c]

@@ -14,7 +14,7 @@ from scipy import signal
 from scipy import stats as sps
 
 from vaebench.errors import StatsError, require
-from vaebench.stats.estimate import Estimate, _as_1d, bootstrap, mean_ci
+from vaebench.stats.estimate import Estimate, _as_1d, bootstrap, mean_ci, percentile_estimate
 from vaebench.stats.inference import rate_ci
 
 __all__ = [
@@ -200,6 +200,20 @@ def radius_peak(
     bw_name = bandwidth if isinstance(bandwidth, str) else "fixed"
     step = h / 40.0 if grid_step is None else float(grid_step)
     _positive("grid_step", step)
+    lo, step, counts, kernel = _kde_grid(arr, h, step)
+
+    def modes(c: np.ndarray) -> np.ndarray:
+        dens = signal.fftconvolve(c, kernel[None, :], mode="same", axes=-1)
+        return lo + _parabolic_peak(dens) * step
+
+    value = float(modes(counts[None, :])[0])
+    reps = _multinomial_replicates(counts, n_boot, np.random.default_rng(seed), modes)
+    return percentile_estimate(value, reps, level, f"KDE mode ({bw_name} h={h:.3g}), bootstrap", n)
+
+
+def _kde_grid(arr: np.ndarray, h: float, step: float) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """The radii binned onto a grid from min − 5h to max + 5h (at most 2**17 points):
+    ``(grid start, grid step, counts per grid point, sampled Gaussian kernel)``."""
     lo, hi = float(arr.min() - 5 * h), float(arr.max() + 5 * h)
     max_grid = 1 << 17
     if (hi - lo) / step + 1 > max_grid:
@@ -209,13 +223,15 @@ def radius_peak(
     counts = np.bincount(idx, minlength=g).astype(np.float64)
     half = int(math.ceil(5 * h / step))
     kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * step / h) ** 2)
+    return lo, step, counts, kernel
 
-    def modes(c: np.ndarray) -> np.ndarray:
-        dens = signal.fftconvolve(c, kernel[None, :], mode="same", axes=-1)
-        return lo + _parabolic_peak(dens) * step
 
-    value = float(modes(counts[None, :])[0])
-    rng = np.random.default_rng(seed)
+def _multinomial_replicates(counts: np.ndarray, n_boot: int, rng: np.random.Generator,
+                            statistic: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Bootstrap replicates of a batched ``statistic`` of binned data: resampling the points
+    exactly, as multinomial bin counts (in chunks of at most 2·10⁷ grid cells)."""
+    g = counts.size
+    n = int(round(float(counts.sum())))
     nz = np.flatnonzero(counts)
     probs = counts[nz] / n
     chunk = int(max(1, min(n_boot, 20_000_000 // g)))
@@ -226,12 +242,9 @@ def radius_peak(
         draws = rng.multinomial(n, probs, size=b)
         c = np.zeros((b, g))
         c[:, nz] = draws
-        boots.append(modes(c))
+        boots.append(statistic(c))
         done += b
-    reps = np.concatenate(boots)
-    alpha = 1 - level
-    qlo, qhi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
-    return Estimate(value, min(qlo, value), max(qhi, value), level, f"KDE mode ({bw_name} h={h:.3g}), bootstrap", n)
+    return np.concatenate(boots)
 
 
 def fraction_in(r: Any, lo: float, hi: float, level: float = 0.95, method: str = "wilson") -> Estimate:
@@ -336,7 +349,35 @@ def pca_spectrum(
     cov = x.T @ x / (n - 1)
     lam = np.clip(np.linalg.eigvalsh(cov)[::-1], 0.0, None)
     require(lam[1] > 0, "z has a rank-1 covariance; λ1/λ2 is undefined", StatsError)
-    g_count = int(min(n_groups, n, max(10, int(1.6e8 // (8 * d * d)))))  # <= ~160 MB
+    reps = _block_bootstrap_eigenvalues(x, n_groups, n_boot, seed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rr = reps[:, 0] / reps[:, 1]
+    ratio = percentile_estimate(float(lam[0] / lam[1]), rr[np.isfinite(rr)], level, "λ1/λ2, block bootstrap", n)
+    flat = None
+    if d >= k + 2:
+        fr = np.array([spectral_flatness(row[k:]) for row in reps])
+        flat = percentile_estimate(spectral_flatness(lam[k:]), fr[np.isfinite(fr)], level,
+                                   f"flatness of λ{k + 1}..λ{d}, block bootstrap", n)
+    total = float(lam.sum())
+    alpha = 1 - level
+    elo, ehi = np.quantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
+    return {
+        "eigenvalues": lam,
+        "explained_variance_ratio": lam / total if total > 0 else lam,
+        "eigenvalue_low": elo,
+        "eigenvalue_high": ehi,
+        "ratio12": ratio,
+        "flatness_after": flat,
+        "k": k,
+        "n": n,
+    }
+
+
+def _block_bootstrap_eigenvalues(x: np.ndarray, n_groups: int, n_boot: int, seed: int) -> np.ndarray:
+    """``(n_boot, d)`` covariance eigenvalues (descending) of block-bootstrap resamples of the
+    centred points ``x``: per-block scatter matrices are computed once (at most ~160 MB)."""
+    n, d = x.shape
+    g_count = int(min(n_groups, n, max(10, int(1.6e8 // (8 * d * d)))))
     perm = np.random.default_rng([seed, 7]).permutation(n)
     groups = np.array_split(perm, g_count)
     scat = np.stack([x[idx].T @ x[idx] for idx in groups])
@@ -350,34 +391,7 @@ def pca_spectrum(
         s = w @ sums
         c = (np.tensordot(w, scat, axes=1) - np.outer(s, s) / nn) / (nn - 1)
         reps[b] = np.clip(np.linalg.eigvalsh(c)[::-1], 0.0, None)
-    alpha = 1 - level
-
-    def est(value: float, samples: np.ndarray, what: str) -> Estimate:
-        samples = samples[np.isfinite(samples)]
-        lo_, hi_ = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
-        return Estimate(value, min(lo_, value), max(hi_, value), level, f"{what}, block bootstrap", n)
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = est(float(lam[0] / lam[1]), reps[:, 0] / reps[:, 1], "λ1/λ2")
-    flat = None
-    if d >= k + 2:
-        flat = est(
-            spectral_flatness(lam[k:]),
-            np.array([spectral_flatness(row[k:]) for row in reps]),
-            f"flatness of λ{k + 1}..λ{d}",
-        )
-    total = float(lam.sum())
-    elo, ehi = np.quantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
-    return {
-        "eigenvalues": lam,
-        "explained_variance_ratio": lam / total if total > 0 else lam,
-        "eigenvalue_low": elo,
-        "eigenvalue_high": ehi,
-        "ratio12": ratio,
-        "flatness_after": flat,
-        "k": k,
-        "n": n,
-    }
+    return reps
 
 
 # --------------------------------------------------------------------------- intrinsic dimension
@@ -442,16 +456,29 @@ def twonn(
     require(m >= 2, f"only {m} ratios remain after discard={discard}; pass more points", StatsError)
     logmu = np.log(mu)
     if method == "mle":
-        total = float(np.sum(logmu[:m]) + (n - m) * logmu[m - 1])
-        require(
-            total > 0,
-            "every point has equidistant first and second neighbours (μ = 1); the dimension is undefined (a lattice?)",
-            StatsError,
-        )
-        alpha = 1 - level
-        lo = sps.chi2.ppf(alpha / 2, 2 * m) / (2 * total)
-        hi = sps.chi2.ppf(1 - alpha / 2, 2 * m) / (2 * total)
-        return Estimate(m / total, lo, hi, level, "TwoNN censored MLE, χ² CI", n)
+        return _twonn_mle(logmu, n, m, level)
+    return _twonn_fit(logmu, np.log(dist[:, 1] / dist[:, 0]), m, level, n_boot, seed)
+
+
+def _twonn_mle(logmu: np.ndarray, n: int, m: int, level: float) -> Estimate:
+    """TwoNN's censored MLE from the sorted ``logmu`` (m kept of n), with its exact χ² CI."""
+    total = float(np.sum(logmu[:m]) + (n - m) * logmu[m - 1])
+    require(
+        total > 0,
+        "every point has equidistant first and second neighbours (μ = 1); the dimension is undefined (a lattice?)",
+        StatsError,
+    )
+    alpha = 1 - level
+    lo = sps.chi2.ppf(alpha / 2, 2 * m) / (2 * total)
+    hi = sps.chi2.ppf(1 - alpha / 2, 2 * m) / (2 * total)
+    return Estimate(m / total, lo, hi, level, "TwoNN censored MLE, χ² CI", n)
+
+
+def _twonn_fit(logmu: np.ndarray, unsorted_logmu: np.ndarray, m: int, level: float, n_boot: int,
+               seed: int) -> Estimate:
+    """Facco's least-squares line through the origin over the m smallest ``logmu`` (sorted),
+    with a bootstrap CI over points (resampling ``unsorted_logmu``)."""
+    n = logmu.size
 
     def fit(sorted_logmu: np.ndarray) -> float:
         f_emp = np.arange(1, n + 1) / n
@@ -461,7 +488,7 @@ def twonn(
         return float(x @ y) / sxx if sxx > 0 else float("nan")
 
     value = fit(logmu)
-    est = bootstrap(np.log(dist[:, 1] / dist[:, 0]), lambda lm: fit(np.sort(lm)), n_boot=n_boot, level=level, seed=seed)
+    est = bootstrap(unsorted_logmu, lambda lm: fit(np.sort(lm)), n_boot=n_boot, level=level, seed=seed)
     return Estimate(value, min(est.low, value), max(est.high, value), level, "TwoNN linear fit, bootstrap", n)
 
 
@@ -570,6 +597,22 @@ def void_probe(
     n = held.shape[0] if n_probes is None else n_probes
     _positive("n_probes", n, integer=True)
     rng = np.random.default_rng(seed)
+    pts, kind = _probe_points(train, probes, n, rng)
+    nn = NearestNeighbors(n_neighbors=1).fit(train)
+    probe_nn = nn.kneighbors(pts)[0][:, 0]
+    held_nn = nn.kneighbors(held)[0][:, 0]
+    require(
+        float(np.median(held_nn)) > 0,
+        "most held-out points coincide with training points (median NN distance 0); "
+        "z_heldout must be points not in z_train",
+        StatsError,
+    )
+    ratio, frac = _void_estimates(probe_nn, held_nn, quantile, n_boot, level, seed)
+    return VoidProbe(ratio, frac, probe_nn, held_nn, float(np.quantile(held_nn, quantile)), kind)
+
+
+def _probe_points(train: np.ndarray, probes: Any, n: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """The ``n`` probe points that :func:`void_probe`'s ``probes`` asks for, and their kind."""
     if isinstance(probes, str):
         require(
             probes in ("gaussian", "box"),
@@ -590,15 +633,13 @@ def void_probe(
     require(
         pts.shape[1] == train.shape[1], f"probes have d={pts.shape[1]} but z_train has d={train.shape[1]}", StatsError
     )
-    nn = NearestNeighbors(n_neighbors=1).fit(train)
-    probe_nn = nn.kneighbors(pts)[0][:, 0]
-    held_nn = nn.kneighbors(held)[0][:, 0]
-    require(
-        float(np.median(held_nn)) > 0,
-        "most held-out points coincide with training points (median NN distance 0); "
-        "z_heldout must be points not in z_train",
-        StatsError,
-    )
+    return pts, kind
+
+
+def _void_estimates(probe_nn: np.ndarray, held_nn: np.ndarray, quantile: float, n_boot: int, level: float,
+                    seed: int) -> tuple[Estimate, Estimate]:
+    """Bootstrap CIs of the median NN-distance ratio (probes / held-out) and of the fraction
+    of probes beyond the held-out ``quantile`` of NN distances."""
 
     def ratio_stat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.median(a, axis=-1) / np.median(b, axis=-1)
@@ -617,7 +658,7 @@ def void_probe(
     frac = Estimate(
         frac.value, frac.low, frac.high, level, f"fraction beyond held-out q{quantile:g}, bootstrap", frac.n
     )
-    return VoidProbe(ratio, frac, probe_nn, held_nn, float(np.quantile(held_nn, quantile)), kind)
+    return ratio, frac
 
 
 # --------------------------------------------------------------------------- clustering

@@ -255,11 +255,8 @@ class QualityScorer:
         )
         return arr
 
-    def block_distances(self, images: Any) -> dict[str, np.ndarray]:
-        """Per block, each image's k-NN distance over the reference's median LOO distance."""
-        return self._block_distances(self._checked(images))
-
     def _block_distances(self, arr: np.ndarray) -> dict[str, np.ndarray]:
+        """Per block, each image's k-NN distance over the reference's median LOO distance."""
         blocks = self._blocks_of(arr)
         out = {}
         for name, block, nn, med in zip(("spectrum", "layout"), blocks, self.nn_, self.block_median_):

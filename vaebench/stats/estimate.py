@@ -15,7 +15,7 @@ from scipy import stats as sps
 
 from vaebench.errors import StatsError, require
 
-__all__ = ["Estimate", "bootstrap", "mean_ci", "quantile_ci"]
+__all__ = ["Estimate", "bootstrap", "mean_ci", "percentile_estimate", "quantile_ci"]
 
 #: Elements of resampled data materialised at once by a vectorised bootstrap.
 _BOOT_CHUNK_ELEMENTS = 20_000_000
@@ -145,7 +145,8 @@ class Estimate:
 
 # --------------------------------------------------------------------------- bootstrap
 
-def _prepare_samples(data: Any) -> tuple[tuple[np.ndarray, ...], bool]:
+def _prepare_samples(data: Any, paired: bool) -> tuple[tuple[np.ndarray, ...], bool]:
+    """The samples of ``data`` as arrays (``paired`` ones of one length), and whether it was a tuple."""
     multi = isinstance(data, tuple)
     raw = data if multi else (data,)
     require(len(raw) >= 1, "data is an empty tuple; pass at least one array", StatsError)
@@ -162,6 +163,11 @@ def _prepare_samples(data: Any) -> tuple[tuple[np.ndarray, ...], bool]:
                 f"{name} has {arr.shape[0]} observations; the bootstrap needs at least 2",
                 StatsError)
         samples.append(arr)
+    lengths = [s.shape[0] for s in samples]
+    if paired and len(samples) > 1:
+        require(len(set(lengths)) == 1,
+                f"paired samples have different lengths {lengths}; resample them "
+                "independently with paired=False or pass equal-length arrays", StatsError)
     return tuple(samples), multi
 
 
@@ -211,6 +217,83 @@ def _bca_acceleration(samples: tuple[np.ndarray, ...], statistic: Callable, pair
     return nums / (6.0 * dens ** 1.5)
 
 
+def _point_value(call: Callable[[Sequence[np.ndarray]], np.ndarray], samples: tuple[np.ndarray, ...],
+                 vectorized: bool) -> float:
+    """The statistic on the original data (a batch of one when vectorised): one finite number."""
+    point = call([s[None, ...] for s in samples] if vectorized else samples)
+    if vectorized:
+        point = point.reshape(-1)
+    require(point.size == 1,
+            f"a vectorized statistic must return shape (B,), got {point.shape} for B=1"
+            if vectorized else
+            f"the statistic returned shape {point.shape}; it must return one number "
+            "(or pass vectorized=True for a batched statistic)", StatsError)
+    value = float(point.reshape(-1)[0])
+    require(math.isfinite(value),
+            f"the statistic on the original data is {value}; it must be finite", StatsError)
+    return value
+
+
+def _replicates(call: Callable[[Sequence[np.ndarray]], np.ndarray], samples: tuple[np.ndarray, ...],
+                n_boot: int, paired: bool, vectorized: bool, rng: np.random.Generator) -> np.ndarray:
+    """``n_boot`` bootstrap replicates of the statistic, resampled in chunks of at most
+    ``_BOOT_CHUNK_ELEMENTS`` elements (the chunking does not change the replicates)."""
+    lengths = [s.shape[0] for s in samples]
+    per_rep = sum(int(s.size) for s in samples)
+    chunk = int(max(1, min(n_boot, _BOOT_CHUNK_ELEMENTS // max(per_rep, 1))))
+    boots = np.empty(n_boot, dtype=np.float64)
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        if paired:
+            shared = rng.integers(0, lengths[0], size=(b, lengths[0]))
+            idx = [shared] * len(samples)
+        else:
+            idx = [rng.integers(0, n, size=(b, n)) for n in lengths]
+        if vectorized:
+            out = call([s[i] for s, i in zip(samples, idx)]).reshape(-1)
+            require(out.size == b,
+                    f"a vectorized statistic must return shape ({b},), got {out.shape}",
+                    StatsError)
+            boots[done:done + b] = out
+        else:
+            for r in range(b):
+                boots[done + r] = float(call([s[i[r]] for s, i in zip(samples, idx)]))
+        done += b
+    return boots
+
+
+def _bca_quantiles(finite: np.ndarray, value: float, alpha: float, acceleration: float) -> list[float]:
+    """Efron's BCa-adjusted probabilities of the lower and upper bound among the replicates."""
+    frac = (np.sum(finite < value) + 0.5 * np.sum(finite == value)) / finite.size
+    frac = float(np.clip(frac, 1.0 / (2 * finite.size), 1 - 1.0 / (2 * finite.size)))
+    z0 = special.ndtri(frac)
+    qs = []
+    for zq in (special.ndtri(alpha / 2), special.ndtri(1 - alpha / 2)):
+        denom = 1.0 - acceleration * (z0 + zq)
+        adj = special.ndtr(z0 + (z0 + zq) / denom) if denom > 0 else (0.0 if zq < 0 else 1.0)
+        qs.append(float(np.clip(adj, 0.0, 1.0)))
+    return qs
+
+
+def _scalar_statistic(statistic: Callable[..., Any], vectorized: bool) -> Callable[..., float]:
+    """``statistic`` as a function of the plain samples returning one number (for the jackknife)."""
+    if not vectorized:
+        return statistic
+
+    def scalar_stat(*arrays: np.ndarray) -> float:
+        return float(np.asarray(statistic(*[a[None, ...] for a in arrays])).reshape(-1)[0])
+    return scalar_stat
+
+
+def _check_bootstrap_args(n_boot: Any, level: float, method: str) -> None:
+    require(isinstance(n_boot, (int, np.integer)) and n_boot >= 10,
+            f"n_boot={n_boot!r} must be an integer of at least 10 (1000 is usual)", StatsError)
+    _check_level(level)
+    require(method in ("percentile", "bca"),
+            f"method={method!r} is not a bootstrap method; use 'percentile' or 'bca'", StatsError)
+
+
 def bootstrap(data: Any, statistic: Callable[..., Any], n_boot: int = 1000,
               level: float = 0.95, seed: int = 0, method: str = "percentile", *,
               paired: bool = True, vectorized: bool = False,
@@ -243,58 +326,19 @@ def bootstrap(data: Any, statistic: Callable[..., Any], n_boot: int = 1000,
     Replicates where the statistic is not finite are dropped; if fewer than half are
     finite a :class:`StatsError` is raised. ``Estimate.n`` is the number of
     observations (for independent samples, their total).
+
+    (Not ``scipy.stats.bootstrap``: it has no grouped jackknife, does not drop
+    non-finite replicates, and fails on replicates that are all equal.)
     """
-    require(isinstance(n_boot, (int, np.integer)) and n_boot >= 10,
-            f"n_boot={n_boot!r} must be an integer of at least 10 (1000 is usual)", StatsError)
-    _check_level(level)
-    require(method in ("percentile", "bca"),
-            f"method={method!r} is not a bootstrap method; use 'percentile' or 'bca'", StatsError)
-    samples, multi = _prepare_samples(data)
+    _check_bootstrap_args(n_boot, level, method)
+    samples, multi = _prepare_samples(data, paired)
     lengths = [s.shape[0] for s in samples]
-    if paired and len(samples) > 1:
-        require(len(set(lengths)) == 1,
-                f"paired samples have different lengths {lengths}; resample them "
-                "independently with paired=False or pass equal-length arrays", StatsError)
-    rng = np.random.default_rng(seed)
 
     def call(arrays: Sequence[np.ndarray]) -> np.ndarray:
-        out = statistic(*arrays)
-        return np.asarray(out, dtype=np.float64)
+        return np.asarray(statistic(*arrays), dtype=np.float64)
 
-    point = call([s[None, ...] for s in samples] if vectorized else samples)
-    if vectorized:
-        point = point.reshape(-1)
-    require(point.size == 1,
-            f"a vectorized statistic must return shape (B,), got {point.shape} for B=1"
-            if vectorized else
-            f"the statistic returned shape {point.shape}; it must return one number "
-            "(or pass vectorized=True for a batched statistic)", StatsError)
-    value = float(point.reshape(-1)[0])
-    require(math.isfinite(value),
-            f"the statistic on the original data is {value}; it must be finite", StatsError)
-
-    per_rep = sum(int(s.size) for s in samples)
-    chunk = int(max(1, min(n_boot, _BOOT_CHUNK_ELEMENTS // max(per_rep, 1))))
-    boots = np.empty(n_boot, dtype=np.float64)
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        if paired:
-            shared = rng.integers(0, lengths[0], size=(b, lengths[0]))
-            idx = [shared] * len(samples)
-        else:
-            idx = [rng.integers(0, n, size=(b, n)) for n in lengths]
-        if vectorized:
-            out = call([s[i] for s, i in zip(samples, idx)]).reshape(-1)
-            require(out.size == b,
-                    f"a vectorized statistic must return shape ({b},), got {out.shape}",
-                    StatsError)
-            boots[done:done + b] = out
-        else:
-            for r in range(b):
-                boots[done + r] = float(call([s[i[r]] for s, i in zip(samples, idx)]))
-        done += b
-
+    value = _point_value(call, samples, vectorized)
+    boots = _replicates(call, samples, n_boot, paired, vectorized, np.random.default_rng(seed))
     finite = boots[np.isfinite(boots)]
     require(finite.size >= max(10, n_boot // 2),
             f"only {finite.size} of {n_boot} bootstrap replicates gave a finite statistic; "
@@ -304,26 +348,22 @@ def bootstrap(data: Any, statistic: Callable[..., Any], n_boot: int = 1000,
         lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
         label = "bootstrap"
     else:
-        frac = (np.sum(finite < value) + 0.5 * np.sum(finite == value)) / finite.size
-        frac = float(np.clip(frac, 1.0 / (2 * finite.size), 1 - 1.0 / (2 * finite.size)))
-        z0 = special.ndtri(frac)
-        if vectorized:
-            def scalar_stat(*arrays: np.ndarray) -> float:
-                return float(np.asarray(statistic(*[a[None, ...] for a in arrays])).reshape(-1)[0])
-        else:
-            scalar_stat = statistic  # type: ignore[assignment]
-        a = _bca_acceleration(samples, scalar_stat, paired or len(samples) == 1,
+        a = _bca_acceleration(samples, _scalar_statistic(statistic, vectorized), paired or len(samples) == 1,
                               jackknife_groups, np.random.default_rng([seed, 1]))
-        qs = []
-        for zq in (special.ndtri(alpha / 2), special.ndtri(1 - alpha / 2)):
-            denom = 1.0 - a * (z0 + zq)
-            adj = special.ndtr(z0 + (z0 + zq) / denom) if denom > 0 else (0.0 if zq < 0 else 1.0)
-            qs.append(float(np.clip(adj, 0.0, 1.0)))
-        lo, hi = np.quantile(finite, qs)
+        lo, hi = np.quantile(finite, _bca_quantiles(finite, value, alpha, a))
         label = "bootstrap BCa"
     lo, hi = float(min(lo, hi)), float(max(lo, hi))
     n = lengths[0] if (paired or not multi) else int(sum(lengths))
     return Estimate(value, lo, hi, level, label, n)
+
+
+def percentile_estimate(value: float, replicates: np.ndarray, level: float, method: str,
+                        n: int | None) -> Estimate:
+    """``value`` with the α/2 and 1−α/2 quantiles of its bootstrap ``replicates`` as the
+    interval, widened where needed to contain ``value`` (for resampling schemes made by hand)."""
+    alpha = 1 - level
+    lo, hi = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])
+    return Estimate(value, min(lo, value), max(hi, value), level, method, n)
 
 
 # --------------------------------------------------------------------------- exact CIs

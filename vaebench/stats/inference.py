@@ -12,7 +12,16 @@ import numpy as np
 from scipy import stats as sps
 
 from vaebench.errors import StatsError, require
-from vaebench.stats.estimate import Estimate, _as_1d, _check_alpha, _check_count, _check_level, bootstrap, quantile_ci
+from vaebench.stats.estimate import (
+    Estimate,
+    _as_1d,
+    _check_alpha,
+    _check_count,
+    _check_level,
+    bootstrap,
+    percentile_estimate,
+    quantile_ci,
+)
 
 __all__ = [
     "Equivalence", "tost",
@@ -191,6 +200,65 @@ def _parse_group(group: Any, name: str) -> tuple[list[tuple[np.ndarray, np.ndarr
     return None, [float(v) for v in values]
 
 
+def _distance_function(distance: str | Callable) -> tuple[Callable, str]:
+    """The distance function and its name for ``distance`` (a name in ``_DISTANCES`` or a callable)."""
+    if callable(distance):
+        return distance, getattr(distance, "__name__", "custom")
+    require(distance in _DISTANCES,
+            f"distance={distance!r} is unknown; use one of {sorted(_DISTANCES)} or a callable",
+            StatsError)
+    return _DISTANCES[distance], distance
+
+
+def _ratio_over_values(b_vals: list[float], w_vals: list[float], n_boot: int, level: float,
+                       seed: int) -> tuple[Estimate, Estimate, Estimate]:
+    """Ratio, between and within CIs from resampling the distance values of each group."""
+    require(min(len(b_vals), len(w_vals)) >= 2,
+            f"resample='values' needs at least 2 distances per group, got "
+            f"{len(b_vals)} between and {len(w_vals)} within; pass sample pairs and "
+            "resample='points'", StatsError)
+    bv, wv = np.asarray(b_vals), np.asarray(w_vals)
+
+    def ratio_of_means(x: np.ndarray, y: np.ndarray) -> float:
+        return float(x.mean() / y.mean()) if y.mean() > 0 else float("nan")
+
+    ratio = bootstrap((bv, wv), ratio_of_means, n_boot=n_boot, level=level, seed=seed, paired=False)
+    between_est = bootstrap(bv, np.mean, n_boot=n_boot, level=level, seed=seed)
+    within_est = bootstrap(wv, np.mean, n_boot=n_boot, level=level, seed=seed)
+    return ratio, between_est, within_est
+
+
+def _ratio_over_points(b_pairs: list[tuple[np.ndarray, np.ndarray]], w_pairs: list[tuple[np.ndarray, np.ndarray]],
+                       b_vals: list[float], w_vals: list[float], dist_fn: Callable, n_boot: int, level: float,
+                       seed: int) -> tuple[Estimate, Estimate, Estimate]:
+    """Ratio, between and within CIs from resampling the points of every sample and
+    recomputing all distances (finite-sample noise only)."""
+    rng = np.random.default_rng(seed)
+    reps = np.empty((n_boot, 2))
+    for r in range(n_boot):
+        means = []
+        for pairs in (b_pairs, w_pairs):
+            ds = [dist_fn(x[rng.integers(0, x.size, x.size)],
+                          y[rng.integers(0, y.size, y.size)]) for x, y in pairs]
+            means.append(float(np.mean(ds)))
+        reps[r] = means
+    alpha = 1 - level
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rr = reps[:, 0] / reps[:, 1]
+    method = "bootstrap over points"
+    ratio = percentile_estimate(float(np.mean(b_vals) / np.mean(w_vals)), rr[np.isfinite(rr)], level, method,
+                                len(b_vals) + len(w_vals))
+    ests = []
+    for column, values in ((0, b_vals), (1, w_vals)):
+        low, high = np.quantile(reps[:, column], [alpha / 2, 1 - alpha / 2])
+        ests.append(Estimate(float(np.mean(values)), low, high, level, method, len(values)))
+    return ratio, ests[0], ests[1]
+
+
+def _pair_distances(pairs: list[tuple[np.ndarray, np.ndarray]], dist_fn: Callable) -> list[float]:
+    return [float(dist_fn(x, y)) for x, y in pairs]
+
+
 def distance_vs_seed_noise(between: Any, within: Any, distance: str | Callable = "wasserstein",
                            n_boot: int = 1000, seed: int = 0, level: float = 0.95,
                            resample: str = "auto") -> DistanceRatio:
@@ -216,19 +284,13 @@ def distance_vs_seed_noise(between: Any, within: Any, distance: str | Callable =
     samples have the same size, so it largely cancels in the ratio.
     """
     _check_level(level)
-    if callable(distance):
-        dist_fn, dist_name = distance, getattr(distance, "__name__", "custom")
-    else:
-        require(distance in _DISTANCES,
-                f"distance={distance!r} is unknown; use one of {sorted(_DISTANCES)} or a callable",
-                StatsError)
-        dist_fn, dist_name = _DISTANCES[distance], distance
+    dist_fn, dist_name = _distance_function(distance)
     b_pairs, b_vals = _parse_group(between, "between")
     w_pairs, w_vals = _parse_group(within, "within")
     if b_vals is None:
-        b_vals = [float(dist_fn(x, y)) for x, y in b_pairs]  # type: ignore[union-attr]
+        b_vals = _pair_distances(b_pairs, dist_fn)  # type: ignore[arg-type]
     if w_vals is None:
-        w_vals = [float(dist_fn(x, y)) for x, y in w_pairs]  # type: ignore[union-attr]
+        w_vals = _pair_distances(w_pairs, dist_fn)  # type: ignore[arg-type]
     require(resample in ("auto", "values", "points"),
             f"resample={resample!r} must be 'auto', 'values' or 'points'", StatsError)
     if resample == "auto":
@@ -236,46 +298,14 @@ def distance_vs_seed_noise(between: Any, within: Any, distance: str | Callable =
     require(float(np.mean(w_vals)) > 0,
             "the within (seed-to-seed) distances are all 0; the ratio is undefined", StatsError)
     ratio_value = float(np.mean(b_vals) / np.mean(w_vals))
-
     if resample == "values":
-        require(min(len(b_vals), len(w_vals)) >= 2,
-                f"resample='values' needs at least 2 distances per group, got "
-                f"{len(b_vals)} between and {len(w_vals)} within; pass sample pairs and "
-                "resample='points'", StatsError)
-        bv, wv = np.asarray(b_vals), np.asarray(w_vals)
-        def ratio_of_means(x: np.ndarray, y: np.ndarray) -> float:
-            return float(x.mean() / y.mean()) if y.mean() > 0 else float("nan")
-
-        ratio = bootstrap((bv, wv), ratio_of_means, n_boot=n_boot, level=level, seed=seed,
-                          paired=False)
-        between_est = bootstrap(bv, np.mean, n_boot=n_boot, level=level, seed=seed)
-        within_est = bootstrap(wv, np.mean, n_boot=n_boot, level=level, seed=seed)
+        ratio, between_est, within_est = _ratio_over_values(b_vals, w_vals, n_boot, level, seed)
     else:
         require(b_pairs is not None and w_pairs is not None,
                 "resample='points' needs sample pairs for both groups, not distance values",
                 StatsError)
-        rng = np.random.default_rng(seed)
-        reps = np.empty((n_boot, 2))
-        for r in range(n_boot):
-            means = []
-            for pairs in (b_pairs, w_pairs):
-                ds = [dist_fn(x[rng.integers(0, x.size, x.size)],
-                              y[rng.integers(0, y.size, y.size)]) for x, y in pairs]
-                means.append(float(np.mean(ds)))
-            reps[r] = means
-        alpha = 1 - level
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rr = reps[:, 0] / reps[:, 1]
-        rr = rr[np.isfinite(rr)]
-        lo, hi = np.quantile(rr, [alpha / 2, 1 - alpha / 2])
-        ratio = Estimate(ratio_value, min(lo, ratio_value), max(hi, ratio_value), level,
-                         "bootstrap over points", len(b_vals) + len(w_vals))
-        blo, bhi = np.quantile(reps[:, 0], [alpha / 2, 1 - alpha / 2])
-        wlo, whi = np.quantile(reps[:, 1], [alpha / 2, 1 - alpha / 2])
-        between_est = Estimate(float(np.mean(b_vals)), blo, bhi, level, "bootstrap over points",
-                               len(b_vals))
-        within_est = Estimate(float(np.mean(w_vals)), wlo, whi, level, "bootstrap over points",
-                              len(w_vals))
+        ratio, between_est, within_est = _ratio_over_points(b_pairs, w_pairs, b_vals, w_vals,  # type: ignore
+                                                            dist_fn, n_boot, level, seed)
     ratio = Estimate(ratio_value, ratio.low, ratio.high, level,
                      f"bootstrap over {resample}", len(b_vals) + len(w_vals))
     return DistanceRatio(ratio, between_est, within_est, tuple(b_vals), tuple(w_vals),
@@ -449,6 +479,54 @@ def power_two_rates(p1: float, p2: float, n1: int, n2: int, alpha: float = 0.05,
 
 # --------------------------------------------------------------------------- regression
 
+def _ols(xx: np.ndarray, yy: np.ndarray) -> tuple[float, float]:
+    """OLS (slope, intercept) of yy on xx; NaNs when xx is constant."""
+    xm, ym = xx.mean(), yy.mean()
+    sxx = float(np.sum((xx - xm) ** 2))
+    if sxx == 0:
+        return float("nan"), float("nan")
+    b = float(np.sum((xx - xm) * (yy - ym))) / sxx
+    return b, float(ym - b * xm)
+
+
+def _ols_t_intervals(xa: np.ndarray, ya: np.ndarray, slope: float, intercept: float,
+                     level: float) -> tuple[Estimate, Estimate]:
+    """Exact t intervals (n − 2 degrees of freedom) of the slope and the intercept."""
+    n = xa.size
+    fitted = sps.linregress(xa, ya)                      # scipy's OLS and standard errors
+    se_b, se_a = float(fitted.stderr), float(fitted.intercept_stderr)
+    tq = float(sps.t.ppf(0.5 + level / 2, n - 2))
+    slope_e = Estimate(slope, slope - tq * se_b, slope + tq * se_b, level, "OLS t", n)
+    icpt_e = Estimate(intercept, intercept - tq * se_a, intercept + tq * se_a, level, "OLS t", n)
+    return slope_e, icpt_e
+
+
+def _ols_cluster_intervals(xa: np.ndarray, ya: np.ndarray, slope: float, intercept: float, groups: Any,
+                           level: float, n_boot: int, seed: int) -> tuple[Estimate, Estimate]:
+    """Cluster-bootstrap intervals of the slope and the intercept, resampling whole ``groups``."""
+    n = xa.size
+    g = np.asarray(groups)
+    require(g.shape == (n,), f"groups has shape {g.shape}; pass one label per point ({n})",
+            StatsError)
+    labels, inv = np.unique(g, return_inverse=True)
+    require(labels.size >= 3,
+            f"groups has {labels.size} distinct labels; the cluster bootstrap needs >= 3",
+            StatsError)
+    members = [np.flatnonzero(inv == i) for i in range(labels.size)]
+    rng = np.random.default_rng(seed)
+    reps = np.full((n_boot, 2), np.nan)
+    for r in range(n_boot):
+        pick = rng.integers(0, labels.size, labels.size)
+        idx = np.concatenate([members[i] for i in pick])
+        reps[r] = _ols(xa[idx], ya[idx])
+    ok = reps[np.all(np.isfinite(reps), axis=1)]
+    require(ok.shape[0] >= n_boot // 2,
+            "most cluster-bootstrap resamples had constant x; add groups or x values",
+            StatsError)
+    return (percentile_estimate(slope, ok[:, 0], level, "OLS, cluster bootstrap", n),
+            percentile_estimate(intercept, ok[:, 1], level, "OLS, cluster bootstrap", n))
+
+
 def linear_fit(x: Any, y: Any, level: float = 0.95, groups: Any = None,
                n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Ordinary least squares y = intercept + slope · x with confidence intervals.
@@ -466,53 +544,15 @@ def linear_fit(x: Any, y: Any, level: float = 0.95, groups: Any = None,
             StatsError)
     require(np.unique(xa).size >= 2, "x is constant; a slope needs at least two distinct x",
             StatsError)
-    n = xa.size
-
-    def fit(xx: np.ndarray, yy: np.ndarray) -> tuple[float, float]:
-        xm, ym = xx.mean(), yy.mean()
-        sxx = float(np.sum((xx - xm) ** 2))
-        if sxx == 0:
-            return float("nan"), float("nan")
-        b = float(np.sum((xx - xm) * (yy - ym))) / sxx
-        return b, float(ym - b * xm)
-
-    slope, intercept = fit(xa, ya)
+    slope, intercept = _ols(xa, ya)
     resid = ya - (intercept + slope * xa)
     sst = float(np.sum((ya - ya.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid ** 2)) / sst if sst > 0 else 1.0
     if groups is None:
-        fitted = sps.linregress(xa, ya)                      # scipy's OLS and standard errors
-        se_b, se_a = float(fitted.stderr), float(fitted.intercept_stderr)
-        tq = float(sps.t.ppf(0.5 + level / 2, n - 2))
-        slope_e = Estimate(slope, slope - tq * se_b, slope + tq * se_b, level, "OLS t", n)
-        icpt_e = Estimate(intercept, intercept - tq * se_a, intercept + tq * se_a, level,
-                          "OLS t", n)
+        slope_e, icpt_e = _ols_t_intervals(xa, ya, slope, intercept, level)
     else:
-        g = np.asarray(groups)
-        require(g.shape == (n,), f"groups has shape {g.shape}; pass one label per point ({n})",
-                StatsError)
-        labels, inv = np.unique(g, return_inverse=True)
-        require(labels.size >= 3,
-                f"groups has {labels.size} distinct labels; the cluster bootstrap needs >= 3",
-                StatsError)
-        members = [np.flatnonzero(inv == i) for i in range(labels.size)]
-        rng = np.random.default_rng(seed)
-        reps = np.full((n_boot, 2), np.nan)
-        for r in range(n_boot):
-            pick = rng.integers(0, labels.size, labels.size)
-            idx = np.concatenate([members[i] for i in pick])
-            reps[r] = fit(xa[idx], ya[idx])
-        ok = reps[np.all(np.isfinite(reps), axis=1)]
-        require(ok.shape[0] >= n_boot // 2,
-                "most cluster-bootstrap resamples had constant x; add groups or x values",
-                StatsError)
-        alpha = 1 - level
-        qs = np.quantile(ok, [alpha / 2, 1 - alpha / 2], axis=0)
-        slope_e = Estimate(slope, min(qs[0, 0], slope), max(qs[1, 0], slope), level,
-                           "OLS, cluster bootstrap", n)
-        icpt_e = Estimate(intercept, min(qs[0, 1], intercept), max(qs[1, 1], intercept), level,
-                          "OLS, cluster bootstrap", n)
-    return {"slope": slope_e, "intercept": icpt_e, "r2": r2, "n": n}
+        slope_e, icpt_e = _ols_cluster_intervals(xa, ya, slope, intercept, groups, level, n_boot, seed)
+    return {"slope": slope_e, "intercept": icpt_e, "r2": r2, "n": xa.size}
 
 
 def linear_slope(x: Any, y: Any, level: float = 0.95, groups: Any = None,
