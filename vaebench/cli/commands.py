@@ -201,13 +201,13 @@ class _Outcomes:
             self.errors.append(f"collecting {report.nodeid or 'the claims'}")
 
     def pytest_runtest_logreport(self, report):
-        from vaebench.pytest_plugin.hooks import VERDICT_KEY, _prop
+        from vaebench.pytest_plugin.outcome import VERDICT_KEY, prop
 
         if report.when == "call":
             self.ran += 1
         if not report.failed:
             return
-        if report.when == "call" and _prop(report, VERDICT_KEY) == "refuted":
+        if report.when == "call" and prop(report, VERDICT_KEY) == "refuted":
             self.refuted.append(report.nodeid)
         else:
             self.errors.append(report.nodeid + ("" if report.when == "call" else f" ({report.when})"))
