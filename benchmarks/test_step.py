@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from vaebench import bench as vb
-from vaebench.pytest_plugin.hooks import scale_option
+from vaebench.pytest_plugin.options import scale_option
 
 #: label -> (model spec of the scale and the bench config, compute precision): the posts'
 #: three models (post XII: AE, VAE, the VAE with an extra Dense(256)) and the VAE in bfloat16

@@ -30,6 +30,9 @@ def _train(tmp_path, *options):
     (["--fact", "inf"], "fact=inf must be a finite number >= 0"),
     (["--fact", "nan"], "fact=nan must be a finite number >= 0"),
     (["--data", "celeb:/x"], "data='celeb:/x' is not a data source"),
+    (["--data", "folder:/nonexistent/vaebench"], "--data='folder:/nonexistent/vaebench': /nonexistent/vaebench does "
+                                                 "not exist; pass the folder that holds the images"),
+    (["--data", "/nonexistent/images"], "for a folder of images use folder:/nonexistent/images"),
 ])
 def test_train_options_that_do_not_apply_are_errors(tmp_path, tiny_scale, capsys, options, message):
     assert _train(tmp_path, *options) == 2
@@ -164,7 +167,19 @@ def test_main_exits_non_zero_when_a_test_errors(tmp_path, module):
     (["--scale", "nosuch"], "--scale='nosuch' is not a scale; use one of ['cpu', 'full', 'smoke'] or auto"),
     (["--hypotheses", "nowhere"], "--hypotheses='nowhere' does not exist"),
     (["--data", "celeba"], "data='celeba' names no folder"),
+    (["--data", "/nonexistent/images"], "for a folder of images use folder:/nonexistent/images"),
 ])
 def test_main_bad_options(tmp_path, options, message):
     run = _main(tmp_path, *options)
     assert run.returncode == 2 and message in run.stderr, run.stderr[-2000:]
+
+
+def test_main_refuses_a_reports_folder_it_cannot_write_before_running(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "test_u5.py").write_text("def test_x():\n    raise AssertionError('ran')\n")
+    (tmp_path / "afile").write_text("a file")
+    assert cli.main(["main", "--hypotheses", str(mine), "--report", str(tmp_path / "afile" / "reports")]) == 2
+    err = capsys.readouterr().err
+    assert f"the reports folder {tmp_path / 'afile' / 'reports'} cannot be written: {tmp_path / 'afile'} is a " \
+           "file, so nothing can be written below it; pass --report DIR" in err

@@ -1,15 +1,27 @@
 """Executors: the store's protocol per pack, the local executor, `vaebench train --plan`, Ray's absence."""
 import dataclasses
+import socket
+import subprocess
 import sys
+import textwrap
 import threading
 import time
+import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vaebench.data.fingerprint import combine
 from vaebench.errors import SpecError, TrainingError
-from vaebench.store.executors import LocalExecutor, import_ray, load_datasets, train_pack
+from vaebench.store.executors import (
+    LocalExecutor,
+    RayExecutor,
+    check_local_auth,
+    import_ray,
+    load_datasets,
+    train_pack,
+)
 from vaebench.store.modelstore import ModelStore
 from vaebench.store.plan import Plan, planned
 
@@ -103,6 +115,100 @@ def test_without_ray_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(TrainingError, match=r"--executor ray needs Ray.*pip install 'vaebench\[ray\]'"):
         import_ray()
+
+
+def test_production_code_holds_no_kill_hook():
+    package = Path(__file__).resolve().parents[1] / "vaebench"
+    hooked = [str(p.relative_to(package)) for p in package.rglob("*.py")
+              if any(word in p.read_text() for word in ("VAEBENCH_TEST", "SIGKILL", "_arm_kill"))]
+    assert hooked == []
+
+
+KILLED_PLAN = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from killhook import killing_once
+    from vaebench.store.executors import LocalExecutor, train_pack
+    from vaebench.store.plan import Plan
+
+    task = killing_once(train_pack, sys.argv[3], after_s=0.5)
+    LocalExecutor(progress=False, task=task).run(Plan.read(sys.argv[2]))
+    print("training finished before the kill")
+""")
+
+
+@pytest.mark.slow
+def test_a_local_run_killed_mid_training_leaves_no_damaged_entry_and_the_rerun_trains(store, fingerprint, tiny_data,
+                                                                                      tiny_ae, tiny_vae, tiny_train,
+                                                                                      tmp_path):
+    longer = dataclasses.replace(tiny_train, epochs=30)       # seconds of training: the kill lands 0.5 s in
+    models = [planned(store, tiny_data, spec, longer, fingerprint) for spec in (tiny_ae, tiny_vae)]
+    path = Plan(tuple(models), store=str(store.root), pack=2).write(tmp_path / "plan.json")
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_PLAN)
+    marker = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), str(Path(__file__).parent), str(path), str(marker)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == -9, (proc.returncode, out[-2000:], err[-2000:])      # SIGKILL, mid-training
+    assert marker.read_text() == f"{socket.gethostname()}:{proc.pid}"
+    reopened = ModelStore(store.root, progress=False)
+    assert reopened.damaged() == [] and reopened.entries() == [] and not list(reopened.models.glob(".tmp-*"))
+    (again,) = LocalExecutor(progress=False).run(Plan.read(path), reopened)
+    assert sorted(again.trained) == sorted(m.name for m in models)
+    for entry in ModelStore(store.root, progress=False).entries():
+        entry.load_model()
+
+
+@pytest.mark.parametrize("version, env, message", [
+    ("2.60.0", {}, None),                                         # Ray turns token auth on for local clusters
+    ("2.60.0", {"RAY_AUTH_MODE": "token"}, None),
+    ("2.52.1", {"RAY_AUTH_MODE": "token"}, None),                 # has it, when asked for
+    ("2.55.0", {}, "Ray 2.55.0 starts local clusters without authentication, and they listen on every network "
+                   "interface: set RAY_AUTH_MODE=token before starting (or install ray>=2.59), or pass --address"),
+    ("2.51.0", {"RAY_AUTH_MODE": "token"}, "Ray 2.51.0 has no token authentication"),
+    ("2.60.0", {"RAY_AUTH_MODE": "disabled"}, "RAY_AUTH_MODE='disabled': the local Ray cluster vaebench starts "
+                                              "listens on every network interface"),
+])
+def test_a_local_ray_cluster_needs_token_authentication(version, env, message):
+    if message is None:
+        check_local_auth(version, env)
+    else:
+        with pytest.raises(TrainingError) as e:
+            check_local_auth(version, env)
+        assert message in str(e.value)
+
+
+def _fake_ray(version="2.60.0", refuse=False):
+    calls = []
+
+    def init(**kwargs):
+        if refuse:
+            raise ConnectionError("Could not find any running Ray instance")
+        calls.append(("init", kwargs))
+
+    return types.SimpleNamespace(__version__=version, is_initialized=lambda: False, init=init), calls
+
+
+def test_the_ray_executor_starts_a_local_cluster_only_with_token_auth(monkeypatch):
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    ray, calls = _fake_ray()
+    assert RayExecutor(progress=False).connect(ray) is True
+    assert calls == [("init", {"address": None, "include_dashboard": False, "log_to_driver": False})]
+    ray, calls = _fake_ray(version="2.40.0")
+    with pytest.raises(TrainingError, match="Ray 2.40.0 has no token authentication"):
+        RayExecutor(progress=False).connect(ray)
+    assert calls == []
+    RayExecutor(address="head:6379", progress=False).connect(ray)          # a cluster of one's own: as it is
+    assert calls == [("init", {"address": "head:6379", "include_dashboard": False, "log_to_driver": False})]
+
+
+def test_a_refused_ray_connection_is_one_clear_error(monkeypatch):
+    ray, _ = _fake_ray(refuse=True)
+    with pytest.raises(TrainingError, match=r"cannot reach the Ray cluster at 'head:6379' \(Could not find any "
+                                            r"running Ray instance\); check --address or \$RAY_ADDRESS"):
+        RayExecutor(address="head:6379", progress=False).connect(ray)
 
 
 # ---------------------------------------------------------------------------- vaebench train --plan

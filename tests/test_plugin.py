@@ -130,10 +130,54 @@ def test_module_without_claim_is_an_error(pytester):
     result.stdout.fnmatch_lines(["*has no CLAIM = vaebench.claims.record.Claim*"])
 
 
-def test_bad_seeds_option(pytester):
+@pytest.mark.parametrize("options, message", [
+    (["--vaebench-seeds", "a,b"], "--vaebench-seeds='a,b' must be comma-separated integers, e.g. 0,1,2"),
+    (["--vaebench-seeds", "0,0"], "--vaebench-seeds='0,0' repeats seed 0: each seed is one independent run"),
+    (["--vaebench-seeds", "1,4294967296"], "seed 4294967296 is outside [0, 2**32 - 1]"),
+    (["--vaebench-seeds", "-1"], "seed -1 is outside [0, 2**32 - 1]"),
+    (["--vaebench-pack", "0"], "--vaebench-pack=0 must be an integer >= 1"),
+    (["--vaebench-data", "folder:{root}/nowhere"], "{root}/nowhere does not exist; pass the folder that holds"),
+    (["--vaebench-data", "celeba:{root}/afile"], "{root}/afile is a file, not a folder"),
+    (["--vaebench-data", "{root}/images"], "is not a data source; use synthetic, celeba:PATH or folder:PATH; for a "
+                                           "folder of images use folder:{root}/images"),
+    (["--vaebench-report", "{root}/afile/reports"], "--vaebench-report='{root}/afile/reports' cannot be written: "
+                                                    "{root}/afile is a file, so nothing can be written below it"),
+    (["--vaebench-report", "{root}/afile"], "{root}/afile is a file, not a folder"),
+])
+def test_bad_options_are_one_usage_error_before_anything_runs(pytester, options, message):
+    pytester.makepyfile(test_s="def test_x(scale):\n    raise AssertionError('ran')\n")
+    (pytester.path / "afile").write_text("a file")
+    root = str(pytester.path)
+    result = pytester.runpytest(*[o.format(root=root) for o in options], "--vaebench-plan", "plan.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message.format(root=root) in result.stderr.str()
+    assert "ran" not in result.stdout.str() and not (pytester.path / "plan.json").exists()   # no empty plan
+
+
+@pytest.mark.parametrize("plan, message", [
+    ("{root}/afile/plan.json", "{root}/afile is a file, so nothing can be written below it"),
+    ("{root}", "{root} is a folder; give a file name, e.g. {root}/plan.json"),
+])
+def test_a_plan_location_that_cannot_be_written_is_a_usage_error(pytester, plan, message):
     pytester.makepyfile(test_s="def test_x(scale):\n    pass\n")
-    result = pytester.runpytest("--vaebench-seeds", "a,b")
-    result.stdout.fnmatch_lines(["*--vaebench-seeds='a,b' must be comma-separated integers*"])
+    (pytester.path / "afile").write_text("a file")
+    root = str(pytester.path)
+    result = pytester.runpytest("--vaebench-plan", plan.format(root=root))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"--vaebench-plan='{plan.format(root=root)}' cannot be written: {message.format(root=root)}" \
+        in result.stderr.str()
+
+
+def test_a_read_only_report_folder_is_a_usage_error(pytester, monkeypatch):
+    import os
+
+    pytester.makepyfile(test_s="def test_x(scale):\n    pass\n")
+    (pytester.path / "ro").mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if str(p).endswith("ro") else real(p, mode, **k))
+    result = pytester.runpytest("--vaebench-report", "ro/reports")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"{pytester.path / 'ro'} is not writable here (read-only, or another user's)" in result.stderr.str()
 
 
 def test_seeds_option_overrides_the_scale(pytester):
@@ -178,7 +222,7 @@ def test_a_claim_test_that_raises_fails_in_record_mode(pytester):
 def test_scale_option_prefers_the_option_over_the_environment(monkeypatch):
     import types
 
-    from vaebench.pytest_plugin.hooks import scale_option, verdicts_decide_outcome
+    from vaebench.pytest_plugin import scale_option, verdicts_decide_outcome
 
     def config(**options):
         return types.SimpleNamespace(getoption=lambda name: options.get(name))
@@ -223,3 +267,75 @@ def test_x(scale):
     pytester.runpytest("--vaebench-data", f"folder:{tmp_path}", "--vaebench-scale", "smoke").assert_outcomes(passed=1)
     monkeypatch.setenv("VAEBENCH_DATA", f"folder:{tmp_path}")
     pytester.runpytest("--vaebench-scale", "smoke").assert_outcomes(passed=1)
+
+
+# ---------------------------------------------------------------------------- claim-author mistakes
+
+GOOD = TOY.split("def test_refuted")[0]
+TYPO = TOY.split("def test_supported")[0].replace('"T1"', '"T3"').replace('"T1a"', '"T3a"') + '''
+def test_typo(claim):
+    claim.check(check_within("summ", Estimate(4.0, 3.9, 4.1), 3.5, 4.5, role="primary", subclaim="T3a"))
+'''
+LEVEL = TOY.split("def test_supported")[0].replace('"T1"', '"T4"').replace('"T1a"', '"T4a"') + '''
+def test_level(claim):
+    claim.check(check_within("sum", Estimate(4.0, 3.9, 4.1, level=0.9), 3.5, 4.5, role="primary", subclaim="T4a"))
+'''
+
+
+@pytest.mark.parametrize("mode", ["outcome", "record"])
+def test_a_claim_module_mistake_fails_its_own_test_and_the_session_completes(pytester, mode):
+    pytester.makepyfile(test_good=GOOD, test_typo=TYPO, test_level=LEVEL)
+    result = pytester.runpytest("--vaebench-report", "reports", "--vaebench-verdicts", mode, "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED           # not INTERNALERROR
+    result.assert_outcomes(passed=1, failed=2)
+    text = result.stdout.str()
+    assert "INTERNALERROR" not in text
+    assert ("T3: the checks of test_typo cannot be decided: T3: primary check 'summ' of T3a is not the declared "
+            "one ('sum')") in text
+    assert "T4: the checks of test_level cannot be decided: T4: primary check 'sum' has a 0.9 interval; the " \
+           "design asks 0.95" in text
+    results = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
+    assert {r["claim"]["id"]: r["verdict"] for r in results["records"]} == {"T1": "supported", "T3": "error",
+                                                                             "T4": "error"}
+    rows = {row["id"]: row for row in results["summary"]}
+    assert rows["T1"]["verdict"] == "supported" and rows["T3"]["verdict"] == rows["T4"]["verdict"] == "error"
+    assert "is not the declared one" in rows["T3"]["subclaims"][0]["reason"]
+    assert (pytester.path / "reports" / "latest" / "index.html").is_file()
+    result.stdout.fnmatch_lines(["*vaebench verdicts*", "T1 * SUPPORTED*", "T3 * ERROR*", "T4 * ERROR*"])
+
+
+# ---------------------------------------------------------------------------- nothing lost at the end
+
+def test_a_report_that_cannot_be_written_keeps_the_table_and_the_results(toy, monkeypatch, tmp_path):
+    import errno
+    import tempfile
+
+    import vaebench.report.claim_page as claim_page
+
+    def disk_full(results, run_dir, latest=True):
+        (run_dir / "results.json.tmp").write_text('{"half": ')          # what a full disk leaves
+        raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "results.json.tmp"))
+
+    monkeypatch.setattr(claim_page, "write_report", disk_full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = toy.runpytest("--vaebench-report", "reports", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED        # the refuted test; the end of the run did not crash
+    result.stdout.fnmatch_lines(["*vaebench verdicts*", "T1 * REFUTED*", "*report: NOT WRITTEN to *"])
+    (saved,) = (tmp_path / "vaebench-results").glob("*/results.json")
+    err = result.stderr.str()
+    assert f"vaebench: the report could not be written to {toy.path / 'reports'} (OSError: [Errno 28] No space " \
+           f"left on device" in err and f"results.json was written to {saved} instead" in err
+    assert len(json.loads(saved.read_text())["records"]) == 3
+    assert not list((toy.path / "reports").rglob("*.tmp")) and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_runs_of_the_same_second_get_folders_of_their_own(tmp_path):
+    from vaebench.pytest_plugin.results import new_run_dir, write_fallback
+
+    first, second = new_run_dir(tmp_path, "20260101-000000-cpu"), new_run_dir(tmp_path, "20260101-000000-cpu")
+    assert (first.name, second.name) == ("20260101-000000-cpu", "20260101-000000-cpu-2")
+    results = {"run": {"name": "20260101-000000-cpu"}, "records": []}
+    a, b = write_fallback(results, tmp_path / "fb"), write_fallback(results, tmp_path / "fb")
+    assert a != b and json.loads(a.read_text()) == json.loads(b.read_text()) == results
+    assert sorted(p.name for p in (tmp_path / "fb").rglob("*")) == sorted(
+        ["20260101-000000-cpu", "20260101-000000-cpu-2", "results.json", "results.json"])

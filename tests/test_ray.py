@@ -9,9 +9,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from killhook import killing_once, ship_by_value  # noqa: E402
+
 from vaebench.claims.session import Session  # noqa: E402
 from vaebench.config import SCALES, DataSpec  # noqa: E402
-from vaebench.store.executors import KILL_AFTER_ENV, KILL_ONCE_ENV, LocalExecutor, RayExecutor  # noqa: E402
+from vaebench.store.executors import LocalExecutor, RayExecutor, ray_pack_task  # noqa: E402
 from vaebench.store.modelstore import ModelStore  # noqa: E402
 from vaebench.store.plan import Plan  # noqa: E402
 
@@ -62,7 +64,7 @@ def test_a_plan_trained_on_ray_is_loaded_warm_with_the_weights_of_local_training
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_training_is_retried_and_leaves_no_damaged_entry(cluster, tmp_path, monkeypatch,
+def test_a_worker_killed_mid_training_is_retried_and_leaves_no_damaged_entry(cluster, tmp_path,
                                                                               tiny_ae, tiny_vae, tiny_train):
     longer = dataclasses.replace(tiny_train, epochs=4)          # the kill lands 1 s into a training of seconds
     scale = dataclasses.replace(SCALES["smoke"], data=DataSpec(image_size=16, n_train=64, n_test=16),
@@ -70,9 +72,9 @@ def test_a_worker_killed_mid_training_is_retried_and_leaves_no_damaged_entry(clu
     session = Session(scale, tmp_path / "store", progress=False)
     plan = Plan.of(session.plan([(tiny_ae, 0), (tiny_vae, 0), (tiny_ae, 1)]), store=str(session.store.root), pack=1)
     marker = tmp_path / "killed"
-    monkeypatch.setenv(KILL_ONCE_ENV, str(marker))
-    monkeypatch.setenv(KILL_AFTER_ENV, "1.0")
-    runs = RayExecutor(max_retries=2, progress=False).run(plan, session.store)
+    ship_by_value()
+    task = killing_once(ray_pack_task, str(marker), after_s=1.0)      # the first attempt kills its own worker
+    runs = RayExecutor(max_retries=2, progress=False, task=task).run(plan, session.store)
     killed = marker.read_text()                      # "host:pid" of the attempt that killed itself
     assert killed and killed not in {r.where for r in runs}
     assert sorted(n for r in runs for n in r.trained) == sorted(m.name for m in plan.models)

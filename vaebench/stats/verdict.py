@@ -320,3 +320,12 @@ def check_below(name: str, est: Estimate, threshold: float, *, tolerance: str | 
                 posts: str | None = None, **meta) -> Check:
     """Supported if the CI lies below ``threshold``, refuted if above, else inconclusive."""
     return _one_sided(name, est, threshold, False, tolerance, posts, meta)
+
+
+def claim_verdict(subclaim_verdicts: Iterable[Verdict | str]) -> Verdict:
+    """A claim's verdict from its sub-claims' verdicts, the rule of :func:`decide`: every
+    sub-claim supported -> supported; any refuted -> refuted; otherwise (or none) inconclusive."""
+    verdicts = [Verdict(v) for v in subclaim_verdicts]
+    if verdicts and all(v is Verdict.SUPPORTED for v in verdicts):
+        return Verdict.SUPPORTED
+    return Verdict.REFUTED if Verdict.REFUTED in verdicts else Verdict.INCONCLUSIVE
