@@ -127,7 +127,8 @@ def test_c2b_logvar_tracks_ln_fact(claim, scale, trained, vaebench_session):
         points.append((s, f, lv))
         rows.append([f"{f:g}", f"{w:.3g}", s, f"{lv:.3f}", f"{math.log(w) - lv:.3f}",
                      f"{h.diagnostics.get('logvar_slope_per_epoch', float('nan')):+.3f}"])
-    for check in decide(points, claim.level, pre):
+    for check in stats.both_levels(claim.claim.design, lambda level: decide(
+            points, level, pre)):
         claim.check(check)
 
     fits = per_seed_fits(points)

@@ -127,7 +127,8 @@ def test_c3b_peak_scales_as_sqrt_zdim(claim, scale, trained, vaebench_session):
                    "is unusable")
     peaks = np.array([[per[d, s]["peak"].value for d in dims] for s in complete]).reshape(-1, len(dims))
     sqrt_m = np.array([[per[d, s]["sqrt_m"] for d in dims] for s in complete]).reshape(-1, len(dims))
-    for check in decide(dims, peaks, claim.level, pre, sqrt_m=sqrt_m):
+    for check in stats.both_levels(claim.claim.design, lambda level: decide(
+            dims, peaks, level, pre, sqrt_m=sqrt_m)):
         claim.check(check)
     if not complete:
         return

@@ -33,14 +33,14 @@ The runaway event (pre-declared; unchanged), from the per-epoch history (``loss`
     +21 %; seed-to-seed spread is a few percent).
 Epochs 1–2 are left out of (b) and (c): the latent scale is still being set up.
 
-Sub-claim and primary check (fixed before any run; m = 1, so claim.level = 0.95 and each
-one-sided error is ≤ α/2 = 0.025):
-- C4a clipping prevents runaways: θ = p_C / p_U, the ratio of the runaway rates, with an
-  exact paired 95 % interval over the twin pairs. Supported when the interval lies below 1
-  (the clipped rate is lower); refuted when it lies above λ = 1/2 (the clip prevents fewer
-  than half of the runaways: "stabilized everything" read at its weakest, "most"); both at
-  once (a real reduction smaller than half) reads as refuted; zero runaways in both arms
-  is INCONCLUSIVE whatever the interval: there was nothing to prevent.
+Sub-claim and primary check (fixed before any run; m = 1: support interval at 1 − 2α = 0.90,
+one-sided error ≤ α = 0.05; refutation interval at 1 − α = 0.95, one-sided error ≤ 0.025):
+- C4a clipping prevents runaways: θ = p_C / p_U, the ratio of the runaway rates, with exact
+  paired intervals over the twin pairs. Supported when the 90 % interval lies below 1 (the
+  clipped rate is lower) and not above λ = 1/2; refuted when the 95 % interval lies above λ
+  (the clip prevents fewer than half of the runaways: "stabilized everything" read at its
+  weakest, "most"); a real reduction smaller than half reads as refuted; zero runaways in
+  both arms is INCONCLUSIVE whatever the interval: there was nothing to prevent.
   The interval inverts exact unconditional tests (Suissa & Shuster 1985; Hsueh, Liu & Chen
   2001) of H0: p_C − θ0·p_U = 0 on a grid of θ0 (:data:`THETA_GRID`): the statistic is the
   per-pair contrast X = 1[C] − θ0·1[U] averaged over the pairs and divided by its standard
@@ -50,22 +50,28 @@ one-sided error is ≤ α/2 = 0.025):
   connected (every grid θ0 beyond a bound is rejected), so support needs every θ0 ≥ 1 rejected.
   At θ0 = 1 the test is the exact
   unconditional McNemar test on the discordant pairs, more powerful than the conditional
-  one (``binomtest`` on the discordant pairs: 0.79 against 0.91 at 14 pairs). Largest exact
-  error over every twin-pair distribution at 14 pairs: P(supported | p_C ≥ p_U) = 0.018,
-  P(refuted | p_C ≤ p_U / 2) = 0.024 (≤ 0.025; tests/test_claim_c4.py).
+  one. Largest exact error over every twin-pair distribution at 14 pairs:
+  P(supported | p_C ≥ p_U) = 0.037 (≤ α), P(refuted | p_C ≤ p_U / 2) = 0.023 (≤ 0.025;
+  tests/test_claim_c4.py).
 Why paired: an unpaired exact test (Boschloo) assumes independent arms. Under negative twin
-dependence its one-sided size reaches 0.037 > 0.025 (p = 0.3, ρ = −0.4, 14 per arm); under
-positive dependence with p_C > 0 the paired test has more power (p_U = 0.6, p_C = 0.2,
-ρ = 0.5: 0.72 against 0.55), and only the pairing lets concordant runaways refute. At the
-posts' p_C = 0 there are no concordant runaway pairs and Boschloo has more power (0.97 vs
-0.91 at 14): it is shown as a secondary statistic.
+dependence its one-sided size exceeds its nominal level (0.037 at nominal 0.025, p = 0.3,
+ρ = −0.4, 14 per arm); under positive dependence with p_C > 0 the paired test has more power
+(p_U = 0.6, p_C = 0.2, ρ = 0.5, one-sided 0.05: 0.88 against 0.69), and only the pairing lets
+concordant runaways refute. At the posts' p_C = 0 both have power 0.97 at 14 pairs; Boschloo
+is shown as a secondary statistic.
 Power (:func:`power`, exact: the decision of every table of n pairs weighted by its
-multinomial probability; at the posts' rates p_C = 0 there are no concordant runaway pairs,
-so the twins' dependence does not enter): P(supported) at p_U = 0.5, p_C = 0 is 0.36 / 0.50 /
-0.62 / 0.73 / 0.81 / 0.87 / 0.91 / 0.94 / 0.96 for n = 8 … 16 pairs; the full scale's 14
-pairs give 0.91, the cpu scale's 3 pairs 0 (no table of 3 pairs reaches one-sided 0.025:
-at cpu C4 is inconclusive by design). Under no effect (θ = 1, p = 0.5) 14 pairs refute
-with probability 0.37 (independent twins) to 0.91 (identical twins).
+multinomial probability; at p_C = 0 there are no concordant runaway pairs, so the twins'
+dependence does not enter). P(supported) at p_C = 0 over the plausible range of the
+unclipped rate (the posts saw 2 of 4; one of them a "different minimum" that might not
+count), 14 pairs (full): p_U = 0.1 / 0.2 / 0.25 / 0.3 / 0.4 / 0.5 / 0.75 → 0.04 / 0.30 /
+0.48 / 0.64 / 0.88 / 0.97 / 1.00; at p_U = 0.5, n = 8 … 16 pairs → 0.64 / 0.75 / 0.83 / 0.89
+/ 0.93 / 0.95 / 0.97 / 0.98 / 0.99. So the full scale decides C4 when p_U ≥ 0.4 and cannot
+when p_U ≤ 0.25. At 3 or 4 pairs (cpu) no table reaches one-sided 0.05 (all discordant has
+probability 1/8, 1/16 under no effect): C4 is inconclusive by design there. Under no effect
+(θ = 1, p = 0.5) 14 pairs refute with probability 0.37 (independent twins) to 0.91
+(identical twins). Computed with ``PYTHONPATH=.:tests python -c "from claimsim import
+load_claim; C4 = load_claim('test_c4_eps_clipping_prevents_runaways'); print([C4.power(14,
+p)['supported'] for p in (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75)])"``.
 Secondary (shown): both rates with Clopper–Pearson CIs and their 95 % upper confidence
 bounds; the twin-pair table; the conditional McNemar p; unpaired Boschloo and Fisher
 one-sided p (they ignore the pairing: valid for non-negative twin dependence only); the
@@ -77,7 +83,7 @@ run is an event, not a failed model. The check is inconclusive when the clip nev
 the clipped arm (both arms then ran the same computation: smoke, 2 epochs of 512 images,
 expects 0.02 clipped draws per run) or a run lacks the history the event definition reads.
 Scale: smoke (machinery only), cpu (3 pairs: inconclusive by design, shows the machinery and
-the event statistics), full (14 pairs, the posts' 24 epochs; power 0.91).
+the event statistics), full (14 pairs, the posts' 24 epochs; power 0.97 at p_U = 0.5).
 """
 
 from __future__ import annotations
@@ -332,22 +338,27 @@ def ratio_interval(counts: tuple[int, int, int, int], level: float) -> Estimate:
     )
 
 
-def _verdicts(n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Supported and refuted, as booleans per table of n pairs (the rule of :func:`decide`)."""
+def _verdicts(n: int, levels: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Supported and refuted, as booleans per table of n pairs: :func:`decide` at the support
+    level and at the refutation level ``levels``, paired as :func:`vaebench.stats.both_levels` does."""
     k, _ = _outcomes(n)
-    low, high = _bounds(n, float(level))
     events = k[:, :3].sum(axis=1) > 0
-    refuted = events & (low >= LAMBDA)
-    return events & (high <= 1.0) & ~refuted, refuted
+    low_s, high_s = _bounds(n, float(levels[0]))
+    low_r, _ = _bounds(n, float(levels[1]))
+    refuted = events & (low_r >= LAMBDA)
+    return events & (high_s <= 1.0) & (low_s < LAMBDA) & ~refuted, refuted
 
 
 def power(
-    n: int, p_u: float = P_UNCLIPPED_POSTS, p_c: float = P_CLIPPED_POSTS, rho: float = 0.0, level: float = 0.95
+    n: int, p_u: float = P_UNCLIPPED_POSTS, p_c: float = P_CLIPPED_POSTS, rho: float = 0.0,
+    levels: tuple[float, float] | None = None,
 ) -> dict[str, float]:
     """Exact probabilities of C4a's verdicts with ``n`` twin pairs: every table weighted by its
-    multinomial probability under :func:`cells` (p_u, p_c, rho); no simulation."""
+    multinomial probability under :func:`cells` (p_u, p_c, rho); no simulation. ``levels``:
+    (support, refutation), the design's by default."""
     w = np.exp(_log_pmf(n, cells(p_u, p_c, rho))[:, 0])
-    sup, ref = _verdicts(n, level)
+    levels = levels or (CLAIM.design.support_level, CLAIM.design.refute_level)
+    sup, ref = _verdicts(n, levels)
     return {"supported": float(w @ sup), "refuted": float(w @ ref), "inconclusive": float(w @ (~sup & ~ref))}
 
 
@@ -402,8 +413,10 @@ def decide(
     ]
 
 
-def unpaired_power(n: int, level: float = 0.95) -> float:
-    """Power at the posts' rates of an unpaired one-sided Boschloo test at the same one-sided level."""
+def unpaired_power(n: int, level: float | None = None) -> float:
+    """Power at the posts' rates of an unpaired one-sided Boschloo test at the same one-sided
+    level as C4a's support (``level``: two-sided, the design's support level by default)."""
+    level = CLAIM.design.support_level if level is None else level
     return stats.power_two_rates(
         P_UNCLIPPED_POSTS, P_CLIPPED_POSTS, n, n, alpha=(1 - level) / 2, test="boschloo", alternative="greater"
     )
@@ -433,7 +446,8 @@ def test_c4_eps_clipping_prevents_runaways(claim, scale, trained, vaebench_sessi
             claim.note(f"{a} seed {s}: " + "; ".join(ev))
     ran_away = {a: [bool(events[a, s]) for s in seeds] for a in arms}
     pre = precondition({key: h for key, (h, _) in runs.items()})
-    for check in decide(ran_away["unclipped"], ran_away["clipped"], claim.level, pre):
+    for check in stats.both_levels(claim.claim.design, lambda level: decide(
+            ran_away["unclipped"], ran_away["clipped"], level, pre)):
         claim.check(check)
 
     counts = pair_counts(ran_away["unclipped"], ran_away["clipped"])
@@ -455,14 +469,14 @@ def test_c4_eps_clipping_prevents_runaways(claim, scale, trained, vaebench_sessi
     for test in ("boschloo", "fisher"):
         rt = getattr(stats, test if test == "boschloo" else "fisher_exact")(k_u, n, k_c, n, alternative="greater")
         claim.statistic(f"unpaired {test.capitalize()} p, one-sided (U > C; ignores the twins)", rt.p_value)
-    pw = power(n, level=claim.level)
+    pw = power(n)
     claim.statistic(
         f"power of C4a with {n} twin pairs at p_U = 0.5, p_C = 0 (exact)",
         pw["supported"],
         note="the probability that this design supports the claim if the posts' rates are true",
     )
     claim.statistic(
-        f"power of an unpaired Boschloo test, {n} runs per arm, same one-sided level", unpaired_power(n, claim.level)
+        f"power of an unpaired Boschloo test, {n} runs per arm, same one-sided level", unpaired_power(n)
     )
 
     expected = 2.0 * float(norm.sf(EPS_CLIP))

@@ -289,7 +289,8 @@ def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_s
         if first == s:
             shown["lat"] = {"AE z": lat_a["z"], "VAE z (sampled)": lat_v["z"], "VAE mu": lat_v["mu"]}
 
-    for check in decide(per, claim.level, {"C7a": pre_vae, "C7b": pre_both, "C7c": pre_both, "C7d": pre_vae}):
+    for check in stats.both_levels(claim.claim.design, lambda level: decide(
+            per, level, {"C7a": pre_vae, "C7b": pre_both, "C7c": pre_both, "C7d": pre_vae})):
         claim.check(check)
     if len(per["kl_share"]) < 2:
         return

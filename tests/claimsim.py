@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from vaebench.stats.verdict import ClaimResult, decide
+from vaebench.stats.verdict import ClaimResult, both_levels, decide
 
 HYPOTHESES = Path(__file__).resolve().parent.parent / "hypotheses"
 
@@ -32,15 +32,29 @@ def load_claim(stem: str):
     return module
 
 
+def checks_of(claim, checks) -> list:
+    """``checks`` as a list; a callable ``at(level)`` (a claim module's ``decide`` at one
+    level over fixed data) is run at the design's two levels (:func:`both_levels`)."""
+    return both_levels(claim.design, checks) if callable(checks) else list(checks)
+
+
+def at(decide_fn: Callable, *before, after: tuple = (), **kw) -> Callable[[float], list]:
+    """``level -> decide_fn(*before, level, *after, **kw)``: a claim module's decision over
+    fixed data as a function of the level (evaluate the data once, outside)."""
+    return lambda level: decide_fn(*before, level, *after, **kw)
+
+
 def result(claim, checks, covered=None) -> ClaimResult:
-    """The pre-registered decision of ``claim`` (a :class:`vaebench.claims.record.Claim`) on ``checks``."""
-    return decide(claim.id, claim.design, checks, covered)
+    """The pre-registered decision of ``claim`` (a :class:`vaebench.claims.record.Claim`) on
+    ``checks`` (a list, or ``at(level)``: see :func:`checks_of`)."""
+    return decide(claim.id, claim.design, checks_of(claim, checks), covered)
 
 
 def verdict_rates(claim, simulate: Callable[[np.random.Generator], list], n_rep: int = 500, seed: int = 0,
                   covered=None, subclaim: str | None = None) -> dict[str, float]:
     """Frequencies of the claim's verdict (or of one ``subclaim``'s) over ``n_rep`` replicates;
-    ``simulate(rng)`` returns the checks of one simulated study."""
+    ``simulate(rng)`` returns the checks of one simulated study (or ``at(level)`` over its
+    data, see :func:`checks_of`)."""
     rng = np.random.default_rng(seed)
     counts: Counter = Counter()
     for _ in range(n_rep):

@@ -10,7 +10,7 @@ import math
 import claimsim
 import numpy as np
 import pytest
-from claimsim import load_claim, mc_slack, result, verdict_rates
+from claimsim import at, load_claim, mc_slack, result, verdict_rates
 
 from vaebench.claims import evaluate as experiments
 from vaebench.claims import health as diagnostics
@@ -55,7 +55,7 @@ def simulate(rng, truth, n=N_RUNS, cv=CV, quality_sd=QUALITY_SD):
 
 
 def checks_of(truth, **kw):
-    return lambda rng: C1.decide(simulate(rng, truth, **kw), CLAIM.level)
+    return lambda rng: at(C1.decide, simulate(rng, truth, **kw))
 
 
 def sub(res, sid):
@@ -83,16 +83,16 @@ def test_supported_when_every_subclaim_holds_with_tight_runs():
                "peak": {"AE": [16.7, 16.8, 16.75], "VAE": [16.5, 16.6, 16.55]},
                "drop": {"AE": [0.20, 0.201, 0.199], "VAE": [0.202, 0.198, 0.2]},
                "quality": {"AE": [0.01, 0.02, 0.015], "VAE": [0.02, 0.01, 0.012]}}
-    res = result(CLAIM, C1.decide(planted, CLAIM.level))
+    res = result(CLAIM, at(C1.decide, planted))
     assert res.verdict.value == "supported", res.reason
-    assert all(c.role == "primary" and c.unit == "runs" and c.estimate.level >= CLAIM.level - 1e-12
+    assert all(c.role == "primary" and c.unit == "runs" and c.refute_estimate.level >= CLAIM.level - 1e-12
                for c in res.checks)
 
 
 def test_refuted_when_the_vae_radius_sits_at_another_minimum():
     planted = simulate(np.random.default_rng(1), TRUE)
     planted["peak"]["VAE"] = [25.0, 25.3, 24.8]            # against the AE's ≈ 16: ratio ≈ 1.56
-    res = result(CLAIM, C1.decide(planted, CLAIM.level))
+    res = result(CLAIM, at(C1.decide, planted))
     assert res.verdict.value == "refuted"
     assert sub(res, "C1c").verdict.value == "refuted"
 
@@ -100,21 +100,21 @@ def test_refuted_when_the_vae_radius_sits_at_another_minimum():
 def test_refuted_when_the_kl_term_is_a_real_one():
     planted = simulate(np.random.default_rng(2), TRUE)
     planted["kl_share"]["VAE"] = [0.30, 0.32, 0.31]        # a working KL term (fact = 5)
-    res = result(CLAIM, C1.decide(planted, CLAIM.level))
+    res = result(CLAIM, at(C1.decide, planted))
     assert res.verdict.value == "refuted" and sub(res, "C1a").verdict.value == "refuted"
 
 
 def test_refuted_when_one_model_decodes_random_z_to_faces():
     planted = simulate(np.random.default_rng(3), TRUE)
     planted["quality"]["VAE"] = [0.9, 0.95, 0.85]
-    res = result(CLAIM, C1.decide(planted, CLAIM.level))
+    res = result(CLAIM, at(C1.decide, planted))
     assert sub(res, "C1e").verdict.value == "refuted" and res.verdict.value == "refuted"
 
 
 def test_inconclusive_when_runs_disagree_too_much_to_tell():
     planted = simulate(np.random.default_rng(4), TRUE)
     planted["excess"] = {"AE": [30.0, 40.0, 50.0], "VAE": [35.0, 50.0, 42.0]}
-    res = result(CLAIM, C1.decide(planted, CLAIM.level))
+    res = result(CLAIM, at(C1.decide, planted))
     assert sub(res, "C1b").verdict.value == "inconclusive"
     assert res.verdict.value == "inconclusive"
 
@@ -124,14 +124,14 @@ def test_radius_peak_ratio_truly_one_but_vae_not_converged_is_inconclusive_with_
     planted["peak"] = {"AE": [16.0, 16.02, 15.98], "VAE": [16.01, 15.99, 16.0]}   # ratio 1.0, tight
     healths = [not_converged_vae(s) for s in range(N_RUNS)]
     pre = {"VAE": diagnostics.precondition(healths, diagnostics.CONVERGED)}
-    res = result(CLAIM, C1.decide(planted, CLAIM.level, pre))
+    res = result(CLAIM, at(C1.decide, planted, after=(pre,)))
     c1c = sub(res, "C1c")
     assert c1c.check.passed is True                         # the interval alone would support it
     assert c1c.verdict.value == "inconclusive"
     assert "not converged" in c1c.reason and "probe radius rising" in c1c.reason
     assert res.verdict.value == "inconclusive"
     # the AE-only preconditions leave C1a (a VAE-only statistic) alone, and vice versa
-    res_ae = result(CLAIM, C1.decide(planted, CLAIM.level, {"AE": "AE seed 0: not converged: x"}))
+    res_ae = result(CLAIM, at(C1.decide, planted, after=({"AE": "AE seed 0: not converged: x"},)))
     assert sub(res_ae, "C1a").verdict.value == "supported"
     assert sub(res_ae, "C1c").verdict.value == "inconclusive"
 
@@ -149,7 +149,7 @@ def test_loss_not_settled_makes_only_c1b_inconclusive():
         is None
     )  # too short
     planted = simulate(np.random.default_rng(6), TRUE, cv=TIGHT, quality_sd=0.005)
-    res = result(CLAIM, C1.decide(planted, CLAIM.level, {"loss": why}))
+    res = result(CLAIM, at(C1.decide, planted, after=({"loss": why},)))
     assert sub(res, "C1b").verdict.value == "inconclusive" and "loss above the entropy floor" in sub(res, "C1b").reason
     assert all(sub(res, s).verdict.value == "supported" for s in ("C1a", "C1c", "C1d", "C1e"))
 
@@ -157,7 +157,7 @@ def test_loss_not_settled_makes_only_c1b_inconclusive():
 def test_fewer_than_two_usable_runs_is_inconclusive_not_an_error():
     planted = simulate(np.random.default_rng(7), TRUE)
     planted["peak"]["VAE"] = planted["peak"]["VAE"][:1]
-    res = result(CLAIM, C1.decide(planted, CLAIM.level, {"VAE": "VAE seed 1: training stopped: non-finite loss"}))
+    res = result(CLAIM, at(C1.decide, planted, after=({"VAE": "VAE seed 1: training stopped: non-finite loss"},)))
     assert sub(res, "C1c").verdict.value == "inconclusive"
 
 
@@ -174,7 +174,7 @@ def test_entropy_floor_of_known_images():
 
 
 def edge_rates(truth, seed):
-    return claimsim.edge_rates(CLAIM, lambda rng: C1.decide(simulate(rng, truth), CLAIM.level), N_REP, seed)
+    return claimsim.edge_rates(CLAIM, lambda rng: at(C1.decide, simulate(rng, truth)), N_REP, seed)
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ Carlo standard errors over the replicates).
 """
 import numpy as np
 import pytest
-from claimsim import load_claim, mc_slack, result, verdict_rates
+from claimsim import at, load_claim, mc_slack, result, verdict_rates
 
 from vaebench.claims import health as diagnostics
 from vaebench.config import SCALES
@@ -31,12 +31,12 @@ def simulate(truth: dict, n_runs: int = N_RUNS):
         s = np.sqrt(np.log1p(CV ** 2))          # log-normal with mean truth[k] and CV 0.3
         for k in ("dz_fraction", "rel_radius"):
             measured[k] = truth[k] * np.exp(s * rng.standard_normal(n_runs) - s ** 2 / 2)
-        return C2.decide(measured, C2.CLAIM.level)
+        return at(C2.decide, measured)
     return study
 
 
 def verdict(measured, precondition=None):
-    return result(C2.CLAIM, C2.decide(measured, C2.CLAIM.level, precondition))
+    return result(C2.CLAIM, at(C2.decide, measured, after=(precondition,)))
 
 
 def test_the_design_has_three_subclaims_that_do_not_read_as_c2b():

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from claimsim import load_claim, mc_slack, result, verdict_rates
+from claimsim import at, load_claim, mc_slack, result, verdict_rates
 
 from vaebench import stats
 from vaebench.claims import health as diagnostics
@@ -38,11 +38,11 @@ def points_of(slope, rng=None, seeds=SEEDS, facts=FACTS, level_sd=0.5, slope_sd=
 
 
 def simulate(slope):
-    return lambda rng: C2B.decide(points_of(slope, rng), C2B.CLAIM.level)
+    return lambda rng: at(C2B.decide, points_of(slope, rng))
 
 
 def verdict(points, precondition=None):
-    return result(C2B.CLAIM, C2B.decide(points, C2B.CLAIM.level, precondition))
+    return result(C2B.CLAIM, at(C2B.decide, points, after=(precondition,)))
 
 
 def test_c2b_is_its_own_claim_generalising_c2():

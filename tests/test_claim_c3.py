@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from claimsim import load_claim, mc_slack, result, verdict_rates
+from claimsim import at, checks_of, load_claim, mc_slack, result, verdict_rates
 
 from vaebench.config import SCALES
 
@@ -61,40 +61,41 @@ def test_run_statistics_see_a_halved_scale_and_planted_broad_axes():
 
 def test_supported_refuted_and_inconclusive_cases():
     good = runs(peak_ratio=[1.02, 1.04, 1.03], M_ratio=[1.05, 1.08, 1.06], narrow=[0.70, 0.72, 0.71])
-    res = result(CLAIM, C3.decide(good, CLAIM.level))
+    res = result(CLAIM, at(C3.decide, good))
     assert res.verdict.value == "supported"
     assert verdicts(res) == {"C3a": "supported", "C3c": "supported", "C3d": "supported"}
 
     halved = {**good, "peak_ratio": [0.70, 0.71, 0.69], "M_ratio": [0.49, 0.50, 0.48]}   # E[z_j²] = 0.5
-    res = result(CLAIM, C3.decide(halved, CLAIM.level))
+    res = result(CLAIM, at(C3.decide, halved))
     assert res.verdict.value == "refuted" and verdicts(res)["C3a"] == "refuted" and verdicts(res)["C3c"] == "refuted"
 
     wide_shell = {**good, "narrow": [0.30, 0.32, 0.31]}     # peak at √d, but the shell far wider than the posts'
-    res = result(CLAIM, C3.decide(wide_shell, CLAIM.level))
+    res = result(CLAIM, at(C3.decide, wide_shell))
     assert res.verdict.value == "refuted"
     assert verdicts(res) == {"C3a": "supported", "C3c": "supported", "C3d": "refuted"}
 
     straddles = {**good, "peak_ratio": [0.80, 0.90, 1.00]}
-    res = result(CLAIM, C3.decide(straddles, CLAIM.level))
+    res = result(CLAIM, at(C3.decide, straddles))
     assert res.verdict.value == "inconclusive" and verdicts(res)["C3a"] == "inconclusive"
 
     # a refuting interval on models still moving is inconclusive, with the reason
-    res = result(CLAIM, C3.decide(halved, CLAIM.level, precondition=PRE))
+    res = result(CLAIM, at(C3.decide, halved, precondition=PRE))
     assert res.verdict.value == "inconclusive"
     assert all(v == "inconclusive" for v in verdicts(res).values())
     assert "not converged" in res.subclaims[0].reason
 
     one_run = runs(peak_ratio=1.03, M_ratio=1.06, narrow=0.7)
-    assert result(CLAIM, C3.decide(one_run, CLAIM.level)).verdict.value == "inconclusive"
+    assert result(CLAIM, at(C3.decide, one_run)).verdict.value == "inconclusive"
 
 
 def test_primary_checks_are_run_level_at_the_design_level_and_secondaries_do_not_vote():
     good = runs(peak_ratio=[1.02, 1.04, 1.03], M_ratio=[1.05, 1.08, 1.06], narrow=[0.70, 0.72, 0.71],
                 wide=[0.5, 0.52, 0.51], standard=[0.1, 0.12, 0.11], peak_over_sqrtM=[0.7, 0.71, 0.72])
-    checks = C3.decide(good, CLAIM.level)
+    checks = checks_of(CLAIM, at(C3.decide, good))
     primaries = [c for c in checks if c.role == "primary"]
     assert [c.subclaim for c in primaries] == ["C3a", "C3c", "C3d"]
-    assert all(c.unit == "runs" and c.n_runs == 3 and c.estimate.level == pytest.approx(1 - 0.05 / 3)
+    assert all(c.unit == "runs" and c.n_runs == 3 and c.estimate.level == pytest.approx(0.90)
+               and c.refute_estimate.level == pytest.approx(1 - 0.05 / 3)
                for c in primaries)
     secondary = [c for c in checks if c.role == "secondary"]
     assert len(secondary) == 3 and all(c.verdict.value == "refuted" for c in secondary)
@@ -113,7 +114,7 @@ def test_decide_names_what_is_missing():
 def simulator(means, sds=SPREAD):
     """One simulated study: N_RUNS runs, each statistic normal between runs."""
     def simulate(rng):
-        return C3.decide({k: rng.normal(means[k], sds[k], N_RUNS) for k in means}, CLAIM.level)
+        return at(C3.decide, {k: rng.normal(means[k], sds[k], N_RUNS) for k in means})
     return simulate
 
 

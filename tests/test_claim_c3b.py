@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from claimsim import load_claim, mc_slack, result, verdict_rates
+from claimsim import at, checks_of, load_claim, mc_slack, result, verdict_rates
 
 from vaebench import latent
 from vaebench.config import SCALES
@@ -47,27 +47,28 @@ def test_slopes_from_planted_latents():
             peaks[extra].append(row)
     exact = C3B.seed_slopes(DIMS, [[math.sqrt(d - 1) for d in DIMS]])[0]
     assert C3B.seed_slopes(DIMS, peaks[0.0]) == pytest.approx(np.full(N_SEEDS, exact), abs=0.02)
-    assert result(CLAIM, C3B.decide(DIMS, peaks[0.0], CLAIM.level)).verdict.value == "supported"
-    assert result(CLAIM, C3B.decide(DIMS, peaks[0.25], CLAIM.level)).verdict.value == "refuted"
+    assert result(CLAIM, at(C3B.decide, DIMS, peaks[0.0])).verdict.value == "supported"
+    assert result(CLAIM, at(C3B.decide, DIMS, peaks[0.25])).verdict.value == "refuted"
 
 
 def test_supported_refuted_and_inconclusive_cases():
     good = power_law([0.49, 0.51, 0.50])
-    assert result(CLAIM, C3B.decide(DIMS, good, CLAIM.level)).verdict.value == "supported"
+    assert result(CLAIM, at(C3B.decide, DIMS, good)).verdict.value == "supported"
     steep = power_law([0.70, 0.72, 0.71])          # the per-axis scale grows with z_dim
-    assert result(CLAIM, C3B.decide(DIMS, steep, CLAIM.level)).verdict.value == "refuted"
+    assert result(CLAIM, at(C3B.decide, DIMS, steep)).verdict.value == "refuted"
     flat = power_law([0.30, 0.29, 0.31])
-    assert result(CLAIM, C3B.decide(DIMS, flat, CLAIM.level)).verdict.value == "refuted"
+    assert result(CLAIM, at(C3B.decide, DIMS, flat)).verdict.value == "refuted"
     spread = power_law([0.35, 0.50, 0.65])
-    assert result(CLAIM, C3B.decide(DIMS, spread, CLAIM.level)).verdict.value == "inconclusive"
-    res = result(CLAIM, C3B.decide(DIMS, steep, CLAIM.level, precondition=PRE))
+    assert result(CLAIM, at(C3B.decide, DIMS, spread)).verdict.value == "inconclusive"
+    res = result(CLAIM, at(C3B.decide, DIMS, steep, precondition=PRE))
     assert res.verdict.value == "inconclusive" and "not converged" in res.subclaims[0].reason
     one_seed = power_law([0.5])
-    assert result(CLAIM, C3B.decide(DIMS, one_seed, CLAIM.level)).verdict.value == "inconclusive"
+    assert result(CLAIM, at(C3B.decide, DIMS, one_seed)).verdict.value == "inconclusive"
 
 
 def test_the_m_slope_is_secondary_and_the_primary_is_run_level():
-    checks = C3B.decide(DIMS, power_law([0.49, 0.51, 0.50]), CLAIM.level, sqrt_m=power_law([0.8, 0.81, 0.79]))
+    checks = checks_of(CLAIM, at(C3B.decide, DIMS, power_law([0.49, 0.51, 0.50]),
+                                 sqrt_m=power_law([0.8, 0.81, 0.79])))
     primary, secondary = checks
     assert primary.role == "primary" and primary.unit == "runs" and primary.n_runs == 3 * len(DIMS)
     assert primary.estimate.n == 3
@@ -85,7 +86,7 @@ def simulator(slope, slope_sd=0.03, point_sd=0.01):
         b = rng.normal(slope, slope_sd, N_SEEDS)
         a = rng.normal(math.log(1.03), 0.02, N_SEEDS)
         logp = a[:, None] + b[:, None] * x[None, :] + rng.normal(0.0, point_sd, (N_SEEDS, len(DIMS)))
-        return C3B.decide(DIMS, np.exp(logp), CLAIM.level)
+        return at(C3B.decide, DIMS, np.exp(logp))
     return simulate
 
 

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from claimsim import load_claim, mc_slack, result, verdict_rates
+from claimsim import at, load_claim, mc_slack, result, verdict_rates
 
 from vaebench.config import SCALES
 from vaebench.errors import StatsError
@@ -23,6 +23,7 @@ N_CPU, N_FULL = SCALES["cpu"].runaway_runs, SCALES["full"].runaway_runs
 N_REP = 500
 ALPHA = 0.05
 LEVEL = C4.CLAIM.level
+LEVELS = (C4.CLAIM.design.support_level, C4.CLAIM.design.refute_level)
 POSTS = (C4.P_UNCLIPPED_POSTS, C4.P_CLIPPED_POSTS)
 
 
@@ -34,11 +35,11 @@ def twins(cells, n, rng):
 
 def simulate(p_u, p_c, rho, n):
     cells = C4.cells(p_u, p_c, rho)
-    return lambda rng: C4.decide(*twins(cells, n, rng), LEVEL)
+    return lambda rng: at(C4.decide, *twins(cells, n, rng))
 
 
 def verdict(unclipped, clipped, precondition=None):
-    return result(C4.CLAIM, C4.decide(unclipped, clipped, LEVEL, precondition))
+    return result(C4.CLAIM, at(C4.decide, unclipped, clipped, after=(precondition,)))
 
 
 def history(epochs=8, peak=16.0, mean=16.0, kl=100.0, loss=5000.0, eps_tail=3.0):
@@ -124,11 +125,11 @@ def test_supported_refuted_and_inconclusive_cases():
 
 def test_power_at_the_full_scale_is_at_least_080():
     """The exact power of C4a's rule at the posts' rates with the full scale's twin pairs."""
-    pw = C4.power(N_FULL, *POSTS, level=LEVEL)
+    pw = C4.power(N_FULL, *POSTS)
     assert pw["supported"] >= 0.8
     assert pw["refuted"] <= ALPHA / 2
     # the cpu scale's pairs cannot decide anything (stated in the module docstring)
-    assert C4.power(N_CPU, *POSTS, level=LEVEL)["supported"] == 0.0
+    assert C4.power(N_CPU, *POSTS)["supported"] == 0.0
 
 
 def test_power_is_the_exact_probability_of_the_rule():
@@ -137,9 +138,9 @@ def test_power_is_the_exact_probability_of_the_rule():
     probs = {"supported": 0.0, "refuted": 0.0, "inconclusive": 0.0}
     for seq in itertools.product(range(4), repeat=n):
         seq = np.array(seq)
-        v = result(C4.CLAIM, C4.decide(np.isin(seq, (0, 1)), np.isin(seq, (0, 2)), LEVEL)).verdict.value
+        v = result(C4.CLAIM, at(C4.decide, np.isin(seq, (0, 1)), np.isin(seq, (0, 2)))).verdict.value
         probs[v] += float(np.prod(cells[seq]))
-    pw = C4.power(n, 0.6, 0.2, 0.3, level=LEVEL)
+    pw = C4.power(n, 0.6, 0.2, 0.3)
     assert probs["supported"] > 0
     for v, prob in probs.items():
         assert pw[v] == pytest.approx(prob, abs=1e-12)
@@ -148,16 +149,18 @@ def test_power_is_the_exact_probability_of_the_rule():
 @pytest.mark.parametrize("n", [N_CPU, N_FULL])
 def test_exact_error_rates_over_the_null_regions(n):
     """Over a grid of every twin-pair distribution (any twin dependence): P(supported) where the
-    clip does not lower the rate (p_C ≥ p_U) and P(refuted) where it prevents at least half of the
-    runaways (p_C ≤ p_U / 2) stay ≤ α/2, exactly (the grid is finer than the tests' own)."""
+    clip does not lower the rate (p_C ≥ p_U) stays ≤ α (support: one-sided at the 1 − 2α interval)
+    and P(refuted) where it prevents at least half of the runaways (p_C ≤ p_U / 2) ≤ α/2
+    (refutation: one-sided at the 1 − α/m interval, m = 1), exactly (the grid is finer than the
+    tests' own)."""
     g = np.linspace(0.0, 1.0, 41)
     a, b, c = (x.ravel() for x in np.meshgrid(g, g, g, indexing="ij"))
     pi = np.stack([a, b, c, 1.0 - a - b - c], axis=1)
     pi = pi[pi[:, 3] >= -1e-12].clip(0.0, 1.0)
     p_u, p_c = pi[:, 0] + pi[:, 1], pi[:, 0] + pi[:, 2]
     w = np.exp(C4._log_pmf(n, pi))                          # tables × distributions
-    sup, ref = C4._verdicts(n, LEVEL)
-    assert (sup @ w[:, p_c >= p_u - 1e-12]).max() <= ALPHA / 2
+    sup, ref = C4._verdicts(n, LEVELS)
+    assert (sup @ w[:, p_c >= p_u - 1e-12]).max() <= ALPHA
     assert (ref @ w[:, p_c <= C4.LAMBDA * p_u + 1e-12]).max() <= ALPHA / 2
 
 

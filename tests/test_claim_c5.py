@@ -9,7 +9,7 @@ Error rates are at the cpu scale's run count (``SCALES['cpu'].seeds``) and round
 """
 import numpy as np
 import pytest
-from claimsim import load_claim, mc_slack, result, verdict_rates
+from claimsim import at, load_claim, mc_slack, result, verdict_rates
 
 from vaebench import bench as vb
 from vaebench.claims import health as diagnostics
@@ -81,7 +81,7 @@ def measurements(rng, mem_ratio=0.9, time_ratio=1.0, q_diff=0.0, counts=None, q_
 
 
 def verdict(measured, pre=None):
-    return result(CLAIM, C5.decide(measured, CLAIM.level, pre))
+    return result(CLAIM, at(C5.decide, measured, after=(pre,)))
 
 
 def sub(res, sid):
@@ -92,9 +92,9 @@ def sub(res, sid):
 
 def test_the_hand_arithmetic_gives_the_posts_figures_only_with_batchnorm():
     assert COUNTS_BN["encoder, z_dim 256"] == 5_109_440 and COUNTS_PLAIN["encoder, z_dim 256"] == 5_107_520
-    res = result(CLAIM, C5.decide({"counts": COUNTS_BN, "mu_logvar": MU_LOGVAR_512}, CLAIM.level), covered=["C5a"])
+    res = result(CLAIM, at(C5.decide, {"counts": COUNTS_BN, "mu_logvar": MU_LOGVAR_512}), covered=["C5a"])
     assert res.verdict.value == "supported"
-    plain = result(CLAIM, C5.decide({"counts": COUNTS_PLAIN, "mu_logvar": MU_LOGVAR_512}, CLAIM.level),
+    plain = result(CLAIM, at(C5.decide, {"counts": COUNTS_PLAIN, "mu_logvar": MU_LOGVAR_512}),
                    covered=["C5a"])
     assert plain.verdict.value == "refuted"                       # 4,124,864 rounds to 4.12 M, not 4.13 M
     assert "Dense(384)" in sub(plain, "C5a").reason and "4,124,864" in sub(plain, "C5a").reason
@@ -103,7 +103,7 @@ def test_the_hand_arithmetic_gives_the_posts_figures_only_with_batchnorm():
 def test_a_count_not_made_is_inconclusive():
     counts = dict(COUNTS_BN)
     del counts["encoder with Dense(256), z_dim 256"]
-    res = result(CLAIM, C5.decide({"counts": counts}, CLAIM.level), covered=["C5a"])
+    res = result(CLAIM, at(C5.decide, {"counts": counts}), covered=["C5a"])
     assert res.verdict.value == "inconclusive" and "not counted" in sub(res, "C5a").reason
 
 
@@ -176,9 +176,8 @@ def test_too_few_runs_or_rounds_are_inconclusive():
 @pytest.mark.slow
 def test_false_refutation_rate_at_the_tolerance_edges(time_ratio, q_diff):
     """The claim holds, every sub-claim on the edge of its tolerance (the worst case)."""
-    rates = verdict_rates(CLAIM, lambda rng: C5.decide(
-        measurements(rng, mem_ratio=C5.MEMORY_RATIO_MAX, time_ratio=time_ratio, q_diff=q_diff),
-        CLAIM.level), n_rep=N_REP, seed=10)
+    rates = verdict_rates(CLAIM, lambda rng: at(C5.decide, measurements(
+        rng, mem_ratio=C5.MEMORY_RATIO_MAX, time_ratio=time_ratio, q_diff=q_diff)), n_rep=N_REP, seed=10)
     assert rates["refuted"] <= LIMIT, rates
 
 
@@ -195,7 +194,7 @@ def test_false_support_rate_at_the_tolerance_edge(sid, change):
     which is what is simulated (its inputs only, so 500 replicates stay fast)."""
     def simulate(rng):
         m = measurements(rng, **change)
-        return C5.decide({k: m[k] for k in KEYS[sid]}, CLAIM.level)
+        return at(C5.decide, {k: m[k] for k in KEYS[sid]})
 
     rates = verdict_rates(CLAIM, simulate, n_rep=N_REP, seed=20, covered=[sid], subclaim=sid)
     assert rates["supported"] <= LIMIT, rates

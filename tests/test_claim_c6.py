@@ -18,7 +18,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from claimsim import load_claim, mc_slack, result
+from claimsim import at, load_claim, mc_slack, result
 from threadpoolctl import threadpool_limits
 
 from vaebench.claims import health as diagnostics
@@ -76,7 +76,7 @@ def runs():
 
 
 def verdict(ae, vae, pre_ae=None, pre_vae=None):
-    return result(C6.CLAIM, C6.decide(ae, vae, C6.CLAIM.level, pre_ae, pre_vae))
+    return result(C6.CLAIM, at(C6.decide, ae, vae, after=(pre_ae, pre_vae,)))
 
 
 def subs(res):
@@ -201,7 +201,7 @@ def simulate(truth: dict, vae_sd: float = LOG_SD):
               for k in ("dim_ratio", "void_ratio", "pca_ratio12")}
         ae["pca_flatness"] = truth["pca_flatness"] + FLAT_SD * rng.standard_normal(N_RUNS)
         vae = {"void_ratio": vae_void * np.exp(vae_sd * rng.standard_normal(N_RUNS))}
-        return C6.decide(ae, vae, C6.CLAIM.level)
+        return at(C6.decide, ae, vae)
     return study
 
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from claimsim import load_claim, mc_slack, result, verdict_rates
+from claimsim import at, checks_of, load_claim, mc_slack, result, verdict_rates
 from scipy.stats import kendalltau, spearmanr
 
 from vaebench.claims import health as diagnostics
@@ -66,7 +66,7 @@ def measurements(rng, share=0.03, ratio=0.6, diff=0.4, slope=0.12, shape=None, n
 
 
 def verdict(measured, pre=None):
-    return result(CLAIM, C7.decide(measured, CLAIM.level, pre))
+    return result(CLAIM, at(C7.decide, measured, after=(pre,)))
 
 
 def sub(res, sid):
@@ -128,11 +128,11 @@ def test_an_inverted_u_is_not_a_decline():
     """The first design (Spearman < 0 over decodes) passed this curve; the trend test must not support it."""
     assert spearmanr(C7.RADII_R, INVERTED_U).statistic < 0
     assert C7.trend_tau(C7.RADII_R, INVERTED_U) > C7.TAU_MAX
-    rates = verdict_rates(CLAIM, lambda rng: C7.decide({"quality_by_r": curves(rng, shape=INVERTED_U)}, CLAIM.level),
+    rates = verdict_rates(CLAIM, lambda rng: at(C7.decide, {"quality_by_r": curves(rng, shape=INVERTED_U)}),
                           n_rep=200, seed=6, covered=["C7d"], subclaim="C7d")
     assert rates["supported"] == 0.0, rates
-    page = [c for c in C7.decide({"quality_by_r": curves(np.random.default_rng(7), shape=INVERTED_U)},
-                                 CLAIM.level) if c.name.startswith("Page")][0]
+    checks = checks_of(CLAIM, at(C7.decide, {"quality_by_r": curves(np.random.default_rng(7), shape=INVERTED_U)}))
+    page = [c for c in checks if c.name.startswith("Page")][0]
     assert page.role == "secondary"                        # Page's test may call it a trend: it does not vote
 
 
@@ -147,8 +147,8 @@ def test_the_edge_slope_has_mean_tau_at_the_tolerance():
 @pytest.mark.parametrize("share", C7.KL_SHARE_RANGE)
 def test_false_refutation_rate_at_the_tolerance_edges(share):
     """The claim holds, every sub-claim on the edge of its tolerance (the worst case)."""
-    rates = verdict_rates(CLAIM, lambda rng: C7.decide(
-        measurements(rng, share=share, ratio=C7.PEAK_RATIO_MAX, diff=0.0, slope=EDGE_SLOPE), CLAIM.level),
+    rates = verdict_rates(CLAIM, lambda rng: at(C7.decide, measurements(
+        rng, share=share, ratio=C7.PEAK_RATIO_MAX, diff=0.0, slope=EDGE_SLOPE)),
         n_rep=N_REP, seed=10)
     assert rates["refuted"] <= LIMIT, rates
 
@@ -168,7 +168,7 @@ def test_false_support_rate_at_the_tolerance_edge(sid):
     def simulate(rng):
         m = measurements(rng, **change)
         keep = {key: m[key]} | ({PAIRED[key]: m[PAIRED[key]]} if key in PAIRED else {})
-        return C7.decide(keep, CLAIM.level)
+        return at(C7.decide, keep)
 
     rates = verdict_rates(CLAIM, simulate, n_rep=N_REP, seed=20, covered=[sid], subclaim=sid)
     assert rates["supported"] <= LIMIT, rates

@@ -6,16 +6,25 @@ module computes is secondary: shown in the report, never voting.
 
 The decision (:func:`decide`), for a claim with m sub-claims at family-wise level α:
 
-- every primary check's interval is two-sided at level ``1 − α/m`` (Bonferroni;
-  :attr:`Design.level`), and a check is *supported* when its interval lies inside its
-  tolerance region, *refuted* when it lies entirely outside, *inconclusive* otherwise;
+- every primary check carries two two-sided intervals of its statistic: the *support*
+  interval at level ``1 − 2α`` (:attr:`Design.support_level`) and the *refutation*
+  interval at level ``1 − α/m`` (:attr:`Design.refute_level`). A check is *supported*
+  when its support interval lies inside its tolerance region, *refuted* when its
+  refutation interval lies entirely outside, *inconclusive* otherwise. The first is an
+  equivalence (or one-sided) test at level α, the second a test at level α/m;
+- a claim module writes its checks as a function of the level, ``at(level)``, and
+  :func:`both_levels` (``claim.design.checks(at)``) runs it at both levels and pairs
+  each primary check's two intervals; a constructor also takes the two estimates
+  directly (``check_within(name, support_est, lo, hi, refute=refute_est)``);
 - a sub-claim takes the verdict of its primary check; a primary check whose models fail
   the check's precondition (not converged, collapsed, too few finite runs) is
-  inconclusive with that reason, whatever its interval says;
-- the claim is **supported** when every sub-claim is (intersection–union: each false
-  support has probability ≤ α/(2m), so the claim's ≤ α), **refuted** when any sub-claim
-  is refuted (each false refutation has probability ≤ α/m, so by Bonferroni the
-  family-wise rate is ≤ α), and **inconclusive** otherwise.
+  inconclusive with that reason, whatever its intervals say;
+- the claim is **supported** when every sub-claim is: the claim is the conjunction of its
+  sub-claims, so by intersection–union the claim's false-support rate is at most the
+  largest sub-claim's, ≤ α; **refuted** when any sub-claim is: each false refutation has
+  probability ≤ α/m, so by Bonferroni the family-wise rate is ≤ α; **inconclusive**
+  otherwise. Since 1 − 2α < 1 − α/m, the support interval lies inside the refutation
+  interval and no check is both.
 
 A sub-claim refuted while another is supported gives "refuted": the claim as stated is
 the conjunction of its sub-claims. The per-sub-claim verdicts are kept beside it.
@@ -25,15 +34,16 @@ own and never refute the posts' statement.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from vaebench.errors import StatsError, require
 from vaebench.stats.estimate import Estimate
 
 __all__ = ["ALPHA", "Verdict", "SubClaim", "Design", "Check", "SubClaimResult", "ClaimResult", "decide",
-           "combine", "check_within", "check_above", "check_below", "PRIMARY", "SECONDARY", "UNITS"]
+           "combine", "check_within", "check_above", "check_below", "PRIMARY", "SECONDARY", "UNITS",
+           "both_levels", "merge_levels"]
 
 #: the family-wise error level of every claim's decision
 ALPHA = 0.05
@@ -85,9 +95,24 @@ class Design:
         return len(self.subclaims)
 
     @property
-    def level(self) -> float:
-        """The two-sided level of every primary check's interval (Bonferroni over the m sub-claims)."""
+    def refute_level(self) -> float:
+        """The two-sided level of a primary check's refutation interval, 1 − α/m (Bonferroni)."""
         return 1.0 - self.alpha / self.m
+
+    @property
+    def support_level(self) -> float:
+        """The two-sided level of a primary check's support interval, 1 − 2α (intersection–union)."""
+        return 1.0 - 2.0 * self.alpha
+
+    @property
+    def level(self) -> float:
+        """The refutation level 1 − α/m, the wider of the two (secondary checks use it too)."""
+        return self.refute_level
+
+    def checks(self, at: Callable[[float], Sequence["Check"]]) -> list["Check"]:
+        """``at(level)`` (a claim module's checks at one level) run at both levels, each
+        primary check carrying its two intervals (:func:`both_levels`)."""
+        return both_levels(self, at)
 
     def subclaim(self, sid: str) -> SubClaim:
         for s in self.subclaims:
@@ -96,7 +121,8 @@ class Design:
         raise StatsError(f"sub-claim {sid!r} is not declared; declared: {[s.id for s in self.subclaims]}")
 
     def to_dict(self) -> dict:
-        return {"alpha": self.alpha, "level": self.level, "subclaims": [s.to_dict() for s in self.subclaims]}
+        return {"alpha": self.alpha, "level": self.level, "support_level": self.support_level,
+                "refute_level": self.refute_level, "subclaims": [s.to_dict() for s in self.subclaims]}
 
 
 def _verdict_of(passed: bool | None) -> Verdict:
@@ -115,7 +141,10 @@ class Check:
     inconclusive whatever ``passed`` says. ``role`` is ``'primary'`` (decides its
     ``subclaim``) or ``'secondary'`` (shown, never voting); ``unit`` says what one
     observation behind the interval is (:data:`UNITS`: ``'runs'`` for intervals across
-    training runs) and ``n_runs`` how many training runs it rests on.
+    training runs) and ``n_runs`` how many training runs it rests on. A primary check
+    carries its support interval as ``estimate`` and its refutation interval as
+    ``refute_estimate`` (None: one interval decides both ways, as for a secondary check
+    or an exact value).
     """
 
     name: str
@@ -129,6 +158,7 @@ class Check:
     unit: str = ""
     n_runs: int | None = None
     precondition: str | None = None
+    refute_estimate: Estimate | None = None
 
     def __post_init__(self) -> None:
         require(self.role in (PRIMARY, SECONDARY), f"role={self.role!r}; use 'primary' or 'secondary'", StatsError)
@@ -154,6 +184,7 @@ class Check:
                 "tolerance": self.tolerance, "passed": self.passed, "verdict": self.verdict.value,
                 "reason": self.why, "posts": self.posts, "subclaim": self.subclaim, "role": self.role,
                 "unit": self.unit, "n_runs": self.n_runs, "level": self.estimate.level,
+                "refute_estimate": self.refute_estimate.to_dict() if self.refute_estimate else None,
                 "precondition": {"ok": not self.precondition, "reason": self.precondition or ""}}
 
 
@@ -219,9 +250,25 @@ def combine(checks: Sequence[Check]) -> Verdict:
     return Verdict.INCONCLUSIVE
 
 
-def _level_ok(check: Check, level: float) -> bool:
-    est = check.estimate
-    return est.level >= level - 1e-9 or est.low == est.high  # an exact value needs no interval
+def _exact(est: Estimate) -> bool:
+    return est.low == est.high  # an exact value needs no interval
+
+
+def _level_error(check: Check, design: Design) -> str | None:
+    """Why ``check``'s intervals do not have the design's levels (None when they do)."""
+    est, ref = check.estimate, check.refute_estimate
+    if ref is None:
+        if _exact(est):
+            return None
+        return (f"carries one interval ({est.level:.4g}); a primary check needs its support interval at "
+                f"{design.support_level:.4g} (1 − 2α) and its refutation interval at {design.refute_level:.4g} "
+                f"(1 − α/m, m = {design.m}): build it with claim.design.checks(at) or refute=")
+    if not (_exact(est) or est.level >= design.support_level - 1e-9):
+        return f"has a {est.level:.4g} support interval; the design asks {design.support_level:.4g} (1 − 2α)"
+    if not (_exact(ref) or ref.level >= design.refute_level - 1e-9):
+        return (f"has a {ref.level:.4g} refutation interval; the design asks {design.refute_level:.4g} "
+                f"(1 − α/m with m = {design.m})")
+    return None
 
 
 def decide(claim_id: str, design: Design, checks: Sequence[Check],
@@ -245,9 +292,8 @@ def decide(claim_id: str, design: Design, checks: Sequence[Check],
                 f"{claim_id}: primary check {c.name!r} of {sub.id} is not the declared one ({sub.primary!r}); "
                 "a sub-claim's primary check is fixed before any run", StatsError)
         require(sub.id not in primaries, f"{claim_id}: sub-claim {sub.id} has two primary checks", StatsError)
-        require(_level_ok(c, design.level),
-                f"{claim_id}: primary check {c.name!r} has a {c.estimate.level:.4g} interval; the design asks "
-                f"{design.level:.4g} (1 − α/m with m = {design.m}); compute it at claim.level", StatsError)
+        why = _level_error(c, design)
+        require(why is None, f"{claim_id}: primary check {c.name!r} {why}", StatsError)
         primaries[sub.id] = c
     results = []
     for sub in wanted:
@@ -281,11 +327,16 @@ def _nan(est: Estimate) -> bool:
 
 
 def check_within(name: str, est: Estimate, lo: float, hi: float, *, tolerance: str | None = None,
-                 posts: str | None = None, **meta) -> Check:
+                 posts: str | None = None, refute: Estimate | None = None, **meta) -> Check:
     """Supported if the CI lies inside [lo, hi], refuted if entirely outside, else inconclusive.
 
-    ``meta``: ``subclaim``, ``role``, ``unit``, ``n_runs``, ``precondition`` (see :class:`Check`).
+    ``refute``: the refutation interval when ``est`` is the support interval (module
+    docstring); without it ``est`` decides both ways. ``meta``: ``subclaim``, ``role``,
+    ``unit``, ``n_runs``, ``precondition`` (see :class:`Check`).
     """
+    if refute is not None:
+        return merge_levels(check_within(name, est, lo, hi, tolerance=tolerance, posts=posts, **meta),
+                            check_within(name, refute, lo, hi, tolerance=tolerance, posts=posts, **meta))
     require(lo <= hi, f"check {name!r}: lo={lo} exceeds hi={hi}; swap them", StatsError)
     tol = tolerance or f"CI inside [{lo:.4g}, {hi:.4g}]"
     if _nan(est):
@@ -311,14 +362,22 @@ def _one_sided(name: str, est: Estimate, threshold: float, above: bool, toleranc
 
 
 def check_above(name: str, est: Estimate, threshold: float, *, tolerance: str | None = None,
-                posts: str | None = None, **meta) -> Check:
-    """Supported if the CI lies above ``threshold``, refuted if below, else inconclusive."""
+                posts: str | None = None, refute: Estimate | None = None, **meta) -> Check:
+    """Supported if the CI lies above ``threshold``, refuted if below, else inconclusive
+    (``refute``: as in :func:`check_within`)."""
+    if refute is not None:
+        return merge_levels(_one_sided(name, est, threshold, True, tolerance, posts, meta),
+                            _one_sided(name, refute, threshold, True, tolerance, posts, meta))
     return _one_sided(name, est, threshold, True, tolerance, posts, meta)
 
 
 def check_below(name: str, est: Estimate, threshold: float, *, tolerance: str | None = None,
-                posts: str | None = None, **meta) -> Check:
-    """Supported if the CI lies below ``threshold``, refuted if above, else inconclusive."""
+                posts: str | None = None, refute: Estimate | None = None, **meta) -> Check:
+    """Supported if the CI lies below ``threshold``, refuted if above, else inconclusive
+    (``refute``: as in :func:`check_within`)."""
+    if refute is not None:
+        return merge_levels(_one_sided(name, est, threshold, False, tolerance, posts, meta),
+                            _one_sided(name, refute, threshold, False, tolerance, posts, meta))
     return _one_sided(name, est, threshold, False, tolerance, posts, meta)
 
 
@@ -329,3 +388,50 @@ def claim_verdict(subclaim_verdicts: Iterable[Verdict | str]) -> Verdict:
     if verdicts and all(v is Verdict.SUPPORTED for v in verdicts):
         return Verdict.SUPPORTED
     return Verdict.REFUTED if Verdict.REFUTED in verdicts else Verdict.INCONCLUSIVE
+
+
+# --------------------------------------------------------------------------- two levels
+
+def merge_levels(support: Check, refute: Check) -> Check:
+    """One check from the same check at the support level and at the refutation level:
+    supported when ``support`` passed, refuted when ``refute`` failed, else inconclusive."""
+    require(support.name == refute.name and support.role == refute.role and support.subclaim == refute.subclaim,
+            f"cannot pair check {support.name!r} ({support.subclaim}) with {refute.name!r} ({refute.subclaim}); "
+            "at(level) must return the same checks at every level", StatsError)
+    s_est, r_est = support.estimate, refute.estimate
+    if support.passed is True and refute.passed is False:  # intervals not nested (e.g. a bootstrap)
+        passed, reason = None, f"the {_pct(s_est)} and {_pct(r_est)} intervals disagree: {support.reason}; " \
+                               f"{refute.reason}"
+    elif support.passed is True:
+        passed, reason = True, f"supported at {_pct(s_est)}: {support.reason}"
+    elif refute.passed is False:
+        passed, reason = False, f"refuted at {_pct(r_est)}: {refute.reason}"
+    elif _nan(s_est) or _nan(r_est):
+        passed, reason = None, support.reason if _nan(s_est) else refute.reason
+    else:
+        passed, reason = None, (f"neither inside at {_pct(s_est)} ({support.reason}) nor outside at "
+                                f"{_pct(r_est)} ({refute.reason})")
+    return replace(support, passed=passed, reason=reason, refute_estimate=r_est,
+                   precondition=support.precondition or refute.precondition)
+
+
+def _pct(est: Estimate) -> str:
+    return "the exact value" if _exact(est) else f"{est.level:.4g}"
+
+
+def both_levels(design: Design, at: Callable[[float], Sequence[Check]]) -> list[Check]:
+    """The checks ``at(level)`` gives, run at :attr:`Design.support_level` and at
+    :attr:`Design.refute_level`: each primary check paired with its namesake
+    (:func:`merge_levels`); secondary checks as at the refutation level. ``at`` must be a
+    pure function of the level over the same data (a claim module's ``decide``)."""
+    support = {c.name: c for c in at(design.support_level) if c.role == PRIMARY}
+    out = []
+    for c in at(design.refute_level):
+        if c.role != PRIMARY:
+            out.append(c)
+            continue
+        require(c.name in support, f"primary check {c.name!r} is missing at the support level; at(level) must "
+                "return the same checks at every level", StatsError)
+        out.append(merge_levels(support.pop(c.name), c))
+    require(not support, f"primary checks {sorted(support)} are missing at the refutation level", StatsError)
+    return out
