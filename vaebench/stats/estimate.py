@@ -1,7 +1,7 @@
 """Estimates: a value with its confidence interval, the bootstrap and exact intervals.
 
 Every statistic of vaebench comes back as an :class:`Estimate`; this module makes them
-(:func:`bootstrap`, :func:`mean_ci`, :func:`quantile_ci`). Nothing here renders.
+(:func:`bootstrap`, :func:`percentile_estimate`, :func:`mean_ci`, :func:`quantile_ci`). Nothing here renders.
 """
 from __future__ import annotations
 
