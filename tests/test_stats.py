@@ -29,6 +29,7 @@ from vaebench.stats import (
     linear_fit,
     linear_slope,
     mean_ci,
+    percentile_estimate,
     power_two_rates,
     quantile_ci,
     rate_ci,
@@ -114,6 +115,16 @@ def test_bootstrap_bca_skewed_statistic_has_finite_sane_interval():
     est = bootstrap(x, np.var, n_boot=300, method="bca")
     assert est.low < est.value < est.high
     assert "BCa" in est.method
+
+
+def test_percentile_estimate_takes_quantiles_and_keeps_the_value_inside():
+    reps = np.arange(101.0)                       # quantiles 2.5 % and 97.5 % are 2.5 and 97.5
+    e = percentile_estimate(50.0, reps, 0.95, "m", 7)
+    assert (e.value, e.level, e.method, e.n) == (50.0, 0.95, "m", 7)
+    assert (e.low, e.high) == pytest.approx((2.5, 97.5), abs=1e-12)
+    assert percentile_estimate(50.0, reps, 0.5, "m", 7).low == pytest.approx(25.0, abs=1e-12)
+    outside = percentile_estimate(120.0, reps, 0.95, "m", None)   # a value beyond its replicates
+    assert (outside.low, outside.high) == pytest.approx((2.5, 120.0), abs=1e-12)
 
 
 def test_bootstrap_errors_name_the_bad_value():

@@ -3,7 +3,7 @@
 It gathers three modules split by job:
 
 * :mod:`vaebench.stats.estimate` — :class:`Estimate` (a value with its confidence interval),
-  :func:`bootstrap`, :func:`mean_ci`, :func:`quantile_ci`;
+  :func:`bootstrap`, :func:`percentile_estimate`, :func:`mean_ci`, :func:`quantile_ci`;
 * :mod:`vaebench.stats.inference` — equivalence (TOST), distances against seed-to-seed noise,
   rare-event rates, linear fits, and the run-level intervals and tests (training runs
   as the unit of replication);

@@ -1,7 +1,7 @@
 """Estimates: a value with its confidence interval, the bootstrap and exact intervals.
 
 Every statistic of vaebench comes back as an :class:`Estimate`; this module makes them
-(:func:`bootstrap`, :func:`mean_ci`, :func:`quantile_ci`). Nothing here renders.
+(:func:`bootstrap`, :func:`percentile_estimate`, :func:`mean_ci`, :func:`quantile_ci`). Nothing here renders.
 """
 from __future__ import annotations
 
@@ -294,6 +294,8 @@ def _check_bootstrap_args(n_boot: Any, level: float, method: str) -> None:
             f"method={method!r} is not a bootstrap method; use 'percentile' or 'bca'", StatsError)
 
 
+# Not scipy.stats.bootstrap: it has no grouped jackknife (its BCa differs for n > 200), gives NaN
+# bounds when some replicates are not finite, and differs in the last bits for BCa and two samples.
 def bootstrap(data: Any, statistic: Callable[..., Any], n_boot: int = 1000,
               level: float = 0.95, seed: int = 0, method: str = "percentile", *,
               paired: bool = True, vectorized: bool = False,
@@ -326,9 +328,6 @@ def bootstrap(data: Any, statistic: Callable[..., Any], n_boot: int = 1000,
     Replicates where the statistic is not finite are dropped; if fewer than half are
     finite a :class:`StatsError` is raised. ``Estimate.n`` is the number of
     observations (for independent samples, their total).
-
-    (Not ``scipy.stats.bootstrap``: it has no grouped jackknife, does not drop
-    non-finite replicates, and fails on replicates that are all equal.)
     """
     _check_bootstrap_args(n_boot, level, method)
     samples, multi = _prepare_samples(data, paired)

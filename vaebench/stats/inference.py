@@ -135,10 +135,7 @@ def wasserstein(a: Any, b: Any, n_boot: int = 200, seed: int = 0,
     its CI never contains 0; compare it with a seed-to-seed distance of the same
     sample sizes (:func:`distance_vs_seed_noise`) rather than with 0.
     """
-    x = _as_1d(a, "a", min_n=2)
-    y = _as_1d(b, "b", min_n=2)
-    est = bootstrap((x, y), _w1_stat, n_boot=n_boot, level=level, seed=seed, paired=False)
-    return Estimate(est.value, est.low, est.high, level, "bootstrap", est.n)
+    return _two_sample_distance(a, b, _w1_stat, n_boot, seed, level)
 
 
 def ks(a: Any, b: Any, n_boot: int = 200, seed: int = 0, level: float = 0.95) -> Estimate:
@@ -147,9 +144,15 @@ def ks(a: Any, b: Any, n_boot: int = 200, seed: int = 0, level: float = 0.95) ->
     Same caveat as :func:`wasserstein`: for two samples of one distribution the
     statistic is of order 1/√n, not 0.
     """
+    return _two_sample_distance(a, b, _ks_stat, n_boot, seed, level)
+
+
+def _two_sample_distance(a: Any, b: Any, statistic: Callable[[np.ndarray, np.ndarray], float], n_boot: int,
+                         seed: int, level: float) -> Estimate:
+    """A distance between two 1-D samples with a bootstrap CI resampling each sample independently."""
     x = _as_1d(a, "a", min_n=2)
     y = _as_1d(b, "b", min_n=2)
-    est = bootstrap((x, y), _ks_stat, n_boot=n_boot, level=level, seed=seed, paired=False)
+    est = bootstrap((x, y), statistic, n_boot=n_boot, level=level, seed=seed, paired=False)
     return Estimate(est.value, est.low, est.high, level, "bootstrap", est.n)
 
 
