@@ -339,3 +339,21 @@ def test_runs_of_the_same_second_get_folders_of_their_own(tmp_path):
     assert a != b and json.loads(a.read_text()) == json.loads(b.read_text()) == results
     assert sorted(p.name for p in (tmp_path / "fb").rglob("*")) == sorted(
         ["20260101-000000-cpu", "20260101-000000-cpu-2", "results.json", "results.json"])
+
+
+def test_known_third_party_deprecations_are_quiet_in_a_users_folder(pytester):
+    pytester.makepyfile(test_w="""
+import warnings
+
+
+def test_keras_noise():
+    warnings.warn("__array__ implementation doesn't accept a copy keyword, so passing copy=False failed.",
+                  DeprecationWarning)
+
+
+def test_other():
+    warnings.warn("a deprecation of the user's own", DeprecationWarning)
+""")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, warnings=1)          # only the user's own
+    assert "a deprecation of the user's own" in result.stdout.str() and "__array__" not in result.stdout.str()
