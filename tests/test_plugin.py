@@ -357,3 +357,28 @@ def test_other():
     result = pytester.runpytest()
     result.assert_outcomes(passed=2, warnings=1)          # only the user's own
     assert "a deprecation of the user's own" in result.stdout.str() and "__array__" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("a, b", [(a, b) for a in ("supported", "refuted", "inconclusive")
+                                  for b in ("supported", "refuted", "inconclusive")])
+def test_the_summary_decides_a_claim_split_over_tests_as_verdict_decide_does(a, b):
+    from vaebench.claims.record import Claim, ClaimRecorder
+    from vaebench.pytest_plugin.summary import summarise
+    from vaebench.stats import Estimate, SubClaim, check_within
+    from vaebench.stats.verdict import decide
+
+    claim = Claim(id="X1", title="t", quote="q", source="s",
+                  subclaims=(SubClaim("X1a", "a", "ca"), SubClaim("X1b", "b", "cb")))
+    planted = {"supported": (4.0, 3.9, 4.1), "refuted": (9.0, 8.9, 9.1), "inconclusive": (4.5, 4.0, 5.0)}
+    checks = {sid: check_within(name, Estimate(*planted[v], level=claim.level), 3.5, 4.6, role="primary",
+                                subclaim=sid) for sid, name, v in (("X1a", "ca", a), ("X1b", "cb", b))}
+    assert [c.verdict.value for c in checks.values()] == [a, b]
+    records = []
+    for sid, check in checks.items():            # one test per sub-claim; the summary merges them
+        recorder = ClaimRecorder(claim, test=f"test_{sid}")
+        recorder.covers(sid)
+        recorder.check(check)
+        records.append(recorder.to_dict())
+    (row,) = summarise(records)
+    assert row["verdict"] == decide("X1", claim.design, list(checks.values())).verdict.value
+    assert [s["verdict"] for s in row["subclaims"]] == [a, b]
