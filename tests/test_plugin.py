@@ -143,6 +143,8 @@ def test_module_without_claim_is_an_error(pytester):
     (["--vaebench-report", "{root}/afile/reports"], "--vaebench-report='{root}/afile/reports' cannot be written: "
                                                     "{root}/afile is a file, so nothing can be written below it"),
     (["--vaebench-report", "{root}/afile"], "{root}/afile is a file, not a folder"),
+    (["--vaebench-store", "{root}/afile/store"], "--vaebench-store='{root}/afile/store' cannot be written: "
+                                                 "{root}/afile is a file, so nothing can be written below it"),
 ])
 def test_bad_options_are_one_usage_error_before_anything_runs(pytester, options, message):
     pytester.makepyfile(test_s="def test_x(scale):\n    raise AssertionError('ran')\n")

@@ -90,6 +90,10 @@ def check_options(config) -> None:
         parse_seeds(config.getoption("--vaebench-seeds", None))
     except SpecError as e:
         raise pytest.UsageError(str(e)) from None
+    store = config.getoption("--vaebench-store", None) or os.environ.get("VAEBENCH_STORE")
+    if store:
+        _require_writable(Path(store), "--vaebench-store" if config.getoption("--vaebench-store", None)
+                          else "$VAEBENCH_STORE", folder=True)
     report = config.getoption("--vaebench-report", None)
     if report and report.lower() != "none":
         _require_writable(Path(report), "--vaebench-report", folder=True)
