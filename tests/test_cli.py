@@ -33,6 +33,8 @@ def _train(tmp_path, *options):
     (["--data", "folder:/nonexistent/vaebench"], "--data='folder:/nonexistent/vaebench': /nonexistent/vaebench does "
                                                  "not exist; pass the folder that holds the images"),
     (["--data", "/nonexistent/images"], "for a folder of images use folder:/nonexistent/images"),
+    (["--seed", "0", "0"], "--seed 0 0 repeats seed 0: each seed is one independent run"),
+    (["--seed", "4294967296"], "--seed 4294967296: seed 4294967296 is outside [0, 2**32 - 1]"),
 ])
 def test_train_options_that_do_not_apply_are_errors(tmp_path, tiny_scale, capsys, options, message):
     assert _train(tmp_path, *options) == 2
@@ -183,3 +185,10 @@ def test_main_refuses_a_reports_folder_it_cannot_write_before_running(tmp_path, 
     err = capsys.readouterr().err
     assert f"the reports folder {tmp_path / 'afile' / 'reports'} cannot be written: {tmp_path / 'afile'} is a " \
            "file, so nothing can be written below it; pass --report DIR" in err
+
+
+@pytest.mark.parametrize("budget", ["0", "-5", "inf", "nan"])
+def test_device_check_refuses_a_budget_that_is_not_a_positive_number(tmp_path, capsys, budget):
+    assert cli.main(["device-check", "--out", str(tmp_path / "out"), "--budget-s", budget]) == 2
+    assert "must be a finite number of seconds > 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

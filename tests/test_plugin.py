@@ -143,6 +143,8 @@ def test_module_without_claim_is_an_error(pytester):
     (["--vaebench-report", "{root}/afile/reports"], "--vaebench-report='{root}/afile/reports' cannot be written: "
                                                     "{root}/afile is a file, so nothing can be written below it"),
     (["--vaebench-report", "{root}/afile"], "{root}/afile is a file, not a folder"),
+    (["--vaebench-store", "{root}/afile/store"], "--vaebench-store='{root}/afile/store' cannot be written: "
+                                                 "{root}/afile is a file, so nothing can be written below it"),
 ])
 def test_bad_options_are_one_usage_error_before_anything_runs(pytester, options, message):
     pytester.makepyfile(test_s="def test_x(scale):\n    raise AssertionError('ran')\n")
@@ -339,3 +341,46 @@ def test_runs_of_the_same_second_get_folders_of_their_own(tmp_path):
     assert a != b and json.loads(a.read_text()) == json.loads(b.read_text()) == results
     assert sorted(p.name for p in (tmp_path / "fb").rglob("*")) == sorted(
         ["20260101-000000-cpu", "20260101-000000-cpu-2", "results.json", "results.json"])
+
+
+def test_known_third_party_deprecations_are_quiet_in_a_users_folder(pytester):
+    pytester.makepyfile(test_w="""
+import warnings
+
+
+def test_keras_noise():
+    warnings.warn("__array__ implementation doesn't accept a copy keyword, so passing copy=False failed.",
+                  DeprecationWarning)
+
+
+def test_other():
+    warnings.warn("a deprecation of the user's own", DeprecationWarning)
+""")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, warnings=1)          # only the user's own
+    assert "a deprecation of the user's own" in result.stdout.str() and "__array__" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("a, b", [(a, b) for a in ("supported", "refuted", "inconclusive")
+                                  for b in ("supported", "refuted", "inconclusive")])
+def test_the_summary_decides_a_claim_split_over_tests_as_verdict_decide_does(a, b):
+    from vaebench.claims.record import Claim, ClaimRecorder
+    from vaebench.pytest_plugin.summary import summarise
+    from vaebench.stats import Estimate, SubClaim, check_within
+    from vaebench.stats.verdict import decide
+
+    claim = Claim(id="X1", title="t", quote="q", source="s",
+                  subclaims=(SubClaim("X1a", "a", "ca"), SubClaim("X1b", "b", "cb")))
+    planted = {"supported": (4.0, 3.9, 4.1), "refuted": (9.0, 8.9, 9.1), "inconclusive": (4.5, 4.0, 5.0)}
+    checks = {sid: check_within(name, Estimate(*planted[v], level=claim.level), 3.5, 4.6, role="primary",
+                                subclaim=sid) for sid, name, v in (("X1a", "ca", a), ("X1b", "cb", b))}
+    assert [c.verdict.value for c in checks.values()] == [a, b]
+    records = []
+    for sid, check in checks.items():            # one test per sub-claim; the summary merges them
+        recorder = ClaimRecorder(claim, test=f"test_{sid}")
+        recorder.covers(sid)
+        recorder.check(check)
+        records.append(recorder.to_dict())
+    (row,) = summarise(records)
+    assert row["verdict"] == decide("X1", claim.design, list(checks.values())).verdict.value
+    assert [s["verdict"] for s in row["subclaims"]] == [a, b]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sys
 
-from vaebench.errors import VaebenchError
+from vaebench.errors import SpecError, VaebenchError, require
 
 
 def cmd_scales(args) -> int:
@@ -40,7 +40,12 @@ def cmd_scales(args) -> int:
 
 
 def cmd_device_check(args) -> int:
+    import math
+
     from vaebench.bench import devicecheck
+
+    require(math.isfinite(args.budget_s) and args.budget_s > 0,
+            f"--budget-s={args.budget_s:g} must be a finite number of seconds > 0, e.g. 450", SpecError)
 
     claims = None if args.claims is None else tuple(args.claims)
     return devicecheck.main(args.out, args.budget_s, args.size, args.store, claims)

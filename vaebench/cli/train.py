@@ -39,6 +39,10 @@ def cmd_train(args) -> int:
 
     if args.pack is not None:
         check_count("--pack", args.pack, allow_zero=False)
+    if args.seed is not None:
+        from vaebench.pytest_plugin.options import check_seeds
+
+        check_seeds(tuple(args.seed), "--seed " + " ".join(map(str, args.seed)))
     run = executor(args.executor, args.address)
     if args.plan:
         return _train_plan(args, run)

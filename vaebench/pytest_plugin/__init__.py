@@ -19,7 +19,7 @@ Options (``pytest --help``, group "vaebench"):
                      (default: the scale's, float32; check M1 first)
 
 A bad value of any of them (a seed repeated or >= 2**32, a data folder that does not exist,
-a report or plan location below a file or read-only) is a usage error at start (exit 4),
+a store, report or plan location below a file or read-only) is a usage error at start (exit 4),
 before anything is collected or trained. The default report folder is not checked at start
 (the plugin runs in every pytest run of the environment); when writing the report fails
 at the end, the verdict table is still printed and results.json goes to

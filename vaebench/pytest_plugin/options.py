@@ -14,6 +14,14 @@ from vaebench.errors import SpecError
 
 #: seeds are 32-bit unsigned integers (numpy's and the backends' seeding)
 SEED_LIMIT = 2**32
+#: known deprecation warnings of the libraries vaebench trains with, which a claim module's
+#: author can do nothing about (Keras converting tensors under numpy 2)
+THIRD_PARTY_WARNINGS = (
+    "ignore::DeprecationWarning:tensorflow.*",
+    "ignore::DeprecationWarning:keras.*",
+    "ignore::DeprecationWarning:google.*",
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning",
+)
 
 
 def pytest_addoption(parser):
@@ -56,6 +64,8 @@ def pytest_configure(config):
     check_options(config)
     config.addinivalue_line("markers", "gpu: trains models; at the full scale this wants a GPU")
     config.addinivalue_line("markers", "claim(id): the claim (C1..C7) a test checks")
+    for line in THIRD_PARTY_WARNINGS:
+        config.addinivalue_line("filterwarnings", line)
     from vaebench.pytest_plugin.collector import Collector
 
     config.pluginmanager.register(Collector(config), "vaebench-collector")
@@ -80,6 +90,10 @@ def check_options(config) -> None:
         parse_seeds(config.getoption("--vaebench-seeds", None))
     except SpecError as e:
         raise pytest.UsageError(str(e)) from None
+    store = config.getoption("--vaebench-store", None) or os.environ.get("VAEBENCH_STORE")
+    if store:
+        _require_writable(Path(store), "--vaebench-store" if config.getoption("--vaebench-store", None)
+                          else "$VAEBENCH_STORE", folder=True)
     report = config.getoption("--vaebench-report", None)
     if report and report.lower() != "none":
         _require_writable(Path(report), "--vaebench-report", folder=True)
@@ -116,13 +130,18 @@ def parse_seeds(text: str | None) -> tuple[int, ...] | None:
         raise SpecError(f"--vaebench-seeds={text!r} must be comma-separated integers, e.g. 0,1,2") from None
     if not seeds:
         raise SpecError(f"--vaebench-seeds={text!r} names no seed; give e.g. 0,1,2")
+    return check_seeds(seeds, f"--vaebench-seeds={text!r}")
+
+
+def check_seeds(seeds: tuple[int, ...], shown: str) -> tuple[int, ...]:
+    """``seeds`` when they are distinct integers in [0, 2**32), else a :class:`SpecError` that
+    starts with ``shown`` (the option as given)."""
     bad = [s for s in seeds if not 0 <= s < SEED_LIMIT]
     if bad:
-        raise SpecError(f"--vaebench-seeds={text!r}: seed {bad[0]} is outside [0, 2**32 - 1]; use smaller seeds")
+        raise SpecError(f"{shown}: seed {bad[0]} is outside [0, 2**32 - 1]; use smaller seeds")
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
     if repeated:
-        raise SpecError(f"--vaebench-seeds={text!r} repeats seed {repeated[0]}: each seed is one independent run; "
-                        "give distinct seeds")
+        raise SpecError(f"{shown} repeats seed {repeated[0]}: each seed is one independent run; give distinct seeds")
     return seeds
 
 
