@@ -50,3 +50,28 @@ def test_stale_also_takes_old_names_after_six_hours(tmp_path):
     os.utime(old_name, (old, old))
     assert not atomic.stale(recent) and atomic.stale(old_name)
     assert atomic.stale(tmp_path / f".z@{socket.gethostname()}@{_dead_pid()}@ee")
+
+
+def test_write_text_replaces_whole_or_leaves_the_old_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from vaebench import atomic
+
+    path = tmp_path / "out.txt"
+    atomic.write_text(path, "first")
+    assert path.read_text() == "first"
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    try:
+        atomic.write_text(path, "second")
+    except OSError as e:
+        assert atomic.why_not_written(e).startswith("no space left on device")
+    else:
+        raise AssertionError("the write must fail")
+    assert path.read_text() == "first" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    for code, words in ((errno.EROFS, "read-only"), (errno.EACCES, "permission denied"), (errno.EIO, "OSError")):
+        assert words in atomic.why_not_written(OSError(code, os.strerror(code)))

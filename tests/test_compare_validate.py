@@ -89,3 +89,50 @@ def test_markdown_escapes_html_and_pipes():
     assert "C9\\|&lt;img src=x onerror=alert(1)&gt;" in text and "a\\|b" in text and "&lt;b&gt;old" in text
     row = next(line for line in text.splitlines() if line.startswith("| REGRESSION"))
     assert row.count(" | ") == 5  # six cells: the pipes inside them are escaped
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_comparing(tmp_path, capsys):
+    for flag, path, message in (("--json", tmp_path / "nope" / "f.json", "does not exist"),
+                                ("--html", tmp_path, "is a folder")):
+        assert cli.main(["compare", str(RUN_A), str(RUN_A), flag, str(path)]) == 2
+        captured = capsys.readouterr()
+        assert message in captured.err and captured.out == ""   # refused before any comparing
+
+
+def test_a_full_disk_at_the_end_keeps_the_printed_findings_and_leaves_no_temporary(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    from vaebench import atomic
+
+    real = os.replace
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert cli.main(["compare", str(RUN_A), str(RUN_A), "--json", str(out / "f.json")]) == 2
+    captured = capsys.readouterr()
+    assert "**0 regressions**" in captured.out                 # the findings were printed first
+    assert captured.err.strip() == (f"vaebench: error: cannot write --json={str(out / 'f.json')!r}: no space left on "
+                                    "device (free some, or write elsewhere); the findings printed above are complete")
+    assert list(out.iterdir()) == []
+    monkeypatch.setattr(atomic.os, "replace", real)
+
+
+def test_history_add_onto_a_full_disk_adds_nothing(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    from vaebench.compare import history as H
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(H.shutil, "copyfile", full)
+    history = tmp_path / "history"
+    assert cli.main(["history", "add", str(RUN_A), "--to", str(history)]) == 2
+    assert "no space left on device (free some, or write elsewhere); nothing was added" in capsys.readouterr().err
+    assert list(history.iterdir()) == []

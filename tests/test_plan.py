@@ -158,3 +158,19 @@ def test_plan_mode_records_every_request_and_skips_its_test(pytester, tmp_path):
     assert plan.store == str(store) and plan.pack == 2 and plan.scale == "smoke"
     assert not (pytester.path / "reports").exists()              # a planning run writes no report
     assert not list((store / "models").iterdir())                # and trains nothing
+
+
+def test_a_plan_onto_a_full_disk_is_one_plan_error_and_no_temporary(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from vaebench.store import plan as P
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(P.os, "replace", full)
+    with pytest.raises(SpecError, match=r"cannot write the plan to .*plan.json': no space left on device \(free some, "
+                       r"or write elsewhere\); pass a writable path to --vaebench-plan"):
+        Plan((_model("ae", 0),)).write(tmp_path / "plan.json")
+    assert list(tmp_path.iterdir()) == []

@@ -10,6 +10,7 @@ write.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -105,3 +106,33 @@ def stale(path: Path, suffix: str = "", age_s: float = STALE_AGE_S) -> bool:
         return time.time() - path.stat().st_mtime > age_s
     except OSError:
         return False
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary beside it, fsynced, renamed into
+    place; on any failure the temporary is removed and the OSError raised (``path`` is
+    left as it was)."""
+    path = Path(path)
+    tmp = path.with_name(temp_name("." + path.name, ".tmp"))
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def why_not_written(error: OSError) -> str:
+    """A failed write in words, by its errno: what the user can do about it."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "no space left on device (free some, or write elsewhere)"
+    if error.errno == errno.EROFS:
+        return "the file system is read-only (write elsewhere)"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied (write where this user may)"
+    if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "its folder does not exist (create it, or write elsewhere)"
+    return f"{type(error).__name__}: {error}"

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from vaebench import atomic
 from vaebench.compare.comparison import compare_runs
 from vaebench.compare.rules import CROSS_MACHINE_MIN_CHANGE, FAMILY_ALPHA, MIN_CHANGE, REFERENCE, TIMING_MODES
 from vaebench.compare.runio import CompareError, _check_history_folder, history_runs, load_run
@@ -62,6 +63,28 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def check_output(flag: str, path: str | os.PathLike) -> None:
+    """Refuse, before comparing, an output path whose folder is missing or not writable, or
+    that is a folder (:class:`CompareError`: bad input, exit status 2)."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    require(not p.is_dir(), f"{flag}={str(p)!r} is a folder; pass a file path", CompareError)
+    require(folder.is_dir(), f"{flag}={str(p)!r}: its folder {str(folder)!r} does not exist; create it or pass "
+            "another path", CompareError)
+    require(os.access(folder, os.W_OK), f"{flag}={str(p)!r}: its folder {str(folder)!r} is not writable for this "
+            "user; pass another path", CompareError)
+
+
+def write_output(flag: str, path: str | os.PathLike, text: str) -> None:
+    """Write an output atomically; a failure (a full disk) is a :class:`CompareError` naming
+    it, after the findings were printed (they are not lost), and leaves no temporary."""
+    try:
+        atomic.write_text(Path(path), text)
+    except OSError as e:
+        raise CompareError(f"cannot write {flag}={str(path)!r}: {atomic.why_not_written(e)}; the findings "
+                           "printed above are complete") from e
+
+
 def cmd_compare(args) -> int:
     """``vaebench compare``: 0 no regression, 1 regression(s), 2 nothing comparable or bad input.
 
@@ -69,6 +92,9 @@ def cmd_compare(args) -> int:
     OLD and NEW are not given (its newest two runs); otherwise only its folder is checked."""
     from vaebench.report.compare_page import to_markdown
 
+    outputs = {flag: getattr(args, flag) for flag in ("html", "markdown", "json") if getattr(args, flag)}
+    for flag, path in outputs.items():
+        check_output(f"--{flag}", path)
     uses_history = bool(args.history) and bool(args.html or not (args.old or args.new))
     history = history_runs(args.history) if uses_history else []
     if args.history and not uses_history:
@@ -91,9 +117,9 @@ def cmd_compare(args) -> int:
     text = to_markdown(comparison)
     print(text)
     if args.markdown:
-        Path(args.markdown).write_text(text)
+        write_output("--markdown", args.markdown, text)
     if args.json:
-        Path(args.json).write_text(json.dumps(comparison.to_dict(), indent=1))
+        write_output("--json", args.json, json.dumps(comparison.to_dict(), indent=1))
     if args.html:
         runs = list(history)
         known = {os.path.realpath(r.path) for r in runs}
@@ -103,7 +129,7 @@ def cmd_compare(args) -> int:
         from vaebench.report.compare_page import render_comparison_html
 
         page = render_comparison_html(comparison, trends(runs) if len(runs) >= 2 else None)
-        Path(args.html).write_text(page)
+        write_output("--html", args.html, page)
         print(f"report: {args.html}", file=sys.stderr)
     if not any(comparison.compared.values()):
         print(

@@ -80,6 +80,13 @@ def _compare_claims(old: dict, new: dict, min_change: float, findings: list[Find
             )
         )
         return counts
+    _compare_verdicts(old, new, findings, counts)
+    _compare_records(old, new, min_change, findings, counts)
+    return counts
+
+
+def _compare_verdicts(old: dict, new: dict, findings: list[Finding], counts: dict[str, int]) -> None:
+    """Claims whose verdict flipped, missing or new (the summary rows)."""
     old_rows = {r["id"]: r for r in old.get("summary") or []}
     new_rows = {r["id"]: r for r in new.get("summary") or []}
     for cid in sorted(set(old_rows) | set(new_rows)):
@@ -97,6 +104,10 @@ def _compare_claims(old: dict, new: dict, min_change: float, findings: list[Find
             findings.append(
                 Finding("verdict", cid, o, n, f"verdict flipped {o} → {n}: {new_rows[cid].get('reason', '')}", True)
             )
+
+
+def _compare_records(old: dict, new: dict, min_change: float, findings: list[Finding], counts: dict[str, int]) -> None:
+    """Checks and statistics of each claim test held in both runs that flipped, moved or went missing."""
     old_recs, new_recs = _records(old), _records(new)
     for rk in sorted(set(old_recs) & set(new_recs)):
         o_rec, n_rec = old_recs[rk], new_recs[rk]
@@ -141,15 +152,14 @@ def _compare_claims(old: dict, new: dict, min_change: float, findings: list[Find
                             True,
                         )
                     )
-    return counts
 
 
 MEMORY_FIELDS = ("device_peak_bytes", "device_increment_bytes", "state_bytes")
 
 
-def _compare_benchmarks(old: Run, new: Run, rule: TimingRule, findings: list[Finding]) -> tuple[int, TimingRule]:
-    if not old.benchmarks or not new.benchmarks:
-        return 0, rule
+def _benchmark_pairs(old: Run, new: Run, rule: TimingRule, findings: list[Finding]) -> dict[str, tuple]:
+    """The rounds of every benchmark timed in both runs with the same configuration (the
+    reference left out); findings for those missing, new, incomparable, and for memory."""
     pairs: dict[str, tuple[list[float], list[float]]] = {}
     for key in sorted(set(old.benchmarks) | set(new.benchmarks)):
         if key not in new.benchmarks:
@@ -179,6 +189,13 @@ def _compare_benchmarks(old: Run, new: Run, rule: TimingRule, findings: list[Fin
             pairs[key] = (ot, nt)
         if rule.same_machine:
             _compare_memory(key, oi, ni, rule.min_change, findings)
+    return pairs
+
+
+def _compare_benchmarks(old: Run, new: Run, rule: TimingRule, findings: list[Finding]) -> tuple[int, TimingRule]:
+    if not old.benchmarks or not new.benchmarks:
+        return 0, rule
+    pairs = _benchmark_pairs(old, new, rule, findings)
     if rule.mode == "none" or not pairs:
         why = (
             "seconds are compared only between runs of the same machine (--timing ratio compares across machines)"
@@ -195,6 +212,12 @@ def _compare_benchmarks(old: Run, new: Run, rule: TimingRule, findings: list[Fin
         unit = "× reference"
     judged = judge_benchmarks(pairs, rule.family_alpha, rule.min_change)
     rule = dataclasses.replace(rule, family_size=next(iter(judged.values()))["family_size"])
+    _benchmark_findings(judged, rule, unit, findings)
+    return len(judged), rule
+
+
+def _benchmark_findings(judged: dict[str, dict], rule: TimingRule, unit: str, findings: list[Finding]) -> None:
+    """A finding for each judged benchmark that is slower (a regression), faster or undecidable."""
     for key, c in judged.items():
         fmt = (lambda v: f"{v:.3f} {unit}") if unit else (lambda v: f"{v:.4g} s")
         text_o = f"median {fmt(c['median_old'])} (n={c['n_old']})"
@@ -223,7 +246,6 @@ def _compare_benchmarks(old: Run, new: Run, rule: TimingRule, findings: list[Fin
             findings.append(Finding("benchmark", key, text_o, text_n, "slower: " + detail, True))
         elif c["verdict"] == "faster":
             findings.append(Finding("benchmark", key, text_o, text_n, "faster: " + detail))
-    return len(judged), rule
 
 
 def _compare_memory(key: str, oi: dict, ni: dict, min_change: float, findings: list[Finding]) -> None:

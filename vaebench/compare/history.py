@@ -23,6 +23,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from vaebench import atomic
 from vaebench.compare.runio import RESULTS, CompareError, load_run, slim_results
 from vaebench.errors import VaebenchError, require
 
@@ -48,19 +49,32 @@ def add_to_history(run_path: str | os.PathLike, history: str | os.PathLike, benc
     require(bool(name) and "/" not in name and not name.startswith("."),
             f"name={name!r} cannot name a history folder; pass --name", CompareError)
     target = Path(history) / name
-    tmp = Path(history) / f".tmp-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    if run.results is not None:
-        (tmp / RESULTS).write_text(json.dumps(slim_results(run.results), indent=1))
-    for i, f in enumerate(run.bench_files):
-        shutil.copyfile(f, tmp / ("benchmark.json" if i == 0 else f"benchmark-{i}.json"))
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+    _remove_abandoned(Path(history))
+    tmp = Path(history) / atomic.temp_name(f".tmp-{name}")
+    try:
+        tmp.mkdir(parents=True)
+        if run.results is not None:
+            (tmp / RESULTS).write_text(json.dumps(slim_results(run.results), indent=1))
+        for i, f in enumerate(run.bench_files):
+            shutil.copyfile(f, tmp / ("benchmark.json" if i == 0 else f"benchmark-{i}.json"))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise HistoryError(f"cannot add the run to the history {str(history)!r}: {atomic.why_not_written(e)}; "
+                           "nothing was added") from e
     if keep is not None:
         prune_runs(history, keep)
     return target
+
+
+def _remove_abandoned(history: Path) -> None:
+    """Remove the temporaries of ``history add`` runs that are gone (:func:`vaebench.atomic.stale`)."""
+    if history.is_dir():
+        for tmp in history.glob(".tmp-*"):
+            if atomic.stale(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def prune_runs(history: str | os.PathLike, keep: int) -> list[str]:

@@ -200,7 +200,7 @@ class Plan:
             os.replace(tmp, path)
         except OSError as e:
             Path(tmp).unlink(missing_ok=True)
-            raise PlanError(f"cannot write the plan to {str(path)!r} ({type(e).__name__}: {e}); pass a writable "
+            raise PlanError(f"cannot write the plan to {str(path)!r}: {atomic.why_not_written(e)}; pass a writable "
                             "path to --vaebench-plan") from e
         return path
 
