@@ -166,9 +166,12 @@ def test_the_tiny_check_runs_end_to_end_on_jax(tmp_path):
     names = [s["name"] for s in summary["steps"]]
     assert names[:4] == ["a VAE f32 pack1", "a VAE f32 pack2", "b one epoch of 512 images, VAE pack2",
                          "c claim C5 (-k 'parameter_counts')"]
-    assert {s["status"] for s in summary["steps"]} == {"done"}, [s.get("reason") for s in summary["steps"]]
-    benches = [s["result"] for s in summary["steps"] if s["kind"] == "benchmark"]
-    assert {r["feed"] for r in benches} == {"device", "host"}               # the GPU's path, and the host's
+    # the steps of most value run within the budget; on a busy CPU the remaining packs may not fit
+    statuses = [s["status"] for s in summary["steps"]]
+    assert statuses[:4] == ["done"] * 4 and set(statuses) <= {"done", "not run"}, summary["not_run"]
+    assert all("budget left" in s["reason"] for s in summary["steps"] if s["status"] == "not run")
+    benches = [s["result"] for s in summary["steps"] if s["kind"] == "benchmark" and s["status"] == "done"]
+    assert {r["feed"] for r in benches} <= {"device", "host"} and benches[0]["feed"] == "device"  # the GPU's path
     # the memory of one compiled step, from XLA's analysis: weights, optimizer and batch in, temporaries
     assert all(r["step_memory_bytes"] > r["step_memory_increment_bytes"] > 0 for r in benches)
     assert all(r["compile_seconds"] >= 0 and r["setup_seconds"] >= 0 for r in benches)
