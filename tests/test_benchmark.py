@@ -370,6 +370,7 @@ for n in (8, 32):
                 + model.metrics_variables)
     out[n] = {"figure": figure, "increment": reading.device_increment, "state": state, "batch": batch.nbytes,
               "resettable": reading.device_resettable}
+out["dispatch"] = [vb.dispatch_seconds(1, 50), vb.dispatch_seconds(200, 50)]
 json.dump(out, sys.stdout)
 """
 
@@ -398,6 +399,17 @@ def test_a_jax_step_has_its_compiled_memory(tmp_path):
         assert f["step_peak"] == f["arguments"] + f["outputs"] - f["aliased"] + f["temporaries"]
         assert out[n]["resettable"] and out[n]["increment"] == f["increment"] == f["step_peak"] - f["arguments"]
     assert out["32"]["figure"]["temporaries"] > out["8"]["figure"]["temporaries"]
+    assert 0 < out["dispatch"][0] < 1 and 0 < out["dispatch"][1] < 1      # seconds per dispatched call
+
+
+def test_dispatch_is_measured_on_jax_only():
+    from vaebench import backend
+
+    if backend.name() == "jax":
+        pytest.skip("measured in the JAX subprocess")
+    assert vb.dispatch_seconds(3, 5) is None
+    with pytest.raises(Exception, match="must be >= 1"):
+        vb.dispatch_seconds(0)
 
 
 def test_compiled_step_memory_is_none_off_jax(tiny_model):
