@@ -350,3 +350,72 @@ def test_peer_arms_each_train_one_epoch():
 
         loss = peers.torch_vae(TINY, 16)(torch.rand(4, 3, 16, 16))
         assert loss.ndim == 0 and float(loss.detach()) > 0
+
+
+COMPILED_MEMORY = """
+import json, sys
+import numpy as np
+from vaebench import bench as vb
+from vaebench.config import ModelSpec
+model = vb.compiled_model(ModelSpec(kind="ae", z_dim=4, filters=(4, 8), batchnorm=False, fact=0.0), 16)
+out = {}
+for n in (8, 32):
+    batch = vb.make_batch(16, n, seed=0)
+    step = vb.train_step(model, batch)
+    step()
+    _, reading = vb.measure_memory(step, trace_python=False)
+    figure = step.compiled_memory()
+    state = sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in
+                model.trainable_variables + model.non_trainable_variables + model.optimizer.variables
+                + model.metrics_variables)
+    out[n] = {"figure": figure, "increment": reading.device_increment, "state": state, "batch": batch.nbytes,
+              "resettable": reading.device_resettable}
+out["dispatch"] = [vb.dispatch_seconds(1, 50), vb.dispatch_seconds(200, 50)]
+json.dump(out, sys.stdout)
+"""
+
+
+@pytest.mark.slow
+def test_a_jax_step_has_its_compiled_memory(tmp_path):
+    """JAX: the memory of one compiled step (XLA's analysis) stands in for the peak JAX cannot
+    reset: its arguments are exactly the state and the batch; its temporaries grow with the batch."""
+    import importlib.util
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("needs jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", COMPILED_MEMORY], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    for n in ("8", "32"):
+        figure = out[n]["figure"]
+        assert figure["arguments"] == out[n]["state"] + out[n]["batch"]
+        f = figure
+        assert f["step_peak"] == f["arguments"] + f["outputs"] - f["aliased"] + f["temporaries"]
+        assert out[n]["resettable"] and out[n]["increment"] == f["increment"] == f["step_peak"] - f["arguments"]
+    assert out["32"]["figure"]["temporaries"] > out["8"]["figure"]["temporaries"]
+    assert 0 < out["dispatch"][0] < 1 and 0 < out["dispatch"][1] < 1      # seconds per dispatched call
+
+
+def test_dispatch_is_measured_on_jax_only():
+    from vaebench import backend
+
+    if backend.name() == "jax":
+        pytest.skip("measured in the JAX subprocess")
+    assert vb.dispatch_seconds(3, 5) is None
+    with pytest.raises(Exception, match="must be >= 1"):
+        vb.dispatch_seconds(0)
+
+
+def test_compiled_step_memory_is_none_off_jax(tiny_model):
+    from vaebench import backend
+    from vaebench.bench.memory import compiled_step_memory
+
+    if backend.name() == "jax":
+        pytest.skip("the JAX figure is tested in a subprocess")
+    assert compiled_step_memory(tiny_model, (np.zeros((2, 16, 16, 3), np.uint8),)) is None

@@ -1,5 +1,7 @@
-"""vaebench.bench.devicecheck: the budget, the benchmark file, the plan's order and, in a
-subprocess on the JAX backend, the whole check at tiny size (and stopped by a small budget)."""
+"""vaebench.bench.devicecheck: the budget, the benchmark file, the plan's order by value, the
+estimates from measured compiles, the plan on a simulated clock with modelled H200 costs and,
+in a subprocess on the JAX backend, the whole check at tiny size through device_check.sh (and
+stopped by a small budget, and a posts-size start without a GPU, and a missing keras)."""
 from __future__ import annotations
 
 import importlib.util
@@ -158,7 +160,7 @@ def _check(out: Path, *args: str, timeout: int = 600) -> subprocess.CompletedPro
 @pytest.mark.slow
 def test_the_tiny_check_runs_end_to_end_on_jax(tmp_path):
     out = tmp_path / "out"
-    proc = _check(out, "300", "--size", "tiny", "--store", str(tmp_path / "store"))
+    proc = _check(out, "420", "--size", "tiny", "--store", str(tmp_path / "store"), timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["size"] == "tiny" and summary["environment"]["backend"] == "jax"
@@ -166,12 +168,16 @@ def test_the_tiny_check_runs_end_to_end_on_jax(tmp_path):
     names = [s["name"] for s in summary["steps"]]
     assert names[:4] == ["a VAE f32 pack1", "a VAE f32 pack2", "b one epoch of 512 images, VAE pack2",
                          "c claim C5 (-k 'parameter_counts')"]
-    assert {s["status"] for s in summary["steps"]} == {"done"}, [s.get("reason") for s in summary["steps"]]
-    benches = [s["result"] for s in summary["steps"] if s["kind"] == "benchmark"]
-    assert {r["feed"] for r in benches} == {"device", "host"}               # the GPU's path, and the host's
+    # the steps of most value run within the budget; on a busy CPU the remaining packs may not fit
+    statuses = [s["status"] for s in summary["steps"]]
+    assert statuses[:4] == ["done"] * 4 and set(statuses) <= {"done", "not run"}, summary["not_run"]
+    assert all("budget left" in s["reason"] for s in summary["steps"] if s["status"] == "not run")
+    benches = [s["result"] for s in summary["steps"] if s["kind"] == "benchmark" and s["status"] == "done"]
+    assert {r["feed"] for r in benches} <= {"device", "host"} and benches[0]["feed"] == "device"  # the GPU's path
     # the memory of one compiled step, from XLA's analysis: weights, optimizer and batch in, temporaries
     assert all(r["step_memory_bytes"] > r["step_memory_increment_bytes"] > 0 for r in benches)
     assert all(r["compile_seconds"] >= 0 and r["setup_seconds"] >= 0 for r in benches)
+    assert all(0 < r["dispatch_seconds_per_call"] < 1 and r["seconds_per_step"] > 0 for r in benches)
     epoch = next(s["result"] for s in summary["steps"] if s["kind"] == "epoch")
     assert epoch["epoch_images"] == 512 and len(epoch["epoch_seconds"]) == 2 and epoch["feed"] == "device"
     run = load_run(out / "benchmark.json")

@@ -368,3 +368,44 @@ def test_the_device_feed_on_jax_matches_the_host_feed(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
     _assert_same_training(out["host"], out["device"], exact=False)
+
+
+TORCH_CHECK = FEED_CHECK.replace("epochs=2", "epochs=1").replace(
+    "    results = PackTrainer(data, jobs, images, progress=False, feed=feed).run()",
+    "    trainer = PackTrainer(data, jobs, images, progress=False, feed=feed)\n"
+    "    assert trainer.pack.steps_per_execution == 1, trainer.pack.steps_per_execution\n"
+    "    results = trainer.run()").replace("w.numpy().tolist()", "keras.ops.convert_to_numpy(w).tolist()").replace(
+    "import numpy as np\n", "import keras\nimport numpy as np\n")
+#: an interpreter with torch for the torch test (default: this one); torch is no dependency of vaebench
+TORCH_PYTHON_ENV = "VAEBENCH_TORCH_PYTHON"
+
+
+@pytest.mark.slow
+def test_the_device_feed_trains_an_epoch_on_torch(tmp_path):
+    """On the PyTorch backend the device feed trains with one step per execution (Keras'
+    torch trainer allows no more), in a subprocess: one epoch of a pack of two, the weights
+    and losses of the host feed to float32 rounding. Skipped where the interpreter
+    (``$VAEBENCH_TORCH_PYTHON`` or this one) cannot import torch."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    python = os.environ.get(TORCH_PYTHON_ENV) or sys.executable
+    if subprocess.run([python, "-c", "import torch"], capture_output=True).returncode != 0:
+        pytest.skip(f"{python} cannot import torch (set ${TORCH_PYTHON_ENV} to an interpreter that can)")
+    env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([python, "-c", TORCH_CHECK], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert all(len(r["loss"]) == 1 and np.isfinite(r["loss"][0]) for r in out["device"])
+    _assert_same_training(out["host"], out["device"], exact=False)
+
+
+def test_steps_per_execution_is_one_on_torch_and_with_the_host_feed():
+    from vaebench.train import DEVICE_STEPS_PER_EXECUTION, steps_per_execution
+
+    assert steps_per_execution("device", "jax") == steps_per_execution("device", "tensorflow") == \
+        DEVICE_STEPS_PER_EXECUTION > 1
+    assert steps_per_execution("device", "torch") == 1
+    assert {steps_per_execution("host", b) for b in ("jax", "tensorflow", "torch")} == {1}

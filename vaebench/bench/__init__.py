@@ -59,4 +59,11 @@ from vaebench.bench.throughput import (  # noqa: F401
     pedantic_rounds,
     throughput,
 )
-from vaebench.bench.timing import interleaved_round, median_ratio, ratio_of_means, time_interleaved, time_rounds  # noqa: F401
+from vaebench.bench.timing import (  # noqa: F401
+    dispatch_seconds,
+    interleaved_round,
+    median_ratio,
+    ratio_of_means,
+    time_interleaved,
+    time_rounds,
+)

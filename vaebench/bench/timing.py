@@ -168,3 +168,30 @@ def median_ratio(a: Sequence[float], b: Sequence[float], level: float = 0.95) ->
     return Estimate(est.value, est.low, est.high, est.level, "median of paired ratios, order statistics", est.n)
 
 
+
+
+# --------------------------------------------------------------------------- dispatch
+
+def dispatch_seconds(arguments: int, calls: int = 200, backend_name: str | None = None) -> float | None:
+    """JAX only: seconds per call of Python dispatching a compiled function of ``arguments``
+    small arrays (each plus one) ``calls`` times in a row, waiting once at the end: the host
+    cost that Keras' JAX trainer pays per training step (its ``steps_per_execution`` loop
+    calls the compiled step once per step from Python), with as many arguments as a step's
+    state has variables. Compare it with the step's seconds: where it comes near, the
+    pack's rate is bounded by Python, not by the chip. None on another backend."""
+    from vaebench import backend
+
+    require(arguments >= 1 and calls >= 1, f"arguments={arguments} and calls={calls} must be >= 1")
+    if (backend_name or backend.name()) != "jax":
+        return None
+    import jax
+    import jax.numpy as jnp
+
+    step = jax.jit(lambda xs: [x + 1 for x in xs], donate_argnums=0)
+    xs = [jnp.zeros((4,), jnp.float32) for _ in range(arguments)]
+    xs = jax.block_until_ready(step(xs))  # compile
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        xs = step(xs)
+    jax.block_until_ready(xs)
+    return (time.perf_counter() - t0) / calls
