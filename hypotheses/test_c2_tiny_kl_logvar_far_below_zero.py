@@ -14,7 +14,7 @@ Models: the VAE of C1 (``scale.vae()``, fact = 1e-5) with every seed of ``scale.
 same store entries). Per run: mu, logvar and z = mu + exp(logvar/2)·eps (eps ~ N(0, 1),
 seeded) of the first ``scale.n_analysis`` training images. The unit of replication is the
 training run: each primary check takes one value per run and the t interval across runs
-(``stats.across_runs``) at ``claim.level`` = 1 − 0.05/3.
+(``stats.across_runs``): at 1 − 2α = 90 % for support, at 1 − 0.05/3 for refutation.
 
 Sub-claims and primary checks (fixed before any run, never tuned to pass); ids C2.1-C2.3,
 so that they do not read as the claim C2b:

@@ -26,7 +26,7 @@ Training runs are the unit. ``run_statistics`` measures each run's latents again
 own matched Gaussian null N(m̂, Σ̂) (``latent.gaussian_null``, as many points; redrawn per
 run, so its sampling noise is part of the between-run spread); the interval is the t
 interval across runs (``stats.across_runs``; on the logs for ratios, i.e. of the geometric
-mean) at ``claim.level`` = 1 − 0.05/5. Point-bootstrap intervals within one model are not
+mean); 90 % for support, 1 − 0.05/5 for refutation. Point-bootstrap intervals within one model are not
 used: in 256 dimensions they are 1.4–2.4× narrower than the spread over repeated data sets.
 Every geometric statistic is a ratio to the null's, never an absolute value: with 10⁴ points
 in 256 dimensions the estimators are biased (TwoNN finds ≈ 80, not 256, for the null).
@@ -52,6 +52,9 @@ Sub-claims and primary checks (fixed before any run, never tuned to pass):
   the AE's (``stats.ratio_across_runs``, Welch t on the logs); CI below 1, i.e. the VAE's
   log void ratio is less than half the AE's ("much closer to the null", which sits at log 1
   = 0). Unpaired: an AE and a VAE of one seed share a data order, not a latent space.
+  Decided only when C6b is supported (:func:`gated`): "the VAE fills the AE's voids" assumes
+  the AE has voids; otherwise C6e is inconclusive with that reason, so a refuted C6b is not
+  counted twice.
 C6c/C6d (the PCA statement) are separate from C6a/C6b (the filament geometry): a textbook
 filament — a closed curve — has λ1/λ2 ≈ 1, so the PCA shape never decides the geometry.
 C6e is primary, not a claim of its own: the posts state the AE's emptiness "in contrast to a
@@ -79,6 +82,7 @@ data's ≤ 16-dimensional manifold thin inside 256 dimensions, the mechanism the
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -291,6 +295,18 @@ def decide(ae: Mapping[str, Sequence[float]], vae: Mapping[str, Sequence[float]]
     return checks
 
 
+def gated(checks: Sequence[Check]) -> list[Check]:
+    """``checks`` (both levels merged) with C6e inconclusive unless C6b is supported: the
+    contrast "the VAE fills the voids" presupposes the AE's voids."""
+    c6b = next((c for c in checks if c.role == "primary" and c.subclaim == "C6b"), None)
+    if c6b is not None and c6b.verdict is stats.Verdict.SUPPORTED:
+        return list(checks)
+    why = (f"C6b (the AE has voids) is {c6b.verdict.value}: {c6b.why}" if c6b is not None else "C6b was not run")
+    return [replace(c, precondition=diagnostics.joined(c.precondition, why + "; without the AE's voids there is "
+                                                       "nothing for the VAE to fill"))
+            if c.role == "primary" and c.subclaim == "C6e" else c for c in checks]
+
+
 # --------------------------------------------------------------------------- views (the first seed; shown only)
 
 def _frame(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -388,8 +404,8 @@ def test_c6_ae_latent_space_is_filamentary(claim, scale, trained, vaebench_sessi
                 per_run[m][s] = run_statistics(z, held, seed=1000 * i + s, mle=m == "ae")
                 latents[m][s] = (z, held)
         measured = {m: {key: [v[key] for v in per_run[m].values()] for key in KEYS} for m in MODELS}
-        for check in stats.both_levels(claim.claim.design, lambda level: decide(
-                measured["ae"], measured["vae"], level, pre["ae"], pre["vae"], measured["tiny"], pre["tiny"])):
+        for check in gated(stats.both_levels(claim.claim.design, lambda level: decide(
+                measured["ae"], measured["vae"], level, pre["ae"], pre["vae"], measured["tiny"], pre["tiny"]))):
             claim.check(check)
         _show_runs(claim, scale, per_run, health)
         first = next(iter(per_run["ae"]), None)
