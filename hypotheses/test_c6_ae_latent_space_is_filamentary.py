@@ -67,7 +67,8 @@ ratio over √(the AE's) above 1; the tiny-KL VAE's dimension ratio below 0.5 an
 above 2 (post XIII: "shows the same"); per-run tables and spectra; for the first seed the
 null's own void ratio (≈ 1), the posts' scatter views, t-SNE, inertia curves and the gap
 statistic, each beside the null.
-Preconditions: the AE runs converged (``diagnostics.CONVERGED``) for every check — the
+Preconditions (the default, every model's health, is waived for C6a–C6d, which read the AE
+runs only): the AE runs converged (``diagnostics.CONVERGED``) for every check — the
 geometry of an AE whose loss or latent radius still drifts is a moving target; for C6e also
 the VAE runs converged and not collapsed (``NOT_COLLAPSED``): a collapsed VAE's mu is
 noise around a point, which sits at its Gaussian null trivially. The tiny-KL VAE's
@@ -385,6 +386,9 @@ def test_c6_ae_latent_space_is_filamentary(claim, scale, trained, vaebench_sessi
                          models="AE (scale.ae(), 'z'), VAE fact 5 ('mu'), tiny-KL VAE fact 1e-5 ('mu', shown only)")
     health = {m: {s: session.health(t) for s, t in runs[m].items()} for m in MODELS}
     claim.model_health(*(h for m in MODELS for h in health[m].values()))
+    for sid in ("C6a", "C6b", "C6c", "C6d"):
+        claim.waive_health(sid, "reads the AE runs only, whose convergence is its own precondition; the VAEs are "
+                                "read by C6e and the secondary checks")
     pre = {"ae": diagnostics.precondition(health["ae"].values(), diagnostics.CONVERGED),
            "vae": diagnostics.precondition(health["vae"].values(), diagnostics.CONVERGED, diagnostics.NOT_COLLAPSED),
            "tiny": diagnostics.precondition(health["tiny"].values(), diagnostics.CONVERGED,

@@ -108,3 +108,30 @@ def test_default_precondition_from_the_models_a_test_loaded():
     why = dg.default_precondition([ok, moving, stopped.to_dict()])
     assert why.startswith("VAE seed 1: not converged (") and "loss changing" in why
     assert "VAE seed 2: non-finite" in why and "AE seed 0" not in why
+
+
+def test_the_recorder_applies_the_default_precondition_unless_waived():
+    from vaebench.claims.record import Claim, ClaimRecorder
+    from vaebench.stats import Estimate, SubClaim, check_below
+
+    claim = Claim(id="X", title="t", quote="q", source="s",
+                  subclaims=(SubClaim("Xa", "a is small", "a"), SubClaim("Xb", "b is small", "b")))
+    est = Estimate(0.3, 0.1, 0.5, claim.design.support_level)
+    wide = Estimate(0.3, 0.05, 0.55, claim.design.refute_level)
+
+    def recorder(*waive):
+        rec = ClaimRecorder(claim)
+        rec.model_health(dg.health("VAE seed 0", {"loss": [900.0, 850, 800, 750, 700, 650]}))
+        for sid in waive:
+            rec.waive_health(sid, "the event counted is a failed model")
+        for name, sid in (("a", "Xa"), ("b", "Xb")):
+            rec.check(check_below(name, est, 1.0, refute=wide, role="primary", subclaim=sid, unit="runs"))
+        return rec
+
+    res = recorder().decide()
+    assert res.verdict.value == "inconclusive"
+    assert all("the models this test loaded: VAE seed 0: not converged" in s.reason for s in res.subclaims)
+    rec = recorder("Xa")
+    res = rec.decide()
+    assert [s.verdict.value for s in res.subclaims] == ["supported", "inconclusive"]
+    assert any("Xa: model health waived" in n for n in rec.notes)

@@ -47,12 +47,13 @@ analysable; claims about runaways (C4) use it, all others say so.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from vaebench.errors import StatsError, require
+from vaebench.stats.verdict import PRIMARY, Check
 
 __all__ = [
     "LOSS_DRIFT_MAX",
@@ -70,6 +71,7 @@ __all__ = [
     "precondition",
     "min_active_units",
     "default_precondition",
+    "with_default_precondition",
     "CONVERGED",
     "LOSS_SETTLED",
     "RADIUS_SETTLED",
@@ -304,6 +306,19 @@ def default_precondition(models: Iterable[Health | dict]) -> str | None:
             detail = "; ".join(str(v) for k, v in reasons.items() if k in (FINITE, CONVERGED, NOT_COLLAPSED))
             why.append(f"{d.get('label', '?')}: {', '.join(flags)}" + (f" ({detail})" if detail else ""))
     return "; ".join(why) or None
+
+
+def with_default_precondition(checks: Sequence[Check], models: Iterable[Health | dict],
+                              waivers: dict[str, str] | None = None) -> list[Check]:
+    """``checks`` with :func:`default_precondition` of ``models`` joined to the precondition of
+    every primary check on trained models (:data:`TRAINED_UNITS`) whose sub-claim is not in
+    ``waivers`` (sub-claim id → the recorded reason the claim waives it)."""
+    why = default_precondition(models)
+    waivers = waivers or {}
+    if why is None:
+        return list(checks)
+    return [replace(c, precondition=joined(c.precondition, f"the models this test loaded: {why}"))
+            if c.role == PRIMARY and c.unit in TRAINED_UNITS and c.subclaim not in waivers else c for c in checks]
 
 
 def excess_loss_drift(label: str, history: dict, floor: float, limit: float) -> str | None:
