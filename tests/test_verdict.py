@@ -121,7 +121,8 @@ def _below(s, r, name="a", sub="Xa"):
 
 
 @pytest.mark.parametrize("bad, message", [
-    (lambda: check_below("a", Estimate(0.3, 0.1, 0.5, 0.975), 1.0, role="primary", subclaim="Xa"), "one interval"),
+    (lambda: check_below("a", Estimate(0.3, 0.1, 0.5, 0.95), 1.0, role="primary", subclaim="Xa"),
+     "one 0.95 interval"),
     (lambda: _below(*_pair(0.1, 0.5, level_s=0.8)),
      "0.8 support interval"),
     (lambda: _below(*_pair(0.1, 0.5, level_r=0.95)),
@@ -137,6 +138,11 @@ def test_design_violations_are_errors(bad, message):
 def test_two_primaries_for_one_subclaim_is_an_error():
     with pytest.raises(StatsError, match="two primary checks"):
         decide("X", DESIGN, [_a(0.1, 0.5), _a(0.1, 0.4)])
+
+
+def test_one_interval_at_the_refutation_level_still_decides_both_ways():
+    one = check_below("a", Estimate(0.3, 0.1, 0.5, DESIGN.refute_level), 1.0, role="primary", subclaim="Xa")
+    assert decide("X", DESIGN, [one], covered=["Xa"]).verdict is Verdict.SUPPORTED
 
 
 def test_an_exact_value_needs_no_interval_level():
