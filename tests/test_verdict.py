@@ -122,7 +122,7 @@ def _below(s, r, name="a", sub="Xa"):
 
 @pytest.mark.parametrize("bad, message", [
     (lambda: check_below("a", Estimate(0.3, 0.1, 0.5, 0.95), 1.0, role="primary", subclaim="Xa"),
-     "one 0.95 interval"),
+     "has a 0.95 interval; the design asks 0.975"),
     (lambda: _below(*_pair(0.1, 0.5, level_s=0.8)),
      "0.8 support interval"),
     (lambda: _below(*_pair(0.1, 0.5, level_r=0.95)),

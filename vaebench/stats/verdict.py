@@ -262,10 +262,10 @@ def _level_error(check: Check, design: Design) -> str | None:
     if ref is None:  # one interval decides both ways: valid (and stricter for support) at the refutation level
         if _exact(est) or est.level >= design.refute_level - 1e-9:
             return None
-        return (f"carries one {est.level:.4g} interval; a primary check needs its support interval at "
-                f"{design.support_level:.4g} (1 − 2α) and its refutation interval at {design.refute_level:.4g} "
-                f"(1 − α/m, m = {design.m}): build it with claim.claim.design.checks(at) or refute= (one interval "
-                f"at {design.refute_level:.4g} also decides, more strictly)")
+        return (f"has a {est.level:.4g} interval; the design asks {design.refute_level:.4g} (1 − α/m with "
+                f"m = {design.m}) for a single interval, or a support interval at {design.support_level:.4g} "
+                f"(1 − 2α) with a refutation interval at {design.refute_level:.4g}: build it with "
+                "stats.both_levels(claim.claim.design, at) or refute=")
     if not (_exact(est) or est.level >= design.support_level - 1e-9):
         return f"has a {est.level:.4g} support interval; the design asks {design.support_level:.4g} (1 − 2α)"
     if not (_exact(ref) or ref.level >= design.refute_level - 1e-9):
