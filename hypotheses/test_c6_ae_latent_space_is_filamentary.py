@@ -466,17 +466,30 @@ def _show_runs(claim, scale, per_run: dict, health: dict) -> None:
 
 def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
     """The posts' pictures for one seed, each beside the Gaussian null (no vote)."""
-    st = claim.statistic
-    d = scale.z_dim
     z_ae, h_ae = ae_lat
     null = ae_geo["null"]
+    void_null = _null_calibration(claim, z_ae, h_ae, null, seed)
+    curves, gaps = _clustering(claim, z_ae, null, vae_lat, vae_geo, seed)
+    tab_ae = _axis_densities(claim, z_ae, vae_lat, seed)
+    _scatter_views(claim, scale.z_dim, z_ae, null, tab_ae, seed)
+    _tsne_views(claim, z_ae, null, seed)
+    _voids_and_clusters(claim, ae_geo, vae_lat, vae_geo, void_null, curves, gaps, seed)
+
+
+def _null_calibration(claim, z_ae, h_ae, null, seed: int):
+    """The null's own void statistics (≈ 1 and ≈ 0.01 by construction), shown."""
+    st = claim.statistic
     null_held = latent.gaussian_null(z_ae, n=h_ae.shape[0], seed=seed + 2)
     void_null = latent.void_probe(null, null_held, seed=seed, n_boot=10)
     st(f"null calibration, seed {seed}: void ratio of the null (null data, null held-out)", void_null.ratio.value,
        note="≈ 1 by construction")
     st(f"null calibration, seed {seed}: void fraction of the null", void_null.void_fraction.value, note="≈ 0.01")
+    return void_null
 
-    # ---- clustering: inertia curves and the gap statistic
+
+def _clustering(claim, z_ae, null, vae_lat, vae_geo, seed: int) -> tuple[dict, dict]:
+    """Inertia curves and the gap statistic of the AE, the VAE and their nulls."""
+    st = claim.statistic
     sets = {"AE": z_ae, "AE's null": null}
     if vae_lat is not None:
         sets.update({"VAE mu": vae_lat[0], "VAE's null": vae_geo["null"]})
@@ -490,8 +503,11 @@ def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
         el = latent.elbow(curves[label]["k"], curves[label]["normalised"])
         st(f"{label} (seed {seed}): gap-statistic k_opt", float(gaps[label]["k_opt"]),
            note=f"inertia elbow k = {el['k']:.0f}, strength {el['strength']:.2f} (0 = none)")
+    return curves, gaps
 
-    # ---- per-axis densities
+
+def _axis_densities(claim, z_ae, vae_lat, seed: int):
+    """Per-axis densities of the AE (and the VAE's mu); returns the AE's axis table."""
     tab_ae = latent.axis_table(z_ae)   # also picks the raw axes drawn below
     axes, labels = experiments.axes_to_show(tab_ae, n_typical=2)
     panels = [experiments.axis_density_panel("AE: broadest, most off-centre and typical axes (bins of 0.25)", z_ae,
@@ -508,8 +524,11 @@ def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
             labels=vlabels))
     claim.plot(f"Per-axis densities, seed {seed} (posts: most Gaussian at 0, a few broad off-centre axes)", *panels,
                ncols=2)
+    return tab_ae
 
-    # ---- the posts' scatter views, each beside the null
+
+def _scatter_views(claim, d: int, z_ae, null, tab_ae, seed: int) -> None:
+    """The posts' scatter views (PCA planes, zooms, raw axes), each beside the null."""
     mean, vec, unit = _frame(z_ae)
     pc = {"AE": (z_ae - mean) @ vec, "null": (null - mean) @ vec}
     claim.plot(f"PCA plane (1, 2) of the AE (seed {seed}), full extent and zoomed to squares of side 5, 2, 1, 0.5 u "
@@ -545,7 +564,10 @@ def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
         ncols=2,
     )
 
-    # ---- t-SNE with the posts' two parameter sets, AE beside its null
+
+
+def _tsne_views(claim, z_ae, null, seed: int) -> None:
+    """t-SNE with the posts' two parameter sets, AE beside its null."""
     n_tsne = min(TSNE_POINTS, z_ae.shape[0])
     tsne_panels = []
     for perp, exag in TSNE_PARAMS:
@@ -565,7 +587,10 @@ def _views(claim, scale, ae_lat, ae_geo, vae_lat, vae_geo, seed: int) -> None:
         f"t-SNE of {n_tsne} latents (seed {seed}; posts: islands and gaps), AE beside its null", *tsne_panels, ncols=2
     )
 
-    # ---- the VAE's PCA plane, the void probes and the clustering curves
+
+
+def _voids_and_clusters(claim, ae_geo, vae_lat, vae_geo, void_null, curves: dict, gaps: dict, seed: int) -> None:
+    """The VAE's PCA plane, the void probes and the clustering curves."""
     hists = [
         _nn_hist(
             f"AE (ratio {ae_geo['void'].ratio.value:.2f})",
