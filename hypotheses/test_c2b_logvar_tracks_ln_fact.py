@@ -17,7 +17,7 @@ the mean logvar over all components of the first ``scale.n_analysis`` training i
 Sub-claim and primary check (fixed before any run, never tuned to pass):
 - C2b.1 slope ≈ 1: per seed, the OLS slope of mean logvar on ln(fact) over that seed's
   facts (``scipy.stats.linregress``); t CI across seeds (``stats.across_runs``) at
-  ``claim.level`` (0.95, m = 1) inside [0.5, 1.5]. Why per-seed slopes: a seed fixes
+  90 % (support; 95 % for refutation, m = 1) inside [0.5, 1.5]. Why per-seed slopes: a seed fixes
   initialisation, data order and eps, so the runs of one seed at different facts are not
   independent; a pooled OLS over all runs would treat them as independent, and a cluster
   bootstrap has only C(2n−1, n) distinct resamples of n seeds (10 at 3). Per-seed slopes are

@@ -22,12 +22,12 @@ test means the same at every z_dim (smoke: 32; cpu and full: 256, the posts' she
 
 Unit of evidence: the training run. Each run gives one value of each statistic
 (:func:`run_statistics`); every check's interval is the t interval across runs
-(``stats.across_runs``) at ``claim.level`` = 1 − 0.05/3 for the primaries.
+(``stats.across_runs``); a primary's at 1 − 2α = 90 % for support and 1 − 0.05/3 for refutation.
 
 Sub-claims and primary checks (fixed before any run, never tuned to pass). C3b is not a
 sub-claim: it is vaebench's z_dim sweep, a claim of its own (test_c3b_...), which never
 votes here. Primary are the posts' three statements about the radius distribution itself;
-m = 3 (level 1 − 0.05/3) keeps the intervals workable at a few runs.
+m = 3 (refutation level 1 − 0.05/3) keeps the intervals workable at a few runs.
 - C3a the radius distribution peaks near √z_dim (the headline): KDE mode of R per run
   (Gaussian KDE, Scott bandwidth, ``latent.radius_peak``) / √d; interval inside
   [0.85, 1.25]. Why: "near √d" must exclude a per-axis scale off by √2 either way (peak/√d

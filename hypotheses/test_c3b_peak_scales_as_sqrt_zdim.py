@@ -17,7 +17,7 @@ Sub-claim and primary check (fixed before any run, never tuned to pass):
 - C3b.1 the radius peak grows as z_dim^0.5: per seed, the OLS slope of ln(peak) on ln(d)
   over the sweep's runs of that seed (one slope per seed; the seeds' runs are independent
   of each other, so the slopes are independent replicates), t interval across seeds
-  (``stats.across_runs``) at ``claim.level`` = 0.95 (m = 1). Tolerance: inside [0.4, 0.6].
+  (``stats.across_runs``), 90 % for support, 95 % for refutation (m = 1). Tolerance: [0.4, 0.6].
   Why ±0.1: over the posts' range 64 → 512 an exponent off by 0.1 moves peak/√d by
   8^0.1 ≈ ×1.23, as far as C3's band for "near √d" reaches (0.85–1.25); a smaller margin
   would ask more of a law than C3 asks of one point. (Over 64 → 256: ×1.15.)

@@ -17,7 +17,7 @@ of which "more than 9.4 million" are the Flatten→mu/logvar connections, decode
 about 120 s per epoch with or without the layer at batch 128 (GTX 960).
 
 Sub-claims and primary checks (fixed before any run, never tuned to pass; m = 4, so each
-primary interval is two-sided at claim.level = 1 − 0.05/4). The decision is :func:`decide`,
+primary check has a 90 % support interval and a 1 − 0.05/4 refutation interval). The decision is :func:`decide`,
 a pure function of the measured numbers; three tests feed it (``claim.covers``).
 
 - C5a the layer cuts the encoder to the posts' counts. The sub-claim *is* arithmetic, so

@@ -20,8 +20,8 @@ images (``experiments.reconstruction_scorer``: held-out reconstructions ≈ 1 �
 metric's validation — garbage ≈ 0), the scorer of C1: the validated real-image scorer
 penalises blur and would mark the VAE's blurry faces down with the AE's garbage (shown).
 
-Sub-claims and primary checks (fixed before any run, never tuned to pass; m = 4, each
-primary interval two-sided at claim.level = 1 − 0.05/4; one value per run, t interval
+Sub-claims and primary checks (fixed before any run, never tuned to pass; m = 4, 90 %
+support and 1 − 0.05/4 refutation intervals; one value per run, t interval
 across runs, ``stats.*_across_runs``):
 
 - C7a a real KL term: per-run KL share fact·KL / total loss on the first min(n_analysis,
@@ -30,14 +30,15 @@ across runs, ``stats.*_across_runs``):
   to shape the latent space (C1's regime is a share of 1e-6), above 10 % it dominates the
   loss. fact is applied × H·W/9216 (``ModelSpec.kl_weight``), so the KL/reconstruction
   balance, and with it the expected share, is the posts' at every image size.
-- C7b confinement: per seed, KDE mode of R(z) of the VAE over that of the AE
-  (``latent.radius_peak``); geometric-mean ratio, paired t across seeds; CI below 0.75 ("far
-  inside": the AE's codes sit in a shell at least a third farther out, at R ≈ 16 eight of the
-  posts' 0.5-wide histogram bins, which no seed-to-seed wobble of a peak makes). Theory note: if the
-  aggregate posterior matches N(0, I), E[R(z)²] = z_dim, so R(z) peaks near √z_dim whatever
-  the KL weight — confinement is then a statement about the AE's codes lying farther out; in
-  the posts' own setting the AE peaks at 16.75 ≈ √256, so this check can fail there. The peak
-  of R(mu), which the KL pulls in, is shown.
+- C7b confinement by the prior: per VAE run E[R(z)²] / z_dim over the analysed codes (z
+  sampled); geometric mean over runs (t interval of the logs); inside [0.8, 1.25]. Why: the
+  KL term pulls the aggregate posterior towards N(0, I), for which E[R²] = z_dim, so the
+  codes are confined to the prior's shell whatever an AE does; 1.25 (and 1/1.25) keeps the
+  radius peak within ±12 % of √z_dim, inside C3's band for "near √z_dim" (0.85–1.25). The
+  first design compared the VAE's radius peak with an AE's, whose latent scale nothing in
+  its loss fixes (in the posts' setting the AE peaks at 16.75 ≈ √256 too), so its
+  refutation said nothing about the VAE. Shown (secondary): the peak ratio VAE R(z) / AE
+  R(z) against 0.75 (paired t across seeds) and the peak of R(mu).
 - C7c random z decode to something an AE does not give: per seed, decoded z ~ N(0, I)
   (256 points, the same for every model) quality VAE − AE; paired t across seeds; CI above
   0. Shown (secondary): the VAE's own quality across runs against 0.3 (C1's boundary for "no
@@ -46,20 +47,25 @@ across runs, ``stats.*_across_runs``):
   against 0.5: the posts' "variations in perspective, face forms and hairstyles").
 - C7d quality falls monotonically as r grows: z ~ U[−r, r]^d for r in (0.5, 1, 2, 3, 4, 6, 8)
   (128 decodes per r, the same z for every model; per-coordinate sd r/√3, so r = 2 is closest
-  to the prior); per run, Kendall's τ between r and the run's mean quality at each r (0 when
-  the quality is the same at every r: no trend); CI across runs below −0.5. Why −0.5: τ < −0.5
-  means more than three quarters of the 21 pairs of radii are ordered as the claim says
-  (larger r, lower quality); a curve that rises up to the prior's scale and only then falls
-  (an inverted U peaking at the third of the seven radii) has τ ≈ −0.43 and is not a
-  monotone decline, whereas a sign test on a rank correlation (the first design) passed it.
-  Shown: Page's L trend test with runs as blocks (it too can pass an inverted U, so it does
-  not vote), the AE's τ, the mean quality per r and one image grid per r (like post XI).
+  to the prior). Per run, the OLS slope of decoded quality on ln r over every decode of the
+  lower radii (0.5 … 3) and of the upper radii (3 … 8) — with the same number of decodes at
+  each r this equals the slope of the per-r means; ln r because the radii are spaced about
+  geometrically. The run's statistic is the larger (less negative) of the two slopes: the
+  monotonicity criterion is that the quality falls over both halves of the range, so a
+  curve that rises to the prior's scale and only then falls (an inverted U) has a positive
+  statistic. Supported when its t CI across runs lies below 0, refuted when above 0 (one
+  half rises in every run). The first design used Kendall's τ over the 7 radii: discrete,
+  and with the zero-spread interval non-monotone in the data (every run τ = −1 gave
+  inconclusive while (−1, −1, −0.905) gave supported); the slopes are continuous. Shown:
+  the slope over all radii, Kendall's τ per run, Page's L trend test with runs as blocks
+  (it too passes an inverted U, so it does not vote), the AE's τ, the mean quality per r
+  and one image grid per r (like post XI).
 
 Preconditions: every model of a check finite, converged and, for the VAE, not collapsed
 (``diagnostics``: a VAE with fewer than 5 active units decodes every z to about one average
 face, typical of its own reconstructions, which are that face too; C7c/C7d could then pass and
 C7a/C7b fail on a model that is not the working VAE of post XI). Otherwise the check is
-inconclusive with the reason. C7a and C7d use the VAEs, C7b and C7c both models.
+inconclusive with the reason. C7a, C7b and C7d use the VAEs, C7c both models.
 Scale: smoke (CI: machinery only), cpu (32×32 synthetic faces, z_dim 256, 3 seeds: the t
 quantile at 98.75 % with 2 degrees of freedom is 8.9, so a check is decided only when the runs
 agree closely), full (96×96, 170,000 images, 24 epochs — the posts' setting on the embedded data).
@@ -83,17 +89,20 @@ from vaebench.stats import Check, Estimate, SubClaim
 
 FACT = 5.0
 KL_SHARE_RANGE = (0.01, 0.10)   # C7a
-PEAK_RATIO_MAX = 0.75           # C7b
-TAU_MAX = -0.5                  # C7d
+R2_BAND = (0.8, 1.25)           # C7b: E[R(z)²] / z_dim
+PEAK_RATIO_MAX = 0.75           # C7b, secondary (VAE peak / AE peak)
+DECLINE_MAX = 0.0               # C7d: the larger of the two segment slopes of quality on ln r
+SPLIT_R = 3.0                   # C7d: the lower segment is r ≤ SPLIT_R, the upper r ≥ SPLIT_R
 VAE_QUALITY_MIN = 0.3           # C7c, secondary (= C1's "no faces" boundary)
 DIVERSITY_MIN = 0.5             # C7c, secondary
 RADII_R = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 N_RANDOM, N_PER_R = 256, 128
 
 KL_CHECK = "KL share fact·KL / total loss (t CI across runs)"
+CONFINE_CHECK = "VAE: E[R(z)²] / z_dim (geometric mean over runs)"
 PEAK_CHECK = "radius peak ratio VAE R(z) / AE R(z) (paired by seed)"
 QUALITY_CHECK = "decoded z ~ N(0, I): quality VAE − AE (paired by seed)"
-TREND_CHECK = "Kendall tau of mean quality vs r, z ~ U[−r, r] (VAE, t CI across runs)"
+TREND_CHECK = "larger of the slopes of quality on ln r over r ≤ 3 and r ≥ 3, z ~ U[−r, r] (VAE, across runs)"
 
 CLAIM = Claim(
     id="C7",
@@ -113,12 +122,12 @@ CLAIM = Claim(
     subclaims=(
         SubClaim("C7a", "fact = 5 makes the KL term a real but minor part of the loss (1–10 %)", KL_CHECK,
                  posts="≈ 3 %"),
-        SubClaim("C7b", "the VAE's codes are confined far inside the AE's (radius peak ratio < 0.75)", PEAK_CHECK,
-                 posts="confined close to the origin; AE peak 16.75"),
+        SubClaim("C7b", "the VAE's codes are confined by its prior (E[R²] / z_dim inside [0.8, 1.25])",
+                 CONFINE_CHECK, posts="confined to a region relatively close to the origin"),
         SubClaim("C7c", "random z ~ N(0, I) decode to better images for the VAE than for the AE", QUALITY_CHECK,
                  posts="VAE: recognisable faces; AE: none"),
-        SubClaim("C7d", "decoded quality falls monotonically as the box half-width r grows", TREND_CHECK,
-                 posts="ever weirder images as r grows"),
+        SubClaim("C7d", "decoded quality falls monotonically as the box half-width r grows (over both halves of "
+                 "the range of r)", TREND_CHECK, posts="ever weirder images as r grows"),
     ),
 )
 
@@ -147,67 +156,106 @@ def _primary(kind, name: str, sub: str, n: int, estimate, bounds: tuple, level: 
     return kind(name, estimate(), *bounds, tolerance=tolerance, posts=posts, **meta)
 
 
+def slope_on_log_r(radii: Sequence[float], quality: Sequence[float]) -> float:
+    """OLS slope of ``quality`` on ln ``radii`` (per unit of ln r)."""
+    x, y = np.log(np.asarray(radii, dtype=np.float64)), np.asarray(quality, dtype=np.float64)
+    require(x.shape == y.shape and x.ndim == 1 and x.size >= 2,
+            f"radii {x.shape} and quality {y.shape} must be 1-D of one length >= 2", StatsError)
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def decline(radii: Sequence[float], quality: Sequence[float], split: float = SPLIT_R) -> float:
+    """C7d's per-run statistic: the larger of the slopes of quality on ln r over r ≤ ``split``
+    and over r ≥ ``split`` (negative only when the quality falls over both halves)."""
+    r = np.asarray(radii, dtype=np.float64)
+    q = np.asarray(quality, dtype=np.float64)
+    low, high = r <= split, r >= split
+    require(low.sum() >= 2 and high.sum() >= 2, f"radii {list(r)} need two values on each side of {split}",
+            StatsError)
+    return max(slope_on_log_r(r[low], q[low]), slope_on_log_r(r[high], q[high]))
+
+
+def log_across(values: Sequence[float], level: float) -> Estimate:
+    """Geometric mean of positive per-run values with the t interval of their logs."""
+    e = stats.across_runs(np.log(np.asarray(values, dtype=np.float64)), level)
+    return Estimate(math.exp(e.value), math.exp(e.low), math.exp(e.high), level, "geometric mean, " + e.method, e.n)
+
+
+def _c7a(measured: Mapping, level: float, pre: str | None) -> list[Check]:
+    share = [float(v) for v in measured["kl_share"]]
+    return [_primary(stats.check_within, KL_CHECK, "C7a", len(share), lambda: stats.across_runs(share, level),
+                     KL_SHARE_RANGE, level, f"t CI across runs inside [{KL_SHARE_RANGE[0]:.0%}, "
+                     f"{KL_SHARE_RANGE[1]:.0%}]", "≈ 3 %", pre)]
+
+
+def _c7b(measured: Mapping, level: float, pre: str | None) -> list[Check]:
+    r2 = [float(v) for v in measured["r2_ratio"]]
+    checks = [_primary(stats.check_within, CONFINE_CHECK, "C7b", len(r2), lambda: log_across(r2, level), R2_BAND,
+                       level, f"t CI of the geometric mean inside [{R2_BAND[0]:g}, {R2_BAND[1]:g}] (the prior "
+                       "gives 1)", "confined close to the origin", pre)]
+    pv, pa = measured.get("peak_vae", ()), measured.get("peak_ae", ())
+    if len(pv) >= 2:
+        checks.append(stats.check_below(
+            PEAK_CHECK, stats.ratio_across_runs(pv, pa, 0.95, paired=True), PEAK_RATIO_MAX,
+            tolerance=f"paired t CI below {PEAK_RATIO_MAX:g} (shown: an AE's latent scale is not fixed by its loss)",
+            posts="AE peak 16.75 (post XIII)", unit="runs", n_runs=len(pv), precondition=pre))
+    return checks
+
+
+def _c7c(measured: Mapping, level: float, pre: str | None) -> list[Check]:
+    qv, qa = measured["quality_vae"], measured["quality_ae"]
+    checks = [_primary(stats.check_above, QUALITY_CHECK, "C7c", len(qv),
+                       lambda: stats.difference_across_runs(qv, qa, level, paired=True), (0.0,), level,
+                       "paired t CI across runs above 0 (own-reconstruction scorer)",
+                       "VAE: recognisable faces; AE: none", pre)]
+    side = dict(unit="runs", precondition=pre)
+    if len(qv) >= 2:
+        checks.append(stats.check_above(
+            "decoded z ~ N(0, I): quality of the VAE (t CI across runs)", stats.across_runs(qv, 0.95),
+            VAE_QUALITY_MIN, tolerance=f"CI above {VAE_QUALITY_MIN:g} (C1's boundary for 'no faces')",
+            posts="recognisable faces", n_runs=len(qv), **side))
+    div = list(measured.get("diversity", ()))
+    if len(div) >= 2:
+        checks.append(stats.check_above(
+            "diversity of decoded z ~ N(0, I), VAE: pixel variance / that of real images",
+            stats.across_runs(div, 0.95), DIVERSITY_MIN, tolerance=f"t CI across runs above {DIVERSITY_MIN:g}",
+            posts="variations in perspective, face forms and hairstyles clearly visible", n_runs=len(div), **side))
+    return checks
+
+
+def _c7d(measured: Mapping, level: float, pre: str | None) -> list[Check]:
+    radii = measured.get("radii", RADII_R)
+    curves = [np.asarray(c, dtype=np.float64) for c in measured["quality_by_r"]]
+    stat = [decline(radii, c) for c in curves]
+    posts = "ever weirder images as r grows"
+    checks = [_primary(stats.check_below, TREND_CHECK, "C7d", len(stat), lambda: stats.across_runs(stat, level),
+                       (DECLINE_MAX,), level, "t CI across runs below 0 (quality falls over both halves of the "
+                       "range of r)", posts, pre)]
+    if len(curves) >= 2 and len(radii) >= 3:
+        page = page_trend_test(np.stack(curves)[:, ::-1])        # predicted: quality rises as r falls
+        checks.append(stats.check_below(
+            "Page's L trend test, runs as blocks (p, quality falling with r)",
+            Estimate.exact(float(page.pvalue), f"Page L = {page.statistic:g}"), 0.05,
+            tolerance="p below 0.05 (a rank trend test: it passes an inverted U too, so it does not vote)",
+            posts=posts, unit="runs", n_runs=len(curves), precondition=pre))
+    return checks
+
+
 def decide(measured: Mapping, level: float, preconditions: Mapping[str, str | None] | None = None) -> list[Check]:
-    """The checks from per-run statistics (pure: no model, no data).
+    """The checks at ``level`` from per-run statistics (pure: no model, no data).
 
     ``measured`` (each key optional; a sub-claim whose key is missing gets no check):
-    ``kl_share`` (per VAE run) for C7a; ``peak_vae``, ``peak_ae`` (radius peaks per seed,
-    paired) for C7b; ``quality_vae``, ``quality_ae`` (decoded N(0, I) quality per seed,
-    paired) and ``diversity`` (per VAE run, secondary) for C7c; ``quality_by_r`` (per VAE run,
-    its mean quality at each of ``radii``, default :data:`RADII_R`) for C7d.
-    ``preconditions`` maps a sub-claim id to why its models are not what the claim is about.
+    ``kl_share`` (per VAE run) for C7a; ``r2_ratio`` (E[R(z)²] / z_dim per VAE run) and,
+    shown, ``peak_vae``, ``peak_ae`` (radius peaks per seed, paired) for C7b;
+    ``quality_vae``, ``quality_ae`` (decoded N(0, I) quality per seed, paired) and
+    ``diversity`` (per VAE run, secondary) for C7c; ``quality_by_r`` (per VAE run, its mean
+    quality at each of ``radii``, default :data:`RADII_R`) for C7d. ``preconditions`` maps a
+    sub-claim id to why its models are not what the claim is about.
     """
     pre = dict(preconditions or {})
-    checks: list[Check] = []
-    if "kl_share" in measured:
-        share = [float(v) for v in measured["kl_share"]]
-        checks.append(_primary(
-            stats.check_within, KL_CHECK, "C7a", len(share), lambda: stats.across_runs(share, level), KL_SHARE_RANGE,
-            level, f"t CI across runs inside [{KL_SHARE_RANGE[0]:.0%}, {KL_SHARE_RANGE[1]:.0%}]", "≈ 3 %",
-            pre.get("C7a")))
-    if "peak_vae" in measured:
-        pv, pa = measured["peak_vae"], measured["peak_ae"]
-        checks.append(_primary(
-            stats.check_below, PEAK_CHECK, "C7b", len(pv), lambda: stats.ratio_across_runs(pv, pa, level, paired=True),
-            (PEAK_RATIO_MAX,), level,
-            f"paired t CI of the geometric-mean ratio below {PEAK_RATIO_MAX:g} ('far inside')",
-            "VAE confined close to the origin; AE peak 16.75 (post XIII)", pre.get("C7b")))
-    if "quality_vae" in measured:
-        qv, qa = measured["quality_vae"], measured["quality_ae"]
-        checks.append(_primary(
-            stats.check_above, QUALITY_CHECK, "C7c", len(qv),
-            lambda: stats.difference_across_runs(qv, qa, level, paired=True), (0.0,), level,
-            "paired t CI across runs above 0 (own-reconstruction scorer)", "VAE: recognisable faces; AE: none",
-            pre.get("C7c")))
-        side = dict(unit="runs", precondition=pre.get("C7c"))
-        if len(qv) >= 2:
-            checks.append(stats.check_above(
-                "decoded z ~ N(0, I): quality of the VAE (t CI across runs)", stats.across_runs(qv, 0.95),
-                VAE_QUALITY_MIN, tolerance=f"CI above {VAE_QUALITY_MIN:g} (C1's boundary for 'no faces')",
-                posts="recognisable faces", n_runs=len(qv), **side))
-        div = list(measured.get("diversity", ()))
-        if len(div) >= 2:
-            checks.append(stats.check_above(
-                "diversity of decoded z ~ N(0, I), VAE: pixel variance / that of real images",
-                stats.across_runs(div, 0.95), DIVERSITY_MIN, tolerance=f"t CI across runs above {DIVERSITY_MIN:g}",
-                posts="variations in perspective, face forms and hairstyles clearly visible", n_runs=len(div), **side))
-    if "quality_by_r" in measured:
-        radii = measured.get("radii", RADII_R)
-        curves = [np.asarray(c, dtype=np.float64) for c in measured["quality_by_r"]]
-        taus = [trend_tau(radii, c) for c in curves]
-        posts = "ever weirder images as r grows"
-        checks.append(_primary(
-            stats.check_below, TREND_CHECK, "C7d", len(taus), lambda: stats.across_runs(taus, level), (TAU_MAX,), level,
-            f"t CI across runs below {TAU_MAX:g} (over 3/4 of the pairs of radii ordered as claimed)", posts,
-            pre.get("C7d")))
-        if len(curves) >= 2 and len(radii) >= 3:
-            page = page_trend_test(np.stack(curves)[:, ::-1])        # predicted: quality rises as r falls
-            checks.append(stats.check_below(
-                "Page's L trend test, runs as blocks (p, quality falling with r)",
-                Estimate.exact(float(page.pvalue), f"Page L = {page.statistic:g}"), 0.05,
-                tolerance="p below 0.05 (a rank trend test: it passes an inverted U too, so it does not vote)",
-                posts=posts, unit="runs", n_runs=len(curves), precondition=pre.get("C7d")))
-    return checks
+    parts = (("kl_share", "C7a", _c7a), ("r2_ratio", "C7b", _c7b), ("quality_vae", "C7c", _c7c),
+             ("quality_by_r", "C7d", _c7d))
+    return [c for key, sid, part in parts if key in measured for c in part(measured, level, pre.get(sid))]
 
 
 def _mode(r: np.ndarray) -> float:
@@ -224,10 +272,12 @@ def _quality(scorer, images: np.ndarray) -> float:
     return 2.0 * float(np.mean(scorer.scores(images)))
 
 
-@pytest.mark.gpu
-def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_session):
-    session = vaebench_session
-    seeds = list(scale.seeds)
+KEYS = ("seed", "kl_share", "kl_nats", "loss_gap", "r2_ratio", "peak_vae", "peak_ae", "peak_mu", "quality_vae",
+        "quality_ae", "real_vae", "real_ae", "valid_vae", "valid_ae", "diversity", "quality_by_r", "quality_by_r_ae")
+
+
+def _models(claim, scale, trained, session, seeds: list[int]):
+    """The AE and VAE runs of every seed, their health recorded, and each sub-claim's precondition."""
     n = len(seeds)
     runs = trained.many([(scale.ae(), s) for s in seeds] + [(scale.vae(fact=FACT), s) for s in seeds])
     ae_runs, vae_runs = runs[:n], runs[n:]
@@ -236,7 +286,6 @@ def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_s
     need = (diagnostics.FINITE, diagnostics.CONVERGED, diagnostics.NOT_COLLAPSED)
     pre_vae = diagnostics.precondition(h_vae, *need)
     pre_both = diagnostics.precondition(h_ae + h_vae, *need)
-    train_set, test_set = session.datasets()
     claim.describe_scale(**experiments.scale_info(scale), seeds=seeds,
                          models="VAE fact = 5 (BatchNorm) vs AE (no BatchNorm), paired by seed")
     claim.plot("Training curves (every seed)",
@@ -245,55 +294,72 @@ def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_s
                    for s, t in zip(seeds, ts)}),
                experiments.history_panel("VAE: fact·KL per epoch",
                                          {f"seed {s}": t.history for s, t in zip(seeds, vae_runs)}, key="kl_loss"))
+    return ae_runs, vae_runs, {"C7a": pre_vae, "C7b": pre_vae, "C7c": pre_both, "C7d": pre_vae}
 
-    share_images = np.asarray(train_set.images[:min(scale.n_analysis, 4000, len(train_set))])
+
+def _inputs(scale, session) -> dict:
+    """The images and latent draws every run is measured on (the same for every model)."""
+    train_set, test_set = session.datasets()
     ref_images, val_images = experiments.heldout_split(test_set)
-    real_val = val_images.astype(np.float32) / 255.0
-    real_scorer = session.quality_scorer()
-    z_normal = experiments.random_latents(min(N_RANDOM, len(test_set)), scale.z_dim, "normal", seed=100)
-    z_box = [experiments.random_latents(min(N_PER_R, len(test_set)), scale.z_dim, "uniform", r, seed=200 + i)
-             for i, r in enumerate(RADII_R)]
-    keys = ("seed", "kl_share", "kl_nats", "loss_gap", "peak_vae", "peak_ae", "peak_mu", "quality_vae", "quality_ae",
-            "real_vae", "real_ae", "valid_vae", "valid_ae", "diversity", "quality_by_r", "quality_by_r_ae")
-    per: dict[str, list] = {k: [] for k in keys}
+    return {"share_images": np.asarray(train_set.images[:min(scale.n_analysis, 4000, len(train_set))]),
+            "ref": ref_images, "val": val_images, "real_val": val_images.astype(np.float32) / 255.0,
+            "real_scorer": session.quality_scorer(),
+            "z_normal": experiments.random_latents(min(N_RANDOM, len(test_set)), scale.z_dim, "normal", seed=100),
+            "z_box": [experiments.random_latents(min(N_PER_R, len(test_set)), scale.z_dim, "uniform", r, seed=200 + i)
+                      for i, r in enumerate(RADII_R)]}
+
+
+def _decoded(per: dict, shown: dict, label: str, t, inputs: dict, first: bool) -> None:
+    """Decoded-quality statistics of one model (``label`` 'vae' or 'ae') of one run."""
+    scorer = experiments.reconstruction_scorer(t.model, inputs["ref"], seed=0)
+    per[f"valid_{label}"].append(_quality(scorer, experiments.reconstruct(t.model, inputs["val"], seed=1)))
+    images = decode(t.model, inputs["z_normal"])
+    per[f"quality_{label}"].append(_quality(scorer, images))
+    per[f"real_{label}"].append(_quality(inputs["real_scorer"], images))
+    box = [decode(t.model, z) for z in inputs["z_box"]]
+    per["quality_by_r" if label == "vae" else "quality_by_r_ae"].append([_quality(scorer, b) for b in box])
+    if label == "vae":
+        per["diversity"].append(_total_variance(images) / _total_variance(inputs["real_val"]))
+    if first:
+        shown[label] = to_uint8(images[:16])
+        shown[f"{label}_box"] = [to_uint8(b[:8]) for b in box]
+
+
+def _run_statistics(per: dict, s: int, ae_t, vae_t, lat_a: dict, lat_v: dict, inputs: dict, z_dim: int) -> None:
+    """The per-run statistics of seed ``s`` that need no decoding."""
+    per["seed"].append(s)
+    terms = experiments.loss_terms(vae_t.model, inputs["share_images"], seed=s)
+    per["kl_share"].append(float(terms["kl_loss"].mean() / terms["total"].mean()))
+    per["kl_nats"].append(float(terms["kl"].mean()))
+    per["loss_gap"].append(experiments.last_epoch(vae_t.history, "loss") / experiments.last_epoch(
+        ae_t.history, "loss") - 1.0)
+    z = np.asarray(lat_v["z"], dtype=np.float64)
+    per["r2_ratio"].append(float(np.mean(np.sum(z * z, axis=1))) / z_dim)
+    per["peak_vae"].append(_mode(latent.radii(lat_v["z"])))
+    per["peak_mu"].append(_mode(latent.radii(lat_v["mu"])))
+    per["peak_ae"].append(_mode(latent.radii(lat_a["z"])))
+
+
+def _measure(claim, scale, session, seeds, ae_runs, vae_runs, inputs: dict) -> tuple[dict, dict]:
+    """Per-run statistics of every usable seed, and what the figures show of the first."""
+    per: dict[str, list] = {k: [] for k in KEYS}
     shown: dict = {}
-    first = None                     # the first usable seed: its images and radii are drawn
     for s, ae_t, vae_t in zip(seeds, ae_runs, vae_runs):
         lat_a, lat_v = session.latents(ae_t), session.latents(vae_t)
         if not (experiments.usable_run(claim, ae_t, lat_a, f"AE seed {s}")
                 and experiments.usable_run(claim, vae_t, lat_v, f"VAE seed {s}", keys=("z", "mu"))):
             continue
-        per["seed"].append(s)
-        first = s if first is None else first
-        terms = experiments.loss_terms(vae_t.model, share_images, seed=s)
-        per["kl_share"].append(float(terms["kl_loss"].mean() / terms["total"].mean()))
-        per["kl_nats"].append(float(terms["kl"].mean()))
-        per["loss_gap"].append(experiments.last_epoch(vae_t.history, "loss") / experiments.last_epoch(
-            ae_t.history, "loss") - 1.0)
-        per["peak_vae"].append(_mode(latent.radii(lat_v["z"])))
-        per["peak_mu"].append(_mode(latent.radii(lat_v["mu"])))
-        per["peak_ae"].append(_mode(latent.radii(lat_a["z"])))
+        first = not per["seed"]
+        _run_statistics(per, s, ae_t, vae_t, lat_a, lat_v, inputs, scale.z_dim)
         for label, t in (("vae", vae_t), ("ae", ae_t)):
-            scorer = experiments.reconstruction_scorer(t.model, ref_images, seed=0)
-            per[f"valid_{label}"].append(_quality(scorer, experiments.reconstruct(t.model, val_images, seed=1)))
-            images = decode(t.model, z_normal)
-            per[f"quality_{label}"].append(_quality(scorer, images))
-            per[f"real_{label}"].append(_quality(real_scorer, images))
-            box = [decode(t.model, z) for z in z_box]
-            per["quality_by_r" if label == "vae" else "quality_by_r_ae"].append([_quality(scorer, b) for b in box])
-            if label == "vae":
-                per["diversity"].append(_total_variance(images) / _total_variance(real_val))
-            if s == first:
-                shown[label] = to_uint8(images[:16])
-                shown[f"{label}_box"] = [to_uint8(b[:8]) for b in box]
-        if first == s:
+            _decoded(per, shown, label, t, inputs, first)
+        if first:
+            shown["first"] = s
             shown["lat"] = {"AE z": lat_a["z"], "VAE z (sampled)": lat_v["z"], "VAE mu": lat_v["mu"]}
+    return per, shown
 
-    for check in stats.both_levels(claim.claim.design, lambda level: decide(
-            per, level, {"C7a": pre_vae, "C7b": pre_both, "C7c": pre_both, "C7d": pre_vae})):
-        claim.check(check)
-    if len(per["kl_share"]) < 2:
-        return
+
+def _secondary(claim, scale, per: dict) -> None:
     across = stats.across_runs
     claim.statistic("VAE: KL per image in nats (t CI across runs)", across(per["kl_nats"]),
                     note="a collapsed posterior has KL ≈ 0")
@@ -309,13 +375,20 @@ def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_s
                         across(per[f"valid_{label}"]), note="validation of the metric: ≈ 1 by construction")
         claim.statistic(f"{label.upper()}: decoded z ~ N(0, I), real-image scorer (across runs)",
                         across(per[f"real_{label}"]), note="penalises the VAE's blur")
+    claim.statistic("VAE: slope of quality on ln r over all radii (t CI across runs)",
+                    across([slope_on_log_r(RADII_R, c) for c in per["quality_by_r"]]))
+    claim.statistic("Kendall tau of quality vs r, VAE (t CI across runs; the first design's statistic)",
+                    across([trend_tau(RADII_R, c) for c in per["quality_by_r"]]))
     claim.statistic("Kendall tau of quality vs r, AE (t CI across runs, for contrast)",
                     across([trend_tau(RADII_R, c) for c in per["quality_by_r_ae"]]))
 
+
+def _figures(claim, scale, per: dict, shown: dict, inputs: dict) -> None:
+    first = shown["first"]
     claim.plot(f"Radius distributions, seed {first} (bins of 0.5)",
-               experiments.radius_panel("R = ||z||", shown["lat"], marks={"√z_dim": sq}))
+               experiments.radius_panel("R = ||z||", shown["lat"], marks={"√z_dim": math.sqrt(scale.z_dim)}))
     claim.plot(f"Decoded random z ~ N(0, I), seed {first} (same z for both models)",
-               experiments.images_panel("real held-out images", val_images[:16]),
+               experiments.images_panel("real held-out images", inputs["val"][:16]),
                experiments.images_panel("VAE", shown["vae"]), experiments.images_panel("AE", shown["ae"]), ncols=3)
     curves = {"VAE": np.asarray(per["quality_by_r"]), "AE": np.asarray(per["quality_by_r_ae"])}
     claim.plot("Quality of decoded z ~ U[−r, r] against r", {
@@ -326,3 +399,18 @@ def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_s
         "vlines": [{"x": math.sqrt(3.0), "label": "per-coordinate sd 1 (r = √3)"}]})
     claim.plot(f"VAE: decoded z ~ U[−r, r], one grid per r, seed {first} (cf. post XI)",
                *[experiments.images_panel(f"r = {r:g}", b) for r, b in zip(RADII_R, shown["vae_box"])], ncols=2)
+
+
+@pytest.mark.gpu
+def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_session):
+    """Request models → per-run statistics → decide → secondary → figures."""
+    seeds = list(scale.seeds)
+    ae_runs, vae_runs, pre = _models(claim, scale, trained, vaebench_session, seeds)
+    inputs = _inputs(scale, vaebench_session)
+    per, shown = _measure(claim, scale, vaebench_session, seeds, ae_runs, vae_runs, inputs)
+    for check in stats.both_levels(claim.claim.design, lambda level: decide(per, level, pre)):
+        claim.check(check)
+    if len(per["kl_share"]) < 2:
+        return
+    _secondary(claim, scale, per)
+    _figures(claim, scale, per, shown, inputs)

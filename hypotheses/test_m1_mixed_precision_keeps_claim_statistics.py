@@ -15,8 +15,8 @@ entries. A seed fixes the initial weights, the image order and the eps stream, s
 runs of one seed ("twins") differ only by the precision: every primary check is paired by
 seed (the t interval of the per-seed differences, ``paired=True``), one value per run.
 
-Sub-claims and primary checks (fixed before any run; intervals at ``claim.level`` = 1 − 0.05/3,
-two-sided). Each margin is half of the tolerance of the claim check it protects, on the scale
+Sub-claims and primary checks (fixed before any run; support intervals at 90 %, refutation
+intervals at 1 − 0.05/3, two-sided). Each margin is half of the tolerance of the claim check it protects, on the scale
 that check uses (half of a log-ratio margin for ratios), so a precision effect inside it cannot
 by itself carry that check across its edge; the constants below name the protected claims:
 

@@ -7,6 +7,7 @@ seeded simulated replicates whose truth is known.
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -85,3 +86,23 @@ def mc_slack(alpha: float, n_rep: int) -> float:
     """Three Monte-Carlo standard errors of a rate near ``alpha`` over ``n_rep`` replicates,
     the allowance of an error-rate assertion on simulated replicates."""
     return 3.0 * float(np.sqrt(alpha * (1 - alpha) / n_rep))
+
+
+# --------------------------------------------------------------------------- per-run values beyond the normal model
+
+def at_another_minimum(rng: np.random.Generator, values: np.ndarray, share: float = 0.25,
+                       shift: float = 1.21) -> np.ndarray:
+    """``values`` with each run, independently with probability ``share``, at "another minimum":
+    multiplied by ``shift`` (post XIII: one run of four with its radius +21 %)."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(rng.random(values.shape) < share, values * shift, values)
+
+
+def skewed(rng: np.random.Generator, median: float, cv: float, n: int) -> np.ndarray:
+    """``n`` log-normal per-run values with median ``median`` and coefficient of variation ``cv``."""
+    return median * np.exp(rng.normal(0.0, math.sqrt(math.log1p(cv ** 2)), n))
+
+
+def quantised(values: np.ndarray, step: float) -> np.ndarray:
+    """``values`` rounded to multiples of ``step`` (a statistic read off histogram bins)."""
+    return np.round(np.asarray(values, dtype=np.float64) / step) * step

@@ -23,15 +23,15 @@ ALPHA = 0.05
 N_REP = 500
 
 #: realistic between-run spreads (coefficient of variation) per statistic and model
-CV = {"kl_share": {"VAE": 0.3}, "excess": {"AE": 0.05, "VAE": 0.10}, "peak": {"AE": 0.02, "VAE": 0.04},
+CV = {"kl_share": {"VAE": 0.3}, "excess": {"AE": 0.05, "VAE": 0.10}, "width": {"AE": 0.03, "VAE": 0.05},
       "drop": {"AE": 0.05, "VAE": 0.08}}
 TIGHT = {k: {m: 0.01 for m in v} for k, v in CV.items()}     # runs that agree to ~1 %
-CENTRE = {"excess": 40.0, "peak": 16.0, "drop": 0.2}
+CENTRE = {"excess": 40.0, "width": 0.15, "drop": 0.2}
 QUALITY_SD = 0.05
 #: the claim true and comfortably inside every tolerance
-TRUE = {"kl_share": 1e-4, "excess": 1.0, "peak": 1.0, "drop": 1.0, "quality": (0.02, 0.02)}
+TRUE = {"kl_share": 1e-4, "excess": 1.0, "width": 1.0, "drop": 1.0, "quality": (0.02, 0.02)}
 #: every sub-claim exactly at the edge of its tolerance: the claim still holds (worst case for refutation)
-EDGE = {"kl_share": C1.KL_EXCESS_SHARE_MAX, "excess": C1.LOSS_RATIO_MAX, "peak": C1.PEAK_RATIO_MAX,
+EDGE = {"kl_share": C1.KL_EXCESS_SHARE_MAX, "excess": C1.LOSS_RATIO_MAX, "width": C1.WIDTH_RATIO_MAX,
         "drop": C1.DROP_RATIO_MAX, "quality": (C1.RANDOM_Z_QUALITY_MAX, C1.RANDOM_Z_QUALITY_MAX)}
 
 
@@ -42,11 +42,10 @@ def lognormal(rng, mean_of_logs, cv, n):
 
 def simulate(rng, truth, n=N_RUNS, cv=CV, quality_sd=QUALITY_SD):
     """One study's per-run statistics at ``truth`` (ratios VAE / AE of geometric means; the KL
-    share's and the qualities' arithmetic means)."""
+    share's geometric mean; the qualities' arithmetic means)."""
     m = {}
-    sd = math.sqrt(math.log1p(cv["kl_share"]["VAE"] ** 2))
-    m["kl_share"] = {"VAE": lognormal(rng, math.log(truth["kl_share"]) - sd ** 2 / 2, cv["kl_share"]["VAE"], n)}
-    for stat in ("excess", "peak", "drop"):
+    m["kl_share"] = {"VAE": lognormal(rng, math.log(truth["kl_share"]), cv["kl_share"]["VAE"], n)}
+    for stat in ("excess", "width", "drop"):
         m[stat] = {"AE": lognormal(rng, math.log(CENTRE[stat]), cv[stat]["AE"], n),
                    "VAE": lognormal(rng, math.log(CENTRE[stat] * truth[stat]), cv[stat]["VAE"], n)}
     sds = quality_sd if isinstance(quality_sd, dict) else {"AE": quality_sd, "VAE": quality_sd}
@@ -80,7 +79,7 @@ def test_design_has_five_subclaims_at_the_bonferroni_level():
 def test_supported_when_every_subclaim_holds_with_tight_runs():
     planted = {"kl_share": {"VAE": [4e-5, 5e-5, 6e-5]},
                "excess": {"AE": [40.0, 40.4, 39.6], "VAE": [40.2, 39.8, 40.5]},
-               "peak": {"AE": [16.7, 16.8, 16.75], "VAE": [16.5, 16.6, 16.55]},
+               "width": {"AE": [0.150, 0.151, 0.149], "VAE": [0.152, 0.150, 0.151]},
                "drop": {"AE": [0.20, 0.201, 0.199], "VAE": [0.202, 0.198, 0.2]},
                "quality": {"AE": [0.01, 0.02, 0.015], "VAE": [0.02, 0.01, 0.012]}}
     res = result(CLAIM, at(C1.decide, planted))
@@ -91,7 +90,7 @@ def test_supported_when_every_subclaim_holds_with_tight_runs():
 
 def test_refuted_when_the_vae_radius_sits_at_another_minimum():
     planted = simulate(np.random.default_rng(1), TRUE)
-    planted["peak"]["VAE"] = [25.0, 25.3, 24.8]            # against the AE's ≈ 16: ratio ≈ 1.56
+    planted["width"]["VAE"] = [0.30, 0.31, 0.29]           # twice the AE's relative width
     res = result(CLAIM, at(C1.decide, planted))
     assert res.verdict.value == "refuted"
     assert sub(res, "C1c").verdict.value == "refuted"
@@ -119,9 +118,22 @@ def test_inconclusive_when_runs_disagree_too_much_to_tell():
     assert res.verdict.value == "inconclusive"
 
 
-def test_radius_peak_ratio_truly_one_but_vae_not_converged_is_inconclusive_with_the_reason():
+def test_c1c_decides_on_shape_and_shows_location():
+    """A VAE whose radius distribution has the AE's shape at another scale (peak 21 % farther
+    out, the posts' "another minimum"): C1c is decided on the relative width, the peak ratio is
+    a secondary check that says where the distribution sits and never votes."""
+    planted = simulate(np.random.default_rng(9), TRUE, cv=TIGHT, quality_sd=0.01)
+    planted["peak"] = {"AE": [16.0, 16.1, 15.9], "VAE": [19.4, 19.3, 19.5]}
+    res = result(CLAIM, at(C1.decide, planted))
+    assert sub(res, "C1c").verdict.value == "supported", res.reason
+    peak = next(c for c in res.checks if c.name == C1.NAMES["peak"])
+    assert peak.role == "secondary" and peak.verdict.value == "refuted"
+    assert C1.relative_width([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2.0 / 3.0)
+
+
+def test_radius_width_ratio_truly_one_but_vae_not_converged_is_inconclusive_with_the_reason():
     planted = simulate(np.random.default_rng(5), TRUE)
-    planted["peak"] = {"AE": [16.0, 16.02, 15.98], "VAE": [16.01, 15.99, 16.0]}   # ratio 1.0, tight
+    planted["width"] = {"AE": [0.15, 0.1502, 0.1498], "VAE": [0.1501, 0.1499, 0.15]}  # ratio 1.0, tight
     healths = [not_converged_vae(s) for s in range(N_RUNS)]
     pre = {"VAE": diagnostics.precondition(healths, diagnostics.CONVERGED)}
     res = result(CLAIM, at(C1.decide, planted, after=(pre,)))
@@ -156,7 +168,7 @@ def test_loss_not_settled_makes_only_c1b_inconclusive():
 
 def test_fewer_than_two_usable_runs_is_inconclusive_not_an_error():
     planted = simulate(np.random.default_rng(7), TRUE)
-    planted["peak"]["VAE"] = planted["peak"]["VAE"][:1]
+    planted["width"]["VAE"] = planted["width"]["VAE"][:1]
     res = result(CLAIM, at(C1.decide, planted, after=({"VAE": "VAE seed 1: training stopped: non-finite loss"},)))
     assert sub(res, "C1c").verdict.value == "inconclusive"
 

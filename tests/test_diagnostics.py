@@ -68,3 +68,70 @@ def test_bad_input():
         dg.health("a", {"loss": [1, 1, 1]}).fails("happy")
     with pytest.raises(StatsError):
         dg.active_units(np.zeros(3))
+
+
+def test_each_rate_is_its_own_precondition():
+    """A reconstruction claim asks a settled loss only; a still-moving radius fails only RADIUS_SETTLED."""
+    hist = {"loss": [700, 650, 646, 645.5, 645.4, 645.3], "probe_radius_mean": [11, 14, 17, 20, 23, 25],
+            "probe_logvar_mean": [-3.0] * 6}
+    h = dg.health("AE 2-d seed 0", hist)
+    assert h.settled == {dg.LOSS_SETTLED: True, dg.RADIUS_SETTLED: False, dg.LOGVAR_SETTLED: True}
+    assert dg.precondition([h], dg.LOSS_SETTLED) is None and dg.precondition([h], dg.LOGVAR_SETTLED) is None
+    assert "probe radius rising" in dg.precondition([h], dg.RADIUS_SETTLED)
+    assert "probe radius rising" in dg.precondition([h], dg.CONVERGED)
+    falling = dict(hist, probe_radius_mean=[15.0] * 6, probe_logvar_mean=[-1, -2, -3, -4, -5, -6])
+    h = dg.health("VAE", falling)
+    assert dg.precondition([h], dg.LOSS_SETTLED, dg.RADIUS_SETTLED) is None
+    assert "mean logvar falling" in dg.precondition([h], dg.LOGVAR_SETTLED)
+    short = dg.health("VAE", {"loss": [5.0, 4.0]})
+    assert "convergence unknown" in dg.precondition([short], dg.LOSS_SETTLED)
+
+
+@pytest.mark.parametrize("z_dim, active, collapsed", [
+    (2, 2, False), (2, 1, False), (2, 0, True),          # a 2-d VAE with both axes in use is healthy
+    (4, 2, False), (4, 1, True),
+    (16, 5, False), (16, 4, True), (256, 5, False), (256, 4, True)])
+def test_collapse_is_relative_to_z_dim(z_dim, active, collapsed):
+    rng = np.random.default_rng(z_dim + active)
+    mu = np.zeros((400, z_dim))
+    mu[:, :active] = rng.normal(0, 1, (400, active))
+    h = dg.health("VAE", {"loss": [5, 5, 5]}, codes={"mu": mu, "logvar": np.zeros_like(mu)})
+    assert h.collapsed is collapsed
+    assert dg.min_active_units(z_dim) == min(5, -(-z_dim // 2))
+
+
+def test_default_precondition_from_the_models_a_test_loaded():
+    ok = dg.health("AE seed 0", {"loss": [5.0] * 6})
+    moving = dg.health("VAE seed 1", {"loss": [900.0, 850, 800, 750, 700, 650]})
+    stopped = dg.health("VAE seed 2", {"loss": [5, float("nan")]}, stopped="non-finite loss nan at epoch 2")
+    assert dg.default_precondition([ok]) is None and dg.default_precondition([ok.to_dict()]) is None
+    why = dg.default_precondition([ok, moving, stopped.to_dict()])
+    assert why.startswith("VAE seed 1: not converged (") and "loss changing" in why
+    assert "VAE seed 2: non-finite" in why and "AE seed 0" not in why
+
+
+def test_the_recorder_applies_the_default_precondition_unless_waived():
+    from vaebench.claims.record import Claim, ClaimRecorder
+    from vaebench.stats import Estimate, SubClaim, check_below
+
+    claim = Claim(id="X", title="t", quote="q", source="s",
+                  subclaims=(SubClaim("Xa", "a is small", "a"), SubClaim("Xb", "b is small", "b")))
+    est = Estimate(0.3, 0.1, 0.5, claim.design.support_level)
+    wide = Estimate(0.3, 0.05, 0.55, claim.design.refute_level)
+
+    def recorder(*waive):
+        rec = ClaimRecorder(claim)
+        rec.model_health(dg.health("VAE seed 0", {"loss": [900.0, 850, 800, 750, 700, 650]}))
+        for sid in waive:
+            rec.waive_health(sid, "the event counted is a failed model")
+        for name, sid in (("a", "Xa"), ("b", "Xb")):
+            rec.check(check_below(name, est, 1.0, refute=wide, role="primary", subclaim=sid, unit="runs"))
+        return rec
+
+    res = recorder().decide()
+    assert res.verdict.value == "inconclusive"
+    assert all("the models this test loaded: VAE seed 0: not converged" in s.reason for s in res.subclaims)
+    rec = recorder("Xa")
+    res = rec.decide()
+    assert [s.verdict.value for s in res.subclaims] == ["supported", "inconclusive"]
+    assert any("Xa: model health waived" in n for n in rec.notes)

@@ -20,13 +20,26 @@ the quantity's mean magnitude over the window (:func:`drift`).
   logvar per unit of ln(fact); at 0.25 nat per epoch the drift over a 3-epoch window
   stays below that one nat.
 
+Preconditions a claim chooses: :data:`LOSS_SETTLED`, :data:`RADIUS_SETTLED` and
+:data:`LOGVAR_SETTLED` each ask one of the three rates above (a reconstruction claim needs
+no settled radius); :data:`CONVERGED` asks all three. A quantity the history does not
+record (an AE has no logvar) passes its condition.
+
 Posterior collapse (VAE, from mu and logvar of the analysed images): an axis is *active*
 when the variance of its posterior mean over images exceeds 0.01 (Burda, Grosse &
 Salakhutdinov 2016, "Importance weighted autoencoders", the usual definition); the
 per-axis KL is ``E_x[KL(q(z_j|x) || N(0, 1))]``. A VAE is collapsed when fewer than
-:data:`MIN_ACTIVE_UNITS` = 5 axes are active: faces vary in at least pose, colours, hair,
-expression and light (the synthetic faces have 16 independent factors, CelebA 40
-annotated attributes), which five axes cannot carry.
+:func:`min_active_units` (z_dim) = min(:data:`MIN_ACTIVE_UNITS`, ⌈z_dim / 2⌉) axes are
+active: faces vary in at least pose, colours, hair, expression and light (the synthetic
+faces have 16 independent factors, CelebA 40 annotated attributes), which fewer than five
+axes cannot carry; a latent of fewer than 10 axes cannot hold five, and a model that uses
+fewer than half of a small latent has collapsed onto a smaller code (a 2-d VAE with 2
+active axes is healthy).
+
+The default precondition (:func:`default_precondition`): the health of every model a test
+loaded — finite, converged, not collapsed — holds for every primary check on trained
+models (unit 'runs' or 'pairs of runs') unless the claim waives it for a sub-claim with a
+recorded reason (C4: a runaway is the event counted, not a failed model).
 
 Non-finite runs: a run that stopped on a non-finite loss is neither converged nor
 analysable; claims about runaways (C4) use it, all others say so.
@@ -34,12 +47,13 @@ analysable; claims about runaways (C4) use it, all others say so.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from vaebench.errors import StatsError, require
+from vaebench.stats.verdict import PRIMARY, Check
 
 __all__ = [
     "LOSS_DRIFT_MAX",
@@ -55,7 +69,13 @@ __all__ = [
     "active_units",
     "kl_per_axis",
     "precondition",
+    "min_active_units",
+    "default_precondition",
+    "with_default_precondition",
     "CONVERGED",
+    "LOSS_SETTLED",
+    "RADIUS_SETTLED",
+    "LOGVAR_SETTLED",
     "NOT_COLLAPSED",
     "FINITE",
 ]
@@ -68,6 +88,15 @@ ACTIVE_VARIANCE = 0.01
 
 #: the preconditions a check can ask of its models
 FINITE, CONVERGED, NOT_COLLAPSED = "finite", "converged", "not collapsed"
+LOSS_SETTLED, RADIUS_SETTLED, LOGVAR_SETTLED = "loss settled", "radius settled", "logvar settled"
+#: the rates CONVERGED asks, in the order they are reported
+SETTLED = (LOSS_SETTLED, RADIUS_SETTLED, LOGVAR_SETTLED)
+CONDITIONS = (FINITE, CONVERGED, NOT_COLLAPSED, *SETTLED)
+
+
+def min_active_units(z_dim: int) -> int:
+    """The fewest active axes of a VAE that has not collapsed (module docstring)."""
+    return max(1, min(MIN_ACTIVE_UNITS, math.ceil(z_dim / 2)))
 
 
 def window(epochs: int) -> int:
@@ -120,17 +149,19 @@ class Health:
     collapsed: bool | None
     reasons: dict[str, str] = field(default_factory=dict)
     diagnostics: dict[str, float] = field(default_factory=dict)
+    settled: dict[str, bool | None] = field(default_factory=dict)
 
     def fails(self, condition: str) -> str | None:
-        """Why this model fails ``condition`` (:data:`FINITE`, :data:`CONVERGED`,
-        :data:`NOT_COLLAPSED`), or None when it passes."""
-        require(
-            condition in (FINITE, CONVERGED, NOT_COLLAPSED),
-            f"condition={condition!r} is not a precondition",
-            StatsError,
-        )
+        """Why this model fails ``condition`` (one of :data:`CONDITIONS`), or None when it passes."""
+        require(condition in CONDITIONS, f"condition={condition!r} is not a precondition; use one of {CONDITIONS}",
+                StatsError)
         if not self.finite:
             return f"{self.label}: {self.reasons.get(FINITE, 'non-finite')}"
+        if condition in SETTLED:
+            ok = self.settled.get(condition, self.converged if self.converged is None else True)
+            if ok is None:
+                return f"{self.label}: convergence unknown: {self.reasons[CONVERGED]}"
+            return None if ok else f"{self.label}: not converged: {self.reasons[condition]}"
         if condition == CONVERGED and self.converged is False:
             return f"{self.label}: not converged: {self.reasons[CONVERGED]}"
         if condition == CONVERGED and self.converged is None:  # unknown is not passed
@@ -160,6 +191,7 @@ class Health:
             "collapsed": self.collapsed,
             "flags": self.flags,
             "reasons": dict(self.reasons),
+            "settled": dict(self.settled),
             "diagnostics": {k: (v if math.isfinite(v) else str(v)) for k, v in self.diagnostics.items()},
         }
 
@@ -175,34 +207,7 @@ def health(label: str, history: dict, stopped: str | None = None, codes: dict | 
         reasons[FINITE] = f"training stopped: {stopped}" if stopped else "non-finite loss in its history"
         return Health(label, False, None, None, reasons, diag)
 
-    slow = []
-    if len(loss) < 3:
-        converged = None
-        reasons[CONVERGED] = f"only {len(loss)} epochs: too few to judge convergence"
-    else:
-        d_loss = drift(loss)
-        diag["loss_drift_per_epoch"] = d_loss
-        if not abs(d_loss) <= LOSS_DRIFT_MAX:
-            slow.append(f"loss changing {d_loss:+.1%} per epoch (limit ±{LOSS_DRIFT_MAX:.0%})")
-        if history.get("probe_radius_mean"):
-            d_r = drift(history["probe_radius_mean"])
-            diag["radius_drift_per_epoch"] = d_r
-            if not abs(d_r) <= RADIUS_DRIFT_MAX:
-                slow.append(
-                    f"probe radius {'rising' if d_r > 0 else 'falling'} {abs(d_r):.1%} per epoch "
-                    f"(limit {RADIUS_DRIFT_MAX:.0%})"
-                )
-        if history.get("probe_logvar_mean"):
-            s_lv = drift(history["probe_logvar_mean"], relative=False)
-            diag["logvar_slope_per_epoch"] = s_lv
-            if not abs(s_lv) <= LOGVAR_SLOPE_MAX:
-                slow.append(
-                    f"mean logvar {'rising' if s_lv > 0 else 'falling'} {abs(s_lv):.2f} nat per epoch "
-                    f"(limit {LOGVAR_SLOPE_MAX:g})"
-                )
-        converged = not slow
-        if slow:
-            reasons[CONVERGED] = "; ".join(slow) + f" over the last {window(len(loss))} epochs"
+    converged, settled = _convergence(history, loss, reasons, diag)
     collapsed = None
     if codes is not None and "mu" in codes and "logvar" in codes:
         mu = np.asarray(codes["mu"])
@@ -216,12 +221,52 @@ def health(label: str, history: dict, stopped: str | None = None, codes: dict | 
                 kl_nats=float(kl.sum()),
                 kl_top_axis_share=float(kl.max() / kl.sum()) if kl.sum() > 0 else float("nan"),
             )
-            collapsed = au < MIN_ACTIVE_UNITS
+            need = min_active_units(mu.shape[1])
+            collapsed = au < need
             if collapsed:
                 reasons[NOT_COLLAPSED] = (
-                    f"{au} of {mu.shape[1]} active units (limit {MIN_ACTIVE_UNITS}); KL {kl.sum():.3g} nats per image"
+                    f"{au} of {mu.shape[1]} active units (at least {need} needed); KL {kl.sum():.3g} nats per image"
                 )
-    return Health(label, True, converged, collapsed, reasons, diag)
+    return Health(label, True, converged, collapsed, reasons, diag, settled)
+
+
+def _rates(history: dict, loss: list[float], diag: dict) -> dict[str, str | None]:
+    """Per condition of :data:`SETTLED`, why its quantity still moves (None: settled or not recorded)."""
+    d_loss = drift(loss)
+    diag["loss_drift_per_epoch"] = d_loss
+    out: dict[str, str | None] = {LOSS_SETTLED: None, RADIUS_SETTLED: None, LOGVAR_SETTLED: None}
+    if not abs(d_loss) <= LOSS_DRIFT_MAX:
+        out[LOSS_SETTLED] = f"loss changing {d_loss:+.1%} per epoch (limit ±{LOSS_DRIFT_MAX:.0%})"
+    if history.get("probe_radius_mean"):
+        d_r = drift(history["probe_radius_mean"])
+        diag["radius_drift_per_epoch"] = d_r
+        if not abs(d_r) <= RADIUS_DRIFT_MAX:
+            out[RADIUS_SETTLED] = (f"probe radius {'rising' if d_r > 0 else 'falling'} {abs(d_r):.1%} per epoch "
+                                   f"(limit {RADIUS_DRIFT_MAX:.0%})")
+    if history.get("probe_logvar_mean"):
+        s_lv = drift(history["probe_logvar_mean"], relative=False)
+        diag["logvar_slope_per_epoch"] = s_lv
+        if not abs(s_lv) <= LOGVAR_SLOPE_MAX:
+            out[LOGVAR_SETTLED] = (f"mean logvar {'rising' if s_lv > 0 else 'falling'} {abs(s_lv):.2f} nat per epoch "
+                                   f"(limit {LOGVAR_SLOPE_MAX:g})")
+    return out
+
+
+def _convergence(history: dict, loss: list[float], reasons: dict, diag: dict
+                 ) -> tuple[bool | None, dict[str, bool | None]]:
+    """CONVERGED and each condition of :data:`SETTLED`, with the reasons of those that fail."""
+    if len(loss) < 3:
+        reasons[CONVERGED] = f"only {len(loss)} epochs: too few to judge convergence"
+        return None, {c: None for c in SETTLED}
+    moving = _rates(history, loss, diag)
+    window_text = f" over the last {window(len(loss))} epochs"
+    for c, why in moving.items():
+        if why:
+            reasons[c] = why + window_text
+    slow = [why for why in moving.values() if why]
+    if slow:
+        reasons[CONVERGED] = "; ".join(slow) + window_text
+    return not slow, {c: why is None for c, why in moving.items()}
 
 
 def precondition(models: Iterable[Health], *conditions: str, min_ok: int | None = None) -> str | None:
@@ -242,6 +287,38 @@ def precondition(models: Iterable[Health], *conditions: str, min_ok: int | None 
             why for _, why in failures
         )
     return None
+
+
+#: the units of a check on trained models, which the default precondition covers
+TRAINED_UNITS = ("runs", "pairs of runs")
+
+
+def default_precondition(models: Iterable[Health | dict]) -> str | None:
+    """Why the models a test loaded are not healthy (non-finite, not converged, convergence
+    unknown, collapsed), or None: the default precondition of every primary check on trained
+    models (module docstring). ``models``: :class:`Health` or its ``to_dict()``."""
+    why = []
+    for m in models:
+        d = m.to_dict() if isinstance(m, Health) else m
+        flags = list(d.get("flags") or [])
+        if flags:
+            reasons = d.get("reasons") or {}
+            detail = "; ".join(str(v) for k, v in reasons.items() if k in (FINITE, CONVERGED, NOT_COLLAPSED))
+            why.append(f"{d.get('label', '?')}: {', '.join(flags)}" + (f" ({detail})" if detail else ""))
+    return "; ".join(why) or None
+
+
+def with_default_precondition(checks: Sequence[Check], models: Iterable[Health | dict],
+                              waivers: dict[str, str] | None = None) -> list[Check]:
+    """``checks`` with :func:`default_precondition` of ``models`` joined to the precondition of
+    every primary check on trained models (:data:`TRAINED_UNITS`) whose sub-claim is not in
+    ``waivers`` (sub-claim id → the recorded reason the claim waives it)."""
+    why = default_precondition(models)
+    waivers = waivers or {}
+    if why is None:
+        return list(checks)
+    return [replace(c, precondition=joined(c.precondition, f"the models this test loaded: {why}"))
+            if c.role == PRIMARY and c.unit in TRAINED_UNITS and c.subclaim not in waivers else c for c in checks]
 
 
 def excess_loss_drift(label: str, history: dict, floor: float, limit: float) -> str | None:

@@ -128,6 +128,7 @@ class ClaimRecorder:
         self.models: list[dict] = []
         self.covered: tuple[str, ...] | None = None
         self.result: ClaimResult | None = None
+        self.health_waivers: dict[str, str] = {}
 
     @property
     def level(self) -> float:
@@ -139,6 +140,13 @@ class ClaimRecorder:
         for sid in subclaims:
             self.claim.design.subclaim(sid)
         self.covered = tuple(subclaims)
+
+    def waive_health(self, subclaim: str, why: str) -> None:
+        """Turn off the default precondition (the health of the models this test loaded) for
+        ``subclaim``'s primary check, with the reason recorded in the report's notes."""
+        self.claim.design.subclaim(subclaim)
+        self.health_waivers[subclaim] = why
+        self.notes.append(f"{subclaim}: model health waived as a precondition: {why}")
 
     def model_health(self, *healths) -> None:
         """Record the :class:`vaebench.claims.health.Health` of the models this test used."""
@@ -179,7 +187,9 @@ class ClaimRecorder:
 
     def decide(self) -> ClaimResult:
         """The pre-registered decision over the sub-claims this test covers."""
-        return ClaimResult.from_checks(self.claim.id, self.checks, design=self.claim.design, covered=self.covered)
+        from vaebench.claims.health import with_default_precondition
+        checks = with_default_precondition(self.checks, self.models, self.health_waivers)
+        return ClaimResult.from_checks(self.claim.id, checks, design=self.claim.design, covered=self.covered)
 
     def verdict(self, reason: str = "") -> Verdict:
         self.result = self.decide()

@@ -15,7 +15,9 @@ The decision (:func:`decide`), for a claim with m sub-claims at family-wise leve
 - a claim module writes its checks as a function of the level, ``at(level)``, and
   :func:`both_levels` (``claim.design.checks(at)``) runs it at both levels and pairs
   each primary check's two intervals; a constructor also takes the two estimates
-  directly (``check_within(name, support_est, lo, hi, refute=refute_est)``);
+  directly (``check_within(name, support_est, lo, hi, refute=refute_est)``). A primary
+  check with one interval at the refutation level (the rule before the two levels) still
+  decides both ways — validly, and more strictly for support than needed;
 - a sub-claim takes the verdict of its primary check; a primary check whose models fail
   the check's precondition (not converged, collapsed, too few finite runs) is
   inconclusive with that reason, whatever its intervals say;
@@ -257,12 +259,13 @@ def _exact(est: Estimate) -> bool:
 def _level_error(check: Check, design: Design) -> str | None:
     """Why ``check``'s intervals do not have the design's levels (None when they do)."""
     est, ref = check.estimate, check.refute_estimate
-    if ref is None:
-        if _exact(est):
+    if ref is None:  # one interval decides both ways: valid (and stricter for support) at the refutation level
+        if _exact(est) or est.level >= design.refute_level - 1e-9:
             return None
-        return (f"carries one interval ({est.level:.4g}); a primary check needs its support interval at "
-                f"{design.support_level:.4g} (1 − 2α) and its refutation interval at {design.refute_level:.4g} "
-                f"(1 − α/m, m = {design.m}): build it with claim.design.checks(at) or refute=")
+        return (f"has a {est.level:.4g} interval; the design asks {design.refute_level:.4g} (1 − α/m with "
+                f"m = {design.m}) for a single interval, or a support interval at {design.support_level:.4g} "
+                f"(1 − 2α) with a refutation interval at {design.refute_level:.4g}: build it with "
+                "stats.both_levels(claim.claim.design, at) or refute=")
     if not (_exact(est) or est.level >= design.support_level - 1e-9):
         return f"has a {est.level:.4g} support interval; the design asks {design.support_level:.4g} (1 − 2α)"
     if not (_exact(ref) or ref.level >= design.refute_level - 1e-9):

@@ -1,0 +1,55 @@
+"""The design table's minimum detectable margins against known normal-theory answers."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from vaebench.errors import StatsError
+from vaebench.stats.design import decision_power, design_row, min_margin, runs_needed
+
+
+def test_at_the_edge_the_decision_rate_is_the_level():
+    for n in (2, 3, 10):
+        assert decision_power(0.0, 1.0, n, 0.05) == pytest.approx(0.05, abs=1e-12)
+
+
+def test_many_runs_give_the_normal_formula():
+    """n → ∞: δ = (z(1 − α) + z(power)) σ / √n."""
+    z = sps.norm.ppf(0.95) + sps.norm.ppf(0.8)
+    assert min_margin(2.0, 10_000, 0.05) == pytest.approx(2.0 * z / 100, rel=1e-3)
+
+
+def test_the_audits_numbers_at_three_runs():
+    """Issue 19's audit: at 3 runs a check needs its truth 3.3 (m = 1, one-sided 0.025) to 7.3
+    (m = 5, one-sided 0.005) between-run SDs from its edge to decide with probability 0.8."""
+    assert round(min_margin(1.0, 3, 0.025), 1) == 3.3 and round(min_margin(1.0, 3, 0.005), 1) == 7.3
+    assert min_margin(0.5, 3, 0.025) == pytest.approx(0.5 * min_margin(1.0, 3, 0.025))   # in units of σ
+
+
+def test_the_margin_has_its_power_by_simulation():
+    rng = np.random.default_rng(0)
+    n, sd, a = 4, 1.0, 0.05
+    delta = min_margin(sd, n, a)
+    x = rng.normal(-delta, sd, (20_000, n))                       # truth δ below the edge 0
+    upper = x.mean(axis=1) + sps.t.ppf(1 - a, n - 1) * x.std(axis=1, ddof=1) / math.sqrt(n)
+    assert np.mean(upper < 0) == pytest.approx(0.8, abs=0.015)
+
+
+def test_runs_needed_is_the_first_run_count_that_fits():
+    room, sd = 0.1, 0.05
+    n = runs_needed(room, sd, 0.05)
+    assert min_margin(sd, n, 0.05) <= room < min_margin(sd, n - 1, 0.05)
+    assert runs_needed(0.0, sd, 0.05) is None and runs_needed(1e-6, sd, 0.05, max_runs=20) is None
+
+
+def test_design_row_says_what_cannot_be_decided():
+    row = design_row("C1e", 3, 0.05, half_width=0.1, m=5)
+    assert not row.can_support and "cannot decide at 3 runs; needs 4" in row.text()
+    assert row.refute_margin > row.support_margin                     # α/(2m) is stricter than α
+    ok = design_row("C1a", 3, 0.01, margin=0.5)
+    assert ok.can_support and ok.text().endswith("can decide") and ok.to_dict()["can_support"]
+    with pytest.raises(StatsError, match="not both"):
+        design_row("x", 3, 1.0, half_width=1.0, margin=1.0)
+    with pytest.raises(StatsError, match="at least 2 runs"):
+        decision_power(1.0, 1.0, 1, 0.05)
