@@ -28,6 +28,7 @@ from vaebench.store.executors.local import (
     auto_workers,
     requested_threads,
     requested_workers,
+    spawnable,
     threads_per_worker,
 )
 from vaebench.store.modelstore import ModelStore
@@ -289,6 +290,13 @@ def test_worker_threads_are_a_lone_process_s_unless_split_or_given(monkeypatch):
     assert requested_threads(None, 2, {"VAEBENCH_WORKER_THREADS": "1"}) == 1 and requested_threads(3, 2, {}) == 3
     with pytest.raises(TrainingError, match="threads='many' is not a number of threads"):
         LocalExecutor(threads="many")
+
+
+def test_a_model_of_an_architecture_registered_here_only_trains_here(tiny_data, tiny_ae, store, fingerprint,
+                                                                    tiny_train):
+    mine = dataclasses.replace(tiny_ae, architecture="h6-here-only")
+    assert spawnable([[planned(store, tiny_data, tiny_ae, tiny_train, fingerprint)]])
+    assert not spawnable([[types.SimpleNamespace(model=tiny_ae)], [types.SimpleNamespace(model=mine)]])
 
 
 def test_workers_are_for_the_local_executor():

@@ -93,7 +93,7 @@ class LocalExecutor:
         store = open_store(plan, store)
         packs = plan.packs()
         workers = min(self.workers or auto_workers(len(packs)), max(1, len(packs)))
-        if workers > 1:
+        if workers > 1 and spawnable(packs):
             return self._in_workers(store, packs, workers)
         datasets = datasets or load_datasets(store, self.progress)
         total, done, runs = sum(map(len, packs)), 0, []
@@ -133,6 +133,18 @@ class LocalExecutor:
         if failed:
             raise _failure(packs, failed)
         return runs
+
+
+def spawnable(packs: Sequence) -> bool:
+    """Whether a spawned worker can build every model of ``packs``: vaebench's own architecture
+    or one a package's entry point provides (one registered in this process only, from a
+    ``conftest.py`` say, trains here)."""
+    from importlib.metadata import entry_points
+
+    from vaebench.models import registry
+
+    there = {registry.DEFAULT_ARCHITECTURE} | {ep.name for ep in entry_points(group=registry.GROUP)}
+    return all(m.model.architecture in there for pack in packs for m in pack)
 
 
 def _failure(packs: list, failed: list) -> Exception:
