@@ -350,3 +350,19 @@ def test_peer_arms_each_train_one_epoch():
 
         loss = peers.torch_vae(TINY, 16)(torch.rand(4, 3, 16, 16))
         assert loss.ndim == 0 and float(loss.detach()) > 0
+
+
+@pytest.mark.slow
+def test_sgemm_peak_runs_without_the_blas_overrides_and_names_its_kernel(monkeypatch):
+    from vaebench.bench import peers
+
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "262144")
+    peak = peers.sgemm_peak(64, threads=1, repeats=2)
+    assert peak["gflops"] > 0 and peak["threads"] == 1 and peak["overrides_there"] == []
+    assert peak["unset"] == {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "262144"}
+    assert peak["env"] == {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    assert peak["blas"] and all(lib["num_threads"] == 1 for lib in peak["blas"] if "num_threads" in lib)
+    import os
+
+    assert os.environ["OPENBLAS_CORETYPE"] == "Haswell"          # unset there only
