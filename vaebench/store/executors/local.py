@@ -2,10 +2,12 @@
 hypotheses`` does through :meth:`vaebench.claims.session.Session.models`).
 
 With one worker it trains pack after pack in this process. With more (``workers=``, else
-``$VAEBENCH_WORKERS``, else :func:`auto_workers`: one per core when there are at least two
-packs to train) independent packs train at once in worker processes (``spawn``: a fresh
-interpreter each, no forked TensorFlow state). By default a worker keeps the thread settings
-a lone process has, so each model's weights are bitwise those of training it alone (measured:
+``$VAEBENCH_WORKERS``, else, when the threads are split, :func:`auto_workers`: one per core
+when there are at least two packs to train; 1 otherwise, since 2 workers with a lone
+process's threads each measured slower than one process on 2 cores) independent packs
+train at once in worker processes (``spawn``: a fresh interpreter each, no forked
+TensorFlow state). By default a worker keeps the thread settings a lone process has, so
+each model's weights are bitwise those of training it alone (measured:
 with TensorFlow's threads split, 2 workers x 1 thread on 2 cores, weights differ from a
 2-thread process by up to 1.5e-8, one float32 rounding). ``threads=`` (or
 ``$VAEBENCH_WORKER_THREADS``; ``split``: ``cores // workers``) sets a worker's
@@ -75,7 +77,7 @@ class LocalExecutor:
     """Trains a plan's missing models on this machine (module docstring). ``task``: the pack
     task, ``task(store, pack, datasets, progress) -> PackRun`` (default :func:`train_pack`;
     with workers it must be picklable: a module-level function). ``workers``: worker
-    processes (None: ``$VAEBENCH_WORKERS``, else :func:`auto_workers`); ``threads``: each
+    processes (None: ``$VAEBENCH_WORKERS``, else :func:`auto_workers` when threads are split, else 1); ``threads``: each
     worker's threads (None: ``$VAEBENCH_WORKER_THREADS``, else as a lone process; ``split``)."""
 
     name = "local"
@@ -92,7 +94,8 @@ class LocalExecutor:
         through the store's image cache; workers always read through the cache)."""
         store = open_store(plan, store)
         packs = plan.packs()
-        workers = min(self.workers or auto_workers(len(packs)), max(1, len(packs)))
+        split = requested_threads(self.threads, 1) is not None
+        workers = min(self.workers or (auto_workers(len(packs)) if split else 1), max(1, len(packs)))
         if workers > 1 and spawnable(packs):
             return self._in_workers(store, packs, workers)
         datasets = datasets or load_datasets(store, self.progress)
