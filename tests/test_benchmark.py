@@ -419,3 +419,19 @@ def test_compiled_step_memory_is_none_off_jax(tiny_model):
     if backend.name() == "jax":
         pytest.skip("the JAX figure is tested in a subprocess")
     assert compiled_step_memory(tiny_model, (np.zeros((2, 16, 16, 3), np.uint8),)) is None
+
+
+@pytest.mark.slow
+def test_sgemm_peak_runs_without_the_blas_overrides_and_names_its_kernel(monkeypatch):
+    from vaebench.bench import peers
+
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "262144")
+    peak = peers.sgemm_peak(64, threads=1, repeats=2)
+    assert peak["gflops"] > 0 and peak["threads"] == 1 and peak["overrides_there"] == []
+    assert peak["unset"] == {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "262144"}
+    assert peak["env"] == {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    assert peak["blas"] and all(lib["num_threads"] == 1 for lib in peak["blas"] if "num_threads" in lib)
+    import os
+
+    assert os.environ["OPENBLAS_CORETYPE"] == "Haswell"          # unset there only

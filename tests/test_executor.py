@@ -1,5 +1,6 @@
 """Executors: the store's protocol per pack, the local executor, `vaebench train --plan`, Ray's absence."""
 import dataclasses
+import os
 import socket
 import subprocess
 import sys
@@ -18,9 +19,17 @@ from vaebench.store.executors import (
     LocalExecutor,
     RayExecutor,
     check_local_auth,
+    executor,
     import_ray,
     load_datasets,
     train_pack,
+)
+from vaebench.store.executors.local import (
+    auto_workers,
+    requested_threads,
+    requested_workers,
+    spawnable,
+    threads_per_worker,
 )
 from vaebench.store.modelstore import ModelStore
 from vaebench.store.plan import Plan, planned
@@ -249,3 +258,126 @@ def test_train_plan_of_a_missing_file(tmp_path, capsys):
     assert "does not exist; write it first" in capsys.readouterr().err
     with pytest.raises(SpecError):
         Plan.read(tmp_path / "no.json")
+
+
+# ---------------------------------------------------------------------------- the local executor's workers
+
+@pytest.mark.parametrize("packs, cores, workers", [(1, 2, 1), (2, 2, 2), (5, 2, 2), (3, 8, 3), (4, 1, 1), (0, 2, 1)])
+def test_workers_are_one_per_core_and_at_most_one_per_pack(packs, cores, workers):
+    assert auto_workers(packs, cores) == workers
+    assert threads_per_worker(workers, cores) == max(1, cores // workers)
+
+
+@pytest.mark.parametrize("given, env, expected", [
+    (None, {}, None), (None, {"VAEBENCH_WORKERS": "auto"}, None), (None, {"VAEBENCH_WORKERS": "3"}, 3),
+    (2, {"VAEBENCH_WORKERS": "3"}, 2), ("1", {}, 1)])
+def test_workers_come_from_the_parameter_then_the_environment(given, env, expected):
+    assert requested_workers(given, env) == expected
+
+
+@pytest.mark.parametrize("given, env, message", [(0, {}, "workers=0 is not"), ("two", {}, "workers='two' is not"),
+                                                 (None, {"VAEBENCH_WORKERS": "1.5"}, "VAEBENCH_WORKERS='1.5' is not")])
+def test_a_bad_number_of_workers_is_refused_by_name(given, env, message):
+    with pytest.raises(TrainingError, match=message):
+        requested_workers(given, env)
+
+
+def test_worker_threads_are_a_lone_process_s_unless_split_or_given(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert requested_threads(None, 2, {}) is None
+    assert requested_threads("split", 2, {}) == 4
+    assert requested_threads(None, 3, {"VAEBENCH_WORKER_THREADS": "split"}) == 2
+    assert requested_threads(None, 2, {"VAEBENCH_WORKER_THREADS": "1"}) == 1 and requested_threads(3, 2, {}) == 3
+    with pytest.raises(TrainingError, match="threads='many' is not a number of threads"):
+        LocalExecutor(threads="many")
+
+
+def test_a_model_of_an_architecture_registered_here_only_trains_here(tiny_data, tiny_ae, store, fingerprint,
+                                                                    tiny_train):
+    mine = dataclasses.replace(tiny_ae, architecture="h6-here-only")
+    assert spawnable([[planned(store, tiny_data, tiny_ae, tiny_train, fingerprint)]])
+    assert not spawnable([[types.SimpleNamespace(model=tiny_ae)], [types.SimpleNamespace(model=mine)]])
+
+
+def test_workers_are_for_the_local_executor():
+    assert executor("local", workers=2).workers == 2
+    with pytest.raises(TrainingError, match="workers=2 is for --executor local"):
+        executor("ray", workers=2)
+
+
+def _two_packs(store, fingerprint, tiny_data, tiny_ae, tiny_vae, train):
+    return Plan(tuple(planned(store, tiny_data, spec, train, fingerprint) for spec in (tiny_vae, tiny_ae)),
+                store=str(store.root), pack=1)
+
+
+@pytest.mark.slow
+def test_two_workers_train_the_same_weights_as_one_process(tmp_path, tiny_data, tiny_ae, tiny_vae, tiny_train, capsys):
+    weights = {}
+    for workers in (2, 1):
+        store = ModelStore(tmp_path / f"store{workers}", progress=False)
+        train_set, test_set = load_datasets(store, progress=False)(tiny_data)
+        plan = _two_packs(store, combine(train_set.fingerprint, test_set.fingerprint), tiny_data, tiny_ae, tiny_vae,
+                          tiny_train)
+        runs = LocalExecutor(progress=True, workers=workers).run(plan)
+        assert [r.trained for r in runs] == [(m.name,) for m in plan.models]
+        assert len({r.where for r in runs}) == workers and all(r.where != f"{socket.gethostname()}:{os.getpid()}"
+                                                               for r in runs if workers == 2)
+        err = capsys.readouterr().err
+        assert all(f"models done: {m.name} trained (pack of 1" in err for m in plan.models)
+        assert "2/2 models done" in err
+        weights[workers] = [_weights(e.load_model()) for e in ModelStore(store.root, progress=False).entries()]
+        assert LocalExecutor(progress=False, workers=workers).run(plan.with_store(store)) == []
+    assert len(weights[2]) == 2
+    for a_model, b_model in zip(weights[2], weights[1]):
+        for a, b in zip(a_model, b_model):
+            np.testing.assert_array_equal(a, b)
+
+
+KILLED_WORKER = textwrap.dedent("""
+    import os
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from killhook import claim_marker, kill_when_training_starts
+    from vaebench.errors import TrainingError
+    from vaebench.store.executors import LocalExecutor, train_pack
+    from vaebench.store.plan import Plan
+
+
+    def task(store, pack, datasets, progress):      # the worker given the first pack kills itself
+        if pack[0].model.kind == "vae" and claim_marker(os.environ["KILL_MARKER"]):
+            kill_when_training_starts(0.5)
+        return train_pack(store, pack, datasets, progress)
+
+
+    if __name__ == "__main__":
+        try:
+            LocalExecutor(progress=False, task=task, workers=2).run(Plan.read(sys.argv[2]))
+        except TrainingError as e:
+            print(e)
+            sys.exit(3)
+        print("training finished before the kill")
+""")
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_no_damaged_entry_and_its_pack_is_named(store, fingerprint, tiny_data, tiny_ae,
+                                                                       tiny_vae, tiny_train, tmp_path):
+    longer = dataclasses.replace(tiny_train, epochs=30)       # seconds of training: the kill lands 0.5 s in
+    plan = _two_packs(store, fingerprint, tiny_data, tiny_ae, tiny_vae, longer)
+    path = plan.write(tmp_path / "plan.json")
+    script = tmp_path / "killed_worker.py"
+    script.write_text(KILLED_WORKER)
+    marker = tmp_path / "killed"
+    proc = subprocess.run([sys.executable, str(script), str(Path(__file__).parent), str(path)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "KILL_MARKER": str(marker)})
+    vae, ae = plan.models
+    assert proc.returncode == 3, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    worker = marker.read_text().split(":")[1]
+    assert f"pack 1 of 2 ({vae.name}): its worker process {worker} ended with exit code -9" in proc.stdout
+    reopened = ModelStore(store.root, progress=False)
+    assert reopened.damaged() == [] and [e.name for e in reopened.entries()] == [ae.name]
+    assert not list(reopened.models.glob(".tmp-*"))
+    runs = LocalExecutor(progress=False, workers=2).run(Plan.read(path).with_store(reopened), reopened)
+    assert [r.trained for r in runs] == [(vae.name,)]
+    for entry in ModelStore(store.root, progress=False).entries():
+        entry.load_model()

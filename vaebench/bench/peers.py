@@ -9,6 +9,11 @@ check: nothing here asserts on seconds.
   twice the forward: gradients of the inputs and of the weights).
 * :func:`sgemm_rate` — this CPU's float32 matrix-product rate (NumPy ``matmul`` of two
   ``n × n`` matrices with ``threads`` BLAS threads), the peak the fraction is taken of.
+* :func:`sgemm_peak` — the same rate measured in a subprocess of its own, the way the
+  environment notes say: ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` (set on some machines
+  for older OpenBLAS builds; they slow a current NumPy) unset there only, with
+  ``OMP_WAIT_POLICY=PASSIVE``, and the BLAS kernel that ran named (threadpoolctl, else
+  NumPy's build config).
 * :func:`peer_arms` — one function per arm, each training one epoch and returning its
   seconds, for :func:`vaebench.bench.timing.interleaved_round`.
 """
@@ -72,6 +77,54 @@ def sgemm_rate(n: int = 2048, threads: int = 2, repeats: int = 5) -> float:
         if limit is not None:
             limit.unregister()
     return 2.0 * n ** 3 / best / 1e9
+
+
+#: variables unset in the SGEMM subprocess only (never in tests or CI runs)
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+_SGEMM_CHILD = """
+import json, os, sys
+from vaebench.bench.peers import BLAS_OVERRIDES, sgemm_rate, blas_in_use
+n, threads, repeats = map(int, sys.argv[1:4])
+rate = sgemm_rate(n, threads=threads, repeats=repeats)
+print(json.dumps({"gflops": rate, "blas": blas_in_use(), "overrides_there": [k for k in BLAS_OVERRIDES
+                                                                             if k in os.environ]}))
+"""
+
+
+def sgemm_peak(n: int = 2048, threads: int = 2, repeats: int = 5, timeout: float = 300.0) -> dict:
+    """:func:`sgemm_rate` in a subprocess with :data:`BLAS_OVERRIDES` unset and
+    ``OMP_WAIT_POLICY=PASSIVE``: ``{"gflops", "threads", "blas" (the kernel in use), "env"
+    (the thread settings of that process), "unset" (the overrides this process had)}``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    require(n > 0 and repeats > 0 and threads > 0, f"n={n}, threads={threads}, repeats={repeats} must be > 0")
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_OVERRIDES}
+    env.update(OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, "-c", _SGEMM_CHILD, str(n), str(threads), str(repeats)], env=env,
+                         capture_output=True, text=True, timeout=timeout)
+    require(out.returncode == 0, f"the SGEMM subprocess failed (exit {out.returncode}): {out.stderr[-500:]}")
+    record = json.loads(out.stdout.strip().splitlines()[-1])
+    record.update(threads=threads, env={k: env[k] for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS",
+                                                            "OPENBLAS_NUM_THREADS")},
+                  unset={k: os.environ[k] for k in BLAS_OVERRIDES if k in os.environ})
+    return record
+
+
+def blas_in_use() -> list[dict]:
+    """The BLAS libraries this process has loaded, with their kernel (threadpoolctl's
+    ``internal_api``, ``version``, ``architecture``, ``num_threads``); without threadpoolctl,
+    NumPy's build config."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        config = np.show_config(mode="dicts") if "mode" in np.show_config.__code__.co_varnames else {}
+        return [{"numpy_build": config.get("Build Dependencies", {}).get("blas", {})}]
+    keys = ("internal_api", "version", "architecture", "threading_layer", "num_threads")
+    return [{k: lib.get(k) for k in keys} for lib in threadpool_info() if lib.get("user_api") == "blas"]
 
 
 def _seconds(fn: Callable[[], object]) -> float:
