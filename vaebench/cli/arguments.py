@@ -74,7 +74,8 @@ def _device_check_arguments(p) -> None:
     p.add_argument("--out", required=True, help="folder for summary.json, benchmark.json and report/")
     p.add_argument("--budget-s", type=float, default=450.0, help="seconds the whole check may take (default 450)")
     p.add_argument("--size", choices=("posts", "tiny"), default="posts",
-                   help="posts: 96x96 on a GPU (without one: summary.json says why, exit 3); tiny: the same steps small, any CPU")
+                   help="posts: 96x96 on a GPU (without one: summary.json says why, exit 3); "
+                        "tiny: the same steps small, any CPU")
     p.add_argument("--store", default=None, help="model store of the claims (default: $VAEBENCH_DEVICE_STORE or "
                                                  "/tmp/vaebench-device-check/store; keep it out of --out)")
     p.add_argument("--claims", nargs="*", default=None, help="claims of step c (default: C5 C1 M1)")
