@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -33,3 +36,17 @@ def tiny_train():
 @pytest.fixture
 def tiny_images():
     return (np.random.default_rng(0).random((64, 16, 16, 3)) * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """An empty 2 MiB tmpfs, unmounted afterwards (skipped where mounting is impossible: not root)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)

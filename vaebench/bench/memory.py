@@ -269,16 +269,7 @@ def measure_memory(fn: Callable[[], Any], trace_python: bool = True,
     if not rss_reset:
         notes.append("the RSS high-water mark could not be reset: rss_peak is the process's peak so far")
     rss_before = current_rss_bytes()
-    tracing = trace_python and not tracemalloc.is_tracing()
-    if tracing:
-        tracemalloc.start()
-        tracemalloc.reset_peak()
-    try:
-        result = fn()
-        python_peak = tracemalloc.get_traced_memory()[1] if tracing else None
-    finally:
-        if tracing:
-            tracemalloc.stop()
+    result, python_peak = _traced(fn, trace_python)
     rss_peak = peak_rss_bytes()
     dev = device_memory(backend_name)
     if dev is not None and not dev["resettable"]:
@@ -290,20 +281,26 @@ def measure_memory(fn: Callable[[], Any], trace_python: bool = True,
         rss_before=rss_before, rss_peak=rss_peak, rss_reset=rss_reset, python_peak=python_peak, notes=notes)
 
 
-def _measure_compiled(fn: Callable[[], Any], step: dict, trace_python: bool) -> tuple[Any, MemoryReading]:
-    """:func:`measure_memory` on JAX for a step with a compiled figure (:func:`compiled_step_memory`):
-    the device figures are the compiled step's (per step, the same each call), the rest measured."""
-    rss_reset = reset_peak_rss()
-    rss_before = current_rss_bytes()
+def _traced(fn: Callable[[], Any], trace_python: bool) -> tuple[Any, int | None]:
+    """``fn()`` and the peak of Python allocations during it (tracemalloc; None when not traced,
+    or when someone else is already tracing)."""
     tracing = trace_python and not tracemalloc.is_tracing()
     if tracing:
         tracemalloc.start()
     try:
         result = fn()
-        python_peak = tracemalloc.get_traced_memory()[1] if tracing else None
+        return result, (tracemalloc.get_traced_memory()[1] if tracing else None)
     finally:
         if tracing:
             tracemalloc.stop()
+
+
+def _measure_compiled(fn: Callable[[], Any], step: dict, trace_python: bool) -> tuple[Any, MemoryReading]:
+    """:func:`measure_memory` on JAX for a step with a compiled figure (:func:`compiled_step_memory`):
+    the device figures are the compiled step's (per step, the same each call), the rest measured."""
+    rss_reset = reset_peak_rss()
+    rss_before = current_rss_bytes()
+    result, python_peak = _traced(fn, trace_python)
     return result, MemoryReading(
         device_before=step["arguments"], device_current=step["arguments"], device_peak=step["step_peak"],
         device_source=step["source"], device_resettable=True, rss_before=rss_before, rss_peak=peak_rss_bytes(),
