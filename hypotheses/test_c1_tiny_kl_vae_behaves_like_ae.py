@@ -90,6 +90,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -272,250 +273,243 @@ def _permutation_note(res) -> str:
 
 # --------------------------------------------------------------------------- the test
 
+@dataclass
+class Study:
+    """What one C1 test measured, per (model, seed): the runs, their health, which are usable
+    (``ok[model]``: seeds), latent codes, radii, peaks, inertia curves and random-z quality."""
+
+    seeds: list
+    runs: dict
+    health: dict
+    floor: float
+    ok: dict = field(default_factory=lambda: {m: [] for m in MODELS})
+    lat: dict = field(default_factory=dict)
+    recon: dict = field(default_factory=dict)
+    measured: dict = field(default_factory=dict)
+    r: dict = field(default_factory=dict)
+    peaks: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict)
+    quality: dict = field(default_factory=dict)
+    real_quality: dict = field(default_factory=dict)
+    validation: dict = field(default_factory=dict)
+    shown: dict = field(default_factory=dict)
+
+
+def _usable(claim, session, st: Study) -> None:
+    """Latent codes of the usable runs, and their last-epoch reconstruction loss."""
+    for (m, s), t in st.runs.items():
+        codes = session.latents(t)
+        if experiments.usable_run(claim, t, codes, f"{m} seed {s}"):
+            st.lat[m, s] = codes["z"]
+            st.ok[m].append(s)
+    st.recon = {k: experiments.last_epoch(st.runs[k].history, "reconstruction_loss") for k in st.lat}
+
+
+def _preconditions(st: Study) -> dict:
+    """Why each model's runs (and C1b's excess loss) cannot carry a verdict; None where they can."""
+    needs = {"AE": (diagnostics.CONVERGED,), "VAE": (diagnostics.CONVERGED, diagnostics.NOT_COLLAPSED)}
+    pre = {m: diagnostics.joined(
+        diagnostics.precondition([st.health[m, s] for s in st.seeds], *needs[m]),
+        *[f"{m} seed {s}: non-finite latent codes" for s in st.seeds if s not in st.ok[m] and st.health[m, s].finite],
+        *[below_floor(f"{m} seed {s}", st.recon[m, s], st.floor) for s in st.ok[m]]) for m in MODELS}
+    pre["loss"] = diagnostics.joined(*[
+        diagnostics.excess_loss_drift(f"{m} seed {s}", st.runs[m, s].history, st.floor, EXCESS_DRIFT_MAX)
+        for m in MODELS for s in st.ok[m]])
+    return pre
+
+
+def _losses_and_radii(st: Study, scale) -> None:
+    """Per-run KL share, excess loss, radius peak and width, and inertia drop."""
+    ok, last = st.ok, experiments.last_epoch
+    st.measured["kl_share"] = {"VAE": [last(st.runs["VAE", s].history, "kl_loss") / (st.recon["VAE", s] - st.floor)
+                                       for s in ok["VAE"]]}
+    st.measured["excess"] = {m: [st.recon[m, s] - st.floor for s in ok[m]] for m in MODELS}
+    st.r = {k: latent.radii(z) for k, z in st.lat.items()}
+    st.peaks = {k: latent.radius_peak(rr, n_boot=200, seed=0) for k, rr in st.r.items()}
+    st.measured["peak"] = {m: [st.peaks[m, s].value for s in ok[m]] for m in MODELS}
+    st.measured["width"] = {m: [relative_width(st.r[m, s]) for s in ok[m]] for m in MODELS}
+    ks = range(2, 81, 2) if scale.name != "smoke" else range(2, 21, 2)
+    st.curves = {k: latent.inertia_curve(z, ks=ks, seed=0, n_init=1, max_points=3000) for k, z in st.lat.items()}
+    st.measured["drop"] = {m: [1.0 - float(np.mean(st.curves[m, s]["normalised"])) for s in ok[m]] for m in MODELS}
+
+
+def _random_z_quality(st: Study, zs: list, ref_images, val_images, real_scorer) -> None:
+    """Every usable run's decodes of the same random z, scored against its own reconstructions
+    (and the real images); the first seed's decodes kept for the figures."""
+    for m, s in st.lat:
+        model = st.runs[m, s].model
+        scorer = experiments.reconstruction_scorer(model, ref_images, seed=0)
+        recon_val = experiments.reconstruct(model, val_images, seed=1)
+        st.validation[m, s] = (scorer.score(recon_val, n_boot=200).value,
+                               real_scorer.score(recon_val, n_boot=200).value)
+        first = s == st.ok[m][0]
+        for i, z in enumerate(zs):
+            images = decode(model, z)
+            st.quality[m, s, i] = scorer.score(images, n_boot=200, seed=i).value
+            st.real_quality[m, s, i] = real_scorer.score(images, n_boot=200, seed=i).value
+            if first:
+                st.shown[m, i] = experiments.images_panel(f"{m} seed {s}: decoded {RANDOM_Z[i][0]}", images[:16])
+        if first:
+            st.shown[m, "recon"] = experiments.images_panel(f"{m} seed {s}: reconstructions", recon_val[:8])
+    st.measured["quality"] = {m: [max(st.quality[m, s, i] for i in range(len(zs))) for s in st.ok[m]]
+                              for m in MODELS}
+
+
 @pytest.mark.gpu
 def test_c1_tiny_kl_vae_behaves_like_ae(claim, scale, trained, vaebench_session):
-    session = vaebench_session
-    seeds = list(scale.seeds)
+    session, seeds = vaebench_session, list(scale.seeds)
     got = trained.many([(scale.ae(), s) for s in seeds] + [(scale.vae(), s) for s in seeds])
-    runs = {(m, s): t for (m, s), t in zip([(m, s) for m in MODELS for s in seeds], got)}
+    runs = dict(zip([(m, s) for m in MODELS for s in seeds], got))
     train_set, test_set = session.datasets()
     claim.describe_scale(**experiments.scale_info(scale), seeds=seeds,
                          models="AE (no BatchNorm) and VAE (BatchNorm, fact = 1e-5)")
-    health = {k: session.health(t) for k, t in runs.items()}
-    claim.model_health(*health.values())
-    floor = experiments.entropy_floor(train_set.images)
-
-    lat, ok = {}, {m: [] for m in MODELS}
-    for (m, s), t in runs.items():
-        codes = session.latents(t)
-        if experiments.usable_run(claim, t, codes, f"{m} seed {s}"):
-            lat[m, s] = codes["z"]
-            ok[m].append(s)
-    needs = {"AE": (diagnostics.CONVERGED,), "VAE": (diagnostics.CONVERGED, diagnostics.NOT_COLLAPSED)}
-    last = experiments.last_epoch
-    recon = {k: last(runs[k].history, "reconstruction_loss") for k in lat}
-    pre = {m: diagnostics.joined(diagnostics.precondition([health[m, s] for s in seeds], *needs[m]),
-                      *[f"{m} seed {s}: non-finite latent codes" for s in seeds
-                        if s not in ok[m] and health[m, s].finite],
-                      *[below_floor(f"{m} seed {s}", recon[m, s], floor) for s in ok[m]]) for m in MODELS}
-    pre["loss"] = diagnostics.joined(*[
-        diagnostics.excess_loss_drift(f"{m} seed {s}", runs[m, s].history, floor, EXCESS_DRIFT_MAX)
-        for m in MODELS for s in ok[m]])
-    measured = {
-        "kl_share": {"VAE": [last(runs["VAE", s].history, "kl_loss") / (recon["VAE", s] - floor) for s in ok["VAE"]]},
-        "excess": {m: [recon[m, s] - floor for s in ok[m]] for m in MODELS},
-    }
-
-    # radius distributions
-    r = {k: latent.radii(z) for k, z in lat.items()}
-    peaks = {k: latent.radius_peak(rr, n_boot=200, seed=0) for k, rr in r.items()}
-    measured["peak"] = {m: [peaks[m, s].value for s in ok[m]] for m in MODELS}
-    measured["width"] = {m: [relative_width(r[m, s]) for s in ok[m]] for m in MODELS}
-
-    # clustering
-    ks = range(2, 81, 2) if scale.name != "smoke" else range(2, 21, 2)
-    curves = {k: latent.inertia_curve(z, ks=ks, seed=0, n_init=1, max_points=3000) for k, z in lat.items()}
-    measured["drop"] = {m: [1.0 - float(np.mean(curves[m, s]["normalised"])) for s in ok[m]] for m in MODELS}
-
-    # random z through every run's decoder
+    st = Study(seeds, runs, {k: session.health(t) for k, t in runs.items()},
+               experiments.entropy_floor(train_set.images))
+    claim.model_health(*st.health.values())
+    _usable(claim, session, st)
+    pre = _preconditions(st)
+    _losses_and_radii(st, scale)
     ref_images, val_images = experiments.heldout_split(test_set)
     real_scorer = session.quality_scorer()
-    n_random = min(256, len(test_set))
-    zs = [
-        experiments.random_latents(n_random, scale.z_dim, dist, rr, seed=100 + i)
-        for i, (_, dist, rr) in enumerate(RANDOM_Z)
-    ]
-    quality, real_quality, validation, shown = {}, {}, {}, {}
-    for m, s in lat:
-        model = runs[m, s].model
-        scorer = experiments.reconstruction_scorer(model, ref_images, seed=0)
-        recon_val = experiments.reconstruct(model, val_images, seed=1)
-        validation[m, s] = (scorer.score(recon_val, n_boot=200).value, real_scorer.score(recon_val, n_boot=200).value)
-        for i, z in enumerate(zs):
-            images = decode(model, z)
-            quality[m, s, i] = scorer.score(images, n_boot=200, seed=i).value
-            real_quality[m, s, i] = real_scorer.score(images, n_boot=200, seed=i).value
-            if s == ok[m][0]:
-                shown[m, i] = experiments.images_panel(f"{m} seed {s}: decoded {RANDOM_Z[i][0]}", images[:16])
-        if s == ok[m][0]:
-            shown[m, "recon"] = experiments.images_panel(f"{m} seed {s}: reconstructions", recon_val[:8])
-    measured["quality"] = {m: [max(quality[m, s, i] for i in range(len(zs))) for s in ok[m]] for m in MODELS}
+    zs = [experiments.random_latents(min(256, len(test_set)), scale.z_dim, dist, rr, seed=100 + i)
+          for i, (_, dist, rr) in enumerate(RANDOM_Z)]
+    _random_z_quality(st, zs, ref_images, val_images, real_scorer)
 
-    for check in stats.both_levels(claim.claim.design, lambda level: decide(
-            measured, level, pre)):
+    for check in stats.both_levels(claim.claim.design, lambda level: decide(st.measured, level, pre)):
         claim.check(check)
+    _secondary_losses(claim, st)
+    _secondary_alike(claim, st)
+    _secondary_per_model(claim, st)
+    claim.statistic("quality of real held-out images, real-image scorer",
+                    real_scorer.score(val_images.astype(np.float32) / 255.0), posts="(metric validation: ≈ 1)")
+    _plot_curves_and_radii(claim, st, scale)
+    _plot_images(claim, st, val_images, len(zs))
+    _plot_table(claim, st)
 
-    # ---- secondary: shown, never voting
-    def across(values):
-        return stats.across_runs(values) if len(values) >= 2 else Estimate.exact(float(np.mean(values)))
 
-    def ratio(a, b):
-        return (
-            stats.ratio_across_runs(a, b)
-            if min(len(a), len(b)) >= 2
-            else Estimate.exact(float(np.exp(np.mean(np.log(a)) - np.mean(np.log(b)))))
-        )
+# --------------------------------------------------------------------------- secondary: shown, never voting
 
+def _shown(values):
+    return stats.across_runs(values) if len(values) >= 2 else Estimate.exact(float(np.mean(values)))
+
+
+def _shown_ratio(a, b):
+    if min(len(a), len(b)) >= 2:
+        return stats.ratio_across_runs(a, b)
+    return Estimate.exact(float(np.exp(np.mean(np.log(a)) - np.mean(np.log(b)))))
+
+
+def _secondary_losses(claim, st: Study) -> None:
+    ok, last = st.ok, experiments.last_epoch
     if ok["VAE"]:
         claim.statistic(
             "fact·KL / total loss, VAE (across runs)",
-            across([last(runs["VAE", s].history, "kl_loss") / last(runs["VAE", s].history, "loss") for s in ok["VAE"]]),
-            posts="0.0178 / 4550 < 4e-6",
-        )
-    claim.statistic(
-        "entropy floor (BCE of a perfect reconstruction, per image)",
-        floor,
-        note="the part of the loss no model can change",
-    )
+            _shown([last(st.runs["VAE", s].history, "kl_loss") / last(st.runs["VAE", s].history, "loss")
+                     for s in ok["VAE"]]),
+            posts="0.0178 / 4550 < 4e-6")
+    claim.statistic("entropy floor (BCE of a perfect reconstruction, per image)", st.floor,
+                    note="the part of the loss no model can change")
     for m in MODELS:
         if ok[m]:
-            claim.statistic(
-                f"final reconstruction loss, {m} (across runs)",
-                across([recon[m, s] for s in ok[m]]),
-                posts="4515" if m == "AE" else "4553–4555",
-            )
-            claim.statistic(f"loss above the entropy floor, {m} (across runs)", across(measured["excess"][m]))
-    if min(len(ok["AE"]), len(ok["VAE"])) >= 2:
-        loss_ae = [recon["AE", s] for s in ok["AE"]]
-        gap = stats.difference_across_runs([recon["VAE", s] for s in ok["VAE"]], loss_ae)
-        claim.statistic(
-            "(VAE − AE) / AE, total reconstruction loss",
-            gap.scale(1 / float(np.mean(loss_ae))),
-            posts="+0.85 %",
-            note="the old ±2 % margin: most of this loss is the entropy floor",
-        )
-        claim.statistic(
-            "radius sd, VAE / AE (across runs)",
-            ratio([float(np.std(r["VAE", s])) for s in ok["VAE"]], [float(np.std(r["AE", s])) for s in ok["AE"]]),
-            posts="very comparable width",
-        )
-        order = [("AE", s) for s in ok["AE"]] + [("VAE", s) for s in ok["VAE"]]
-        for name, items, dist in (
-            (
-                "radius distributions: mean W1(AE, VAE) / mean W1(seed, seed)",
-                [r[k] for k in order],
-                wasserstein_distance,
-            ),
-            (
-                "normalised inertia curves: mean L1(AE, VAE) / mean L1(seed, seed)",
-                [curves[k]["normalised"] for k in order],
-                _curve_distance,
-            ),
-        ):
-            res = stats.between_within_permutation(stats.distance_matrix(items, dist), len(ok["AE"]))
-            claim.statistic(name, res.ratio, posts="alike", note=_permutation_note(res))
-    for m in MODELS:
-        if not ok[m]:
-            continue
-        c = curves[m, ok[m][0]]
-        el = latent.elbow(c["k"], c["normalised"])
-        claim.statistic(
-            f"inertia elbow {m} seed {ok[m][0]}: k",
-            el["k"],
-            posts="38–42 if forced",
-            note=f"elbow strength {el['strength']:.3f} (0 = straight line, ≈ 0.7 = right angle)",
-        )
-        for i, (name, _, _) in enumerate(RANDOM_Z):
-            claim.statistic(
-                f"{m}: quality of decoded {name}, own-reconstruction scorer (across runs)",
-                across([quality[m, s, i] for s in ok[m]]),
-                posts="no faces",
-            )
-            claim.statistic(
-                f"{m}: quality of decoded {name}, real-image scorer (across runs)",
-                across([real_quality[m, s, i] for s in ok[m]]),
-            )
-        claim.statistic(
-            f"{m}: held-out reconstructions, own-reconstruction scorer (across runs)",
-            across([validation[m, s][0] for s in ok[m]]),
-            note="validation of the metric: ≈ 1",
-        )
-        claim.statistic(
-            f"{m}: held-out reconstructions, real-image scorer (across runs)",
-            across([validation[m, s][1] for s in ok[m]]),
-            note="how much the real-image scorer penalises this decoder's blur",
-        )
-    claim.statistic(
-        "quality of real held-out images, real-image scorer",
-        real_scorer.score(val_images.astype(np.float32) / 255.0),
-        posts="(metric validation: ≈ 1)",
-    )
+            claim.statistic(f"final reconstruction loss, {m} (across runs)", _shown([st.recon[m, s] for s in ok[m]]),
+                            posts="4515" if m == "AE" else "4553–4555")
+            claim.statistic(f"loss above the entropy floor, {m} (across runs)", _shown(st.measured["excess"][m]))
 
-    # ---- plots
+
+def _secondary_alike(claim, st: Study) -> None:
+    """The total-loss gap, the radius sd ratio, and between-model / seed-to-seed distances."""
+    ok = st.ok
+    if min(len(ok["AE"]), len(ok["VAE"])) < 2:
+        return
+    loss_ae = [st.recon["AE", s] for s in ok["AE"]]
+    gap = stats.difference_across_runs([st.recon["VAE", s] for s in ok["VAE"]], loss_ae)
+    claim.statistic("(VAE − AE) / AE, total reconstruction loss", gap.scale(1 / float(np.mean(loss_ae))),
+                    posts="+0.85 %", note="the old ±2 % margin: most of this loss is the entropy floor")
+    claim.statistic("radius sd, VAE / AE (across runs)",
+                    _shown_ratio([float(np.std(st.r["VAE", s])) for s in ok["VAE"]],
+                           [float(np.std(st.r["AE", s])) for s in ok["AE"]]),
+                    posts="very comparable width")
+    order = [("AE", s) for s in ok["AE"]] + [("VAE", s) for s in ok["VAE"]]
+    for name, items, dist in (
+            ("radius distributions: mean W1(AE, VAE) / mean W1(seed, seed)",
+             [st.r[k] for k in order], wasserstein_distance),
+            ("normalised inertia curves: mean L1(AE, VAE) / mean L1(seed, seed)",
+             [st.curves[k]["normalised"] for k in order], _curve_distance)):
+        res = stats.between_within_permutation(stats.distance_matrix(items, dist), len(ok["AE"]))
+        claim.statistic(name, res.ratio, posts="alike", note=_permutation_note(res))
+
+
+def _secondary_per_model(claim, st: Study) -> None:
+    """Inertia elbow, random-z quality per distribution and both scorers' validation, per model."""
+    for m in MODELS:
+        ok = st.ok[m]
+        if not ok:
+            continue
+        c = st.curves[m, ok[0]]
+        el = latent.elbow(c["k"], c["normalised"])
+        claim.statistic(f"inertia elbow {m} seed {ok[0]}: k", el["k"], posts="38–42 if forced",
+                        note=f"elbow strength {el['strength']:.3f} (0 = straight line, ≈ 0.7 = right angle)")
+        for i, (name, _, _) in enumerate(RANDOM_Z):
+            claim.statistic(f"{m}: quality of decoded {name}, own-reconstruction scorer (across runs)",
+                            _shown([st.quality[m, s, i] for s in ok]), posts="no faces")
+            claim.statistic(f"{m}: quality of decoded {name}, real-image scorer (across runs)",
+                            _shown([st.real_quality[m, s, i] for s in ok]))
+        claim.statistic(f"{m}: held-out reconstructions, own-reconstruction scorer (across runs)",
+                        _shown([st.validation[m, s][0] for s in ok]), note="validation of the metric: ≈ 1")
+        claim.statistic(f"{m}: held-out reconstructions, real-image scorer (across runs)",
+                        _shown([st.validation[m, s][1] for s in ok]),
+                        note="how much the real-image scorer penalises this decoder's blur")
+
+
+# --------------------------------------------------------------------------- figures
+
+def _plot_curves_and_radii(claim, st: Study, scale) -> None:
+    every = {f"{m} seed {s}": st.runs[m, s].history for m in MODELS for s in st.seeds}
     claim.plot(
         "Training curves",
-        experiments.history_panel(
-            "reconstruction loss per epoch",
-            {f"{m} seed {s}": runs[m, s].history for m in MODELS for s in seeds},
-            key="reconstruction_loss",
-        ),
-        experiments.history_panel(
-            "probe radius mean per epoch",
-            {f"{m} seed {s}": runs[m, s].history for m in MODELS for s in seeds},
-            key="probe_radius_mean",
-        ),
-        experiments.history_panel(
-            "KL term fact·KL per epoch (VAE)",
-            {f"VAE seed {s}": runs["VAE", s].history for s in seeds},
-            key="kl_loss",
-            logy=True,
-        ),
-    )
+        experiments.history_panel("reconstruction loss per epoch", every, key="reconstruction_loss"),
+        experiments.history_panel("probe radius mean per epoch", every, key="probe_radius_mean"),
+        experiments.history_panel("KL term fact·KL per epoch (VAE)",
+                                  {f"VAE seed {s}": st.runs["VAE", s].history for s in st.seeds},
+                                  key="kl_loss", logy=True))
     claim.plot(
         "Radius distributions (bins of 0.5, as in the posts)",
-        experiments.radius_panel(
-            "R = ||z||, every seed",
-            {f"{m} seed {s}": lat[m, s] for m, s in lat},
-            marks={"√z_dim": math.sqrt(scale.z_dim)},
-        ),
-    )
+        experiments.radius_panel("R = ||z||, every seed", {f"{m} seed {s}": st.lat[m, s] for m, s in st.lat},
+                                 marks={"√z_dim": math.sqrt(scale.z_dim)}))
     claim.plot(
         "MiniBatchKMeans inertia / inertia(k = 2)",
-        {
-            "type": "lines",
-            "title": "normalised inertia",
-            "xlabel": "k (clusters)",
-            "ylabel": "inertia / inertia(k=2)",
-            "series": [{"label": f"{m} seed {s}", "x": c["k"], "y": c["normalised"]} for (m, s), c in curves.items()],
-        },
-    )
+        {"type": "lines", "title": "normalised inertia", "xlabel": "k (clusters)", "ylabel": "inertia / inertia(k=2)",
+         "series": [{"label": f"{m} seed {s}", "x": c["k"], "y": c["normalised"]} for (m, s), c in st.curves.items()]})
+
+
+def _plot_images(claim, st: Study, val_images, n_z: int) -> None:
     panels = [experiments.images_panel("real held-out images", val_images[:8])]
-    panels += [shown[m, "recon"] for m in MODELS if (m, "recon") in shown]
+    panels += [st.shown[m, "recon"] for m in MODELS if (m, "recon") in st.shown]
     claim.plot("Real held-out images and their reconstructions", *panels, ncols=3)
     claim.plot(
         "Decoded random latent points (same z for every run; first seed shown)",
-        *[shown[m, i] for i in range(len(zs)) for m in MODELS if (m, i) in shown],
-        ncols=2,
-        caption="Left: AE, right: VAE; rows: z ~ N(0, I), U[−2, 2], U[−10, 10].",
-    )
-    claim.plot(
-        "Per-run summary",
-        {
-            "type": "table",
-            "title": "per-run statistics (the units of every primary check)",
-            "columns": [
-                "model",
-                "seed",
-                "loss above floor",
-                "fact·KL / excess",
-                "radius peak [95 % CI]",
-                "mean inertia drop",
-                "worst random-z quality",
-                "health",
-            ],
-            "rows": [
-                [
-                    m,
-                    s,
-                    f"{recon[m, s] - floor:.3f}" if (m, s) in recon else "—",
-                    f"{measured['kl_share']['VAE'][ok['VAE'].index(s)]:.3g}" if m == "VAE" and s in ok[m] else "—",
-                    str(peaks[m, s]) if (m, s) in peaks else "—",
-                    f"{measured['drop'][m][ok[m].index(s)]:.4f}" if s in ok[m] else "—",
-                    f"{measured['quality'][m][ok[m].index(s)]:.3f}" if s in ok[m] else "—",
-                    ", ".join(health[m, s].flags) or "ok",
-                ]
-                for m in MODELS
-                for s in seeds
-            ],
-        },
-    )
+        *[st.shown[m, i] for i in range(n_z) for m in MODELS if (m, i) in st.shown],
+        ncols=2, caption="Left: AE, right: VAE; rows: z ~ N(0, I), U[−2, 2], U[−10, 10].")
+
+
+def _table_row(st: Study, m: str, s) -> list:
+    ok, measured = st.ok[m], st.measured
+    here = s in ok
+    return [
+        m, s,
+        f"{st.recon[m, s] - st.floor:.3f}" if (m, s) in st.recon else "—",
+        f"{measured['kl_share']['VAE'][ok.index(s)]:.3g}" if m == "VAE" and here else "—",
+        str(st.peaks[m, s]) if (m, s) in st.peaks else "—",
+        f"{measured['drop'][m][ok.index(s)]:.4f}" if here else "—",
+        f"{measured['quality'][m][ok.index(s)]:.3f}" if here else "—",
+        ", ".join(st.health[m, s].flags) or "ok",
+    ]
+
+
+def _plot_table(claim, st: Study) -> None:
+    claim.plot("Per-run summary", {
+        "type": "table",
+        "title": "per-run statistics (the units of every primary check)",
+        "columns": ["model", "seed", "loss above floor", "fact·KL / excess", "radius peak [95 % CI]",
+                    "mean inertia drop", "worst random-z quality", "health"],
+        "rows": [_table_row(st, m, s) for m in MODELS for s in st.seeds]})
