@@ -147,6 +147,24 @@ def run_statistics(z: np.ndarray, seed: int = 0) -> dict:
 
 
 
+#: every check: (statistic key, name, sub-claim, role, kind, bounds, tolerance, posts)
+CHECKS = (
+    ("peak_ratio", PEAK, "C3a", "primary", "within", PEAK_BAND,
+     f"t CI over runs inside [{PEAK_BAND[0]}, {PEAK_BAND[1]}]: excludes a per-axis scale off by √2",
+     "16.5–16.75 / 16 = 1.03–1.05"),
+    ("M_ratio", SECOND, "C3c", "primary", "within", M_BAND,
+     f"t CI over runs inside [{M_BAND[0]:.4g}, {M_BAND[1]:.4g}] (C3a's band squared)", "≈ 1 (E[z_j²] ≈ 1 per axis)"),
+    ("narrow", NARROW, "C3d", "primary", "above", (MORE_THAN_HALF,), f"t CI over runs above {MORE_THAN_HALF}",
+     "more than 50 %"),
+    ("wide", WIDE_NAME, "C3d", None, "above", (ALMOST_ALL,), f"t CI over runs above {ALMOST_ALL} ('almost all')",
+     "almost all"),
+    ("standard", STANDARD_NAME, "C3c", None, "above", (MOST,), f"t CI over runs above {MOST} ('most coordinates')",
+     "most axes Gaussian at 0 with sd ≈ 1"),
+    ("peak_over_sqrtM", CONCENTRATES, "C3c", None, "within", AT_SQRT_M,
+     f"t CI over runs inside {list(AT_SQRT_M)}: the peak sits at √E[R²]", None),
+)
+
+
 def decide(runs: Mapping[str, Sequence[float]], level: float, precondition: str | None = None) -> list[Check]:
     """The checks from per-run statistics (pure: no model, no data).
 
@@ -157,75 +175,16 @@ def decide(runs: Mapping[str, Sequence[float]], level: float, precondition: str 
     require(all(k in have for k in RUN_KEYS[:3]), f"runs needs {RUN_KEYS[:3]}; got {sorted(runs)}", StatsError)
     require(len({len(v) for v in have.values()}) == 1, "every statistic in runs needs one value per run",
             StatsError)
-    n = len(have["peak_ratio"])
-    meta = dict(unit="runs", n_runs=n, precondition=precondition)
-    checks = [
-        stats.check_within(
-            PEAK,
-            stats.across_runs(have["peak_ratio"], level),
-            *PEAK_BAND,
-            subclaim="C3a",
-            role="primary",
-            tolerance=f"t CI over runs inside [{PEAK_BAND[0]}, {PEAK_BAND[1]}]: excludes a per-axis scale off by √2",
-            posts="16.5–16.75 / 16 = 1.03–1.05",
-            **meta,
-        ),
-        stats.check_within(
-            SECOND,
-            stats.across_runs(have["M_ratio"], level),
-            *M_BAND,
-            subclaim="C3c",
-            role="primary",
-            tolerance=f"t CI over runs inside [{M_BAND[0]:.4g}, {M_BAND[1]:.4g}] (C3a's band squared)",
-            posts="≈ 1 (E[z_j²] ≈ 1 per axis)",
-            **meta,
-        ),
-        stats.check_above(
-            NARROW,
-            stats.across_runs(have["narrow"], level),
-            MORE_THAN_HALF,
-            subclaim="C3d",
-            role="primary",
-            tolerance=f"t CI over runs above {MORE_THAN_HALF}",
-            posts="more than 50 %",
-            **meta,
-        ),
-    ]
-    if "wide" in have:
-        checks.append(
-            stats.check_above(
-                WIDE_NAME,
-                stats.across_runs(have["wide"], level),
-                ALMOST_ALL,
-                subclaim="C3d",
-                tolerance=f"t CI over runs above {ALMOST_ALL} ('almost all')",
-                posts="almost all",
-                **meta,
-            )
-        )
-    if "standard" in have:
-        checks.append(
-            stats.check_above(
-                STANDARD_NAME,
-                stats.across_runs(have["standard"], level),
-                MOST,
-                subclaim="C3c",
-                tolerance=f"t CI over runs above {MOST} ('most coordinates')",
-                posts="most axes Gaussian at 0 with sd ≈ 1",
-                **meta,
-            )
-        )
-    if "peak_over_sqrtM" in have:
-        checks.append(
-            stats.check_within(
-                CONCENTRATES,
-                stats.across_runs(have["peak_over_sqrtM"], level),
-                *AT_SQRT_M,
-                subclaim="C3c",
-                tolerance=f"t CI over runs inside {list(AT_SQRT_M)}: the peak sits at √E[R²]",
-                **meta,
-            )
-        )
+    meta = dict(unit="runs", n_runs=len(have["peak_ratio"]), precondition=precondition)
+    checks = []
+    for key, name, sub, role, kind, bounds, tolerance, posts in CHECKS:
+        if key not in have:
+            continue
+        make = stats.check_within if kind == "within" else stats.check_above
+        extra = {"role": role} if role else {}
+        extra.update({"posts": posts} if posts else {})
+        checks.append(make(name, stats.across_runs(have[key], level), *bounds, subclaim=sub, tolerance=tolerance,
+                           **extra, **meta))
     return checks
 
 
@@ -234,8 +193,6 @@ def decide(runs: Mapping[str, Sequence[float]], level: float, precondition: str 
 
 @pytest.mark.gpu
 def test_c3_radius_peak_near_sqrt_zdim(claim, scale, trained, vaebench_session):
-    d = scale.z_dim
-    root = math.sqrt(d)
     claim.describe_scale(**experiments.scale_info(scale), seeds=list(scale.seeds))
     runs = trained.many([(scale.ae(), s) for s in scale.seeds])
     health = [vaebench_session.health(t) for t in runs]
@@ -254,109 +211,90 @@ def test_c3_radius_peak_near_sqrt_zdim(claim, scale, trained, vaebench_session):
         claim.check(check)
     if not seeds:
         return
+    _secondary(claim, per, math.sqrt(scale.z_dim))
+    null = _matched_gaussian(claim, per, zs[seeds[0]], seeds[0])
+    _plot_radii(claim, per, zs, null, scale.z_dim)
+    _plot_axes(claim, per, zs, seeds[0])
 
-    shown = 0.95  # secondary statistics: 95 % t intervals over runs
-    claim.statistic(
-        "broad / off-centre axes (sd > 1.5 or |mean| > 1), over runs",
-        stats.across_runs([len(per[s]["broad"]) for s in seeds], shown),
-        posts="≈ 5 off-centre, 12 broad of 256",
-    )
-    claim.statistic(
-        "histogram-bin peak (bins of 0.5, the posts' statistic), over runs",
-        stats.across_runs([per[s]["hist_peak"] for s in seeds], shown),
-        posts="16.5–16.75 (d = 256)",
-        note=f"√d = {root:.3g}",
-    )
-    claim.statistic(
-        "sd of R, over runs",
-        stats.across_runs([per[s]["r_sd"] for s in seeds], shown),
-        note="a chi with d dof (z ~ N(0, I)) has sd → 1/√2 ≈ 0.71",
-    )
+
+# --------------------------------------------------------------------------- secondary: shown, never voting
+
+def _secondary(claim, per: dict, root: float) -> None:
+    seeds, shown = list(per), 0.95  # secondary statistics: 95 % t intervals over runs
+    claim.statistic("broad / off-centre axes (sd > 1.5 or |mean| > 1), over runs",
+                    stats.across_runs([len(per[s]["broad"]) for s in seeds], shown),
+                    posts="≈ 5 off-centre, 12 broad of 256")
+    claim.statistic("histogram-bin peak (bins of 0.5, the posts' statistic), over runs",
+                    stats.across_runs([per[s]["hist_peak"] for s in seeds], shown),
+                    posts="16.5–16.75 (d = 256)", note=f"√d = {root:.3g}")
+    claim.statistic("sd of R, over runs", stats.across_runs([per[s]["r_sd"] for s in seeds], shown),
+                    note="a chi with d dof (z ~ N(0, I)) has sd → 1/√2 ≈ 0.71")
     for s in seeds:
         broad = per[s]["broad"]
-        claim.statistic(
-            f"seed {s}: radius KDE peak (bootstrap over the points of this one run)",
-            per[s]["peak"],
-            posts="16.5–16.75 (d = 256)",
-            note="broad axes " + ", ".join(map(str, broad[:30])) + (" …" if len(broad) > 30 else ""),
-        )
+        claim.statistic(f"seed {s}: radius KDE peak (bootstrap over the points of this one run)", per[s]["peak"],
+                        posts="16.5–16.75 (d = 256)",
+                        note="broad axes " + ", ".join(map(str, broad[:30])) + (" …" if len(broad) > 30 else ""))
 
-    s0 = seeds[0]
-    null = latent.gaussian_null(zs[s0], seed=11)
+
+def _matched_gaussian(claim, per: dict, z: np.ndarray, s0: int) -> np.ndarray:
+    """The first seed's matched Gaussian N(m̂, Σ̂): does the mean and covariance alone place the peak?"""
+    null = latent.gaussian_null(z, seed=11)
     null_st = run_statistics(null, seed=11)
-    claim.statistic(
-        f"matched Gaussian N(m̂, Σ̂) of seed {s0}: peak / √d",
-        null_st["peak_ratio"],
-        note=f"AE seed {s0}: {per[s0]['peak_ratio']:.3f}; equal ⇒ mean and covariance alone place the peak",
-    )
+    claim.statistic(f"matched Gaussian N(m̂, Σ̂) of seed {s0}: peak / √d", null_st["peak_ratio"],
+                    note=f"AE seed {s0}: {per[s0]['peak_ratio']:.3f}; equal ⇒ mean and covariance alone place the peak")
     claim.statistic(f"matched Gaussian of seed {s0}: sd of R", null_st["r_sd"], note=f"AE: {per[s0]['r_sd']:.3f}")
     claim.note(
         "Why the peak sits where it does: where peak/√M ≈ 1, R concentrates at √E[R²], so the peak's "
         "distance from √d is entirely the distance of Σ E[z_j²] from d (C3c); nothing in an AE's loss "
         "fixes that per-axis scale, so it is an empirical fact about training, not a law."
     )
+    return null
 
-    # plots: the posts' histogram (bins of 0.5), with the matched Gaussian of the first seed
+
+# --------------------------------------------------------------------------- figures
+
+def _plot_radii(claim, per: dict, zs: dict, null: np.ndarray, d: int) -> None:
+    """The posts' histogram (bins of 0.5, with the first seed's matched Gaussian) and bins of 0.05."""
+    seeds, root = list(per), math.sqrt(d)
     lat = {f"AE seed {s}": zs[s] for s in seeds}
-    lat[f"Gaussian N(m̂, Σ̂) of seed {s0}"] = null
-    hist = experiments.radius_panel(
-        f"radius histogram, bins of 0.5 (z_dim {d})",
-        lat,
-        marks={"√d": root, "0.75√d": WIDE[0] * root, "1.5√d": WIDE[1] * root},
-    )
+    lat[f"Gaussian N(m̂, Σ̂) of seed {seeds[0]}"] = null
+    hist = experiments.radius_panel(f"radius histogram, bins of 0.5 (z_dim {d})", lat,
+                                    marks={"√d": root, "0.75√d": WIDE[0] * root, "1.5√d": WIDE[1] * root})
     lo_r, hi_r = np.quantile(np.concatenate([per[s]["r"] for s in seeds]), [0.005, 0.995])
     edges = np.arange(np.floor(lo_r / 0.05), np.ceil(hi_r / 0.05) + 1) * 0.05
     fine = {
-        "type": "hist",
-        "title": "same, bins of 0.05 (the posts' second view), central 99 %",
-        "xlabel": "radius R = ||z||",
-        "ylabel": "fraction of points",
-        "series": [
-            {
-                "label": f"AE seed {s}",
-                "edges": experiments.short_floats(edges, 6),
-                "counts": experiments.short_floats(np.histogram(per[s]["r"], edges)[0] / per[s]["r"].size),
-            }
-            for s in seeds
-        ],
-        "vlines": [
-            {"x": root, "label": "√d"},
-            {"x": NARROW_SHELL[0] * root, "label": "0.875√d"},
-            {"x": NARROW_SHELL[1] * root, "label": "1.1875√d"},
-        ],
+        "type": "hist", "title": "same, bins of 0.05 (the posts' second view), central 99 %",
+        "xlabel": "radius R = ||z||", "ylabel": "fraction of points",
+        "series": [{"label": f"AE seed {s}", "edges": experiments.short_floats(edges, 6),
+                    "counts": experiments.short_floats(np.histogram(per[s]["r"], edges)[0] / per[s]["r"].size)}
+                   for s in seeds],
+        "vlines": [{"x": root, "label": "√d"}, {"x": NARROW_SHELL[0] * root, "label": "0.875√d"},
+                   {"x": NARROW_SHELL[1] * root, "label": "1.1875√d"}],
     }
     claim.plot("Radius distribution (posts: bins of 0.5, peak 16.5–16.75 for √256 = 16)", hist, fine, ncols=2)
 
-    # per-axis densities the posts drew: the broadest axes, the most off-centre one and typical ones
-    tab = per[s0]["table"]
-    axes, labels = experiments.axes_to_show(tab, n_typical=3)
-    dens = experiments.axis_density_panel(
-        f"per-axis number density (bins of 0.25), AE seed {s0}", zs[s0], axes, labels=labels
-    )
-    meansd = experiments.scatter_panel(
-        "per-axis mean and sd (all axes, all seeds)",
-        {f"seed {s}": (per[s]["table"]["mean"], per[s]["table"]["sd"]) for s in seeds},
-        xlabel="axis mean",
-        ylabel="axis sd",
-        size=8,
-    )
-    meansd["hlines"] = [{"y": 1.0}, {"y": STANDARD_SD[1]}, {"y": STANDARD_SD[0]}]
-    meansd["vlines"] = [{"x": -STANDARD_MEAN}, {"x": STANDARD_MEAN}]
+
+def _broad_axes_table(tab: dict, s0: int) -> dict:
     top = np.argsort(-np.maximum(tab["sd"] / STANDARD_SD[1], np.abs(tab["mean"]) / STANDARD_MEAN))[:12]
     cols = ("mean", "sd", "second_moment", "skew", "excess_kurtosis")
     rows = [[int(j)] + [f"{tab[c][j]:+.3f}" for c in cols] for j in top]
     rows.append(["median of all axes"] + [f"{np.median(tab[c]):+.3f}" for c in cols])
-    table = {
-        "type": "table",
-        "title": f"AE seed {s0}: the 12 broadest axes (posts: e.g. 52 centre 5.0 width 8; "
-        "130 centre −2.0 width 9; 200 centre 0.5 width 11)",
-        "columns": ["axis", "mean", "sd", "E[z²]", "skew", "excess kurtosis"],
-        "rows": rows,
-    }
-    claim.plot(
-        "Per-axis densities (posts: Gaussians at 0 with sd ≈ 1, a few broad off-centre axes)",
-        dens,
-        meansd,
-        table,
-        ncols=2,
-    )
+    return {"type": "table",
+            "title": f"AE seed {s0}: the 12 broadest axes (posts: e.g. 52 centre 5.0 width 8; "
+                     "130 centre −2.0 width 9; 200 centre 0.5 width 11)",
+            "columns": ["axis", "mean", "sd", "E[z²]", "skew", "excess kurtosis"], "rows": rows}
+
+
+def _plot_axes(claim, per: dict, zs: dict, s0: int) -> None:
+    """The per-axis densities the posts drew: the broadest axes, the most off-centre one and typical ones."""
+    tab = per[s0]["table"]
+    axes, labels = experiments.axes_to_show(tab, n_typical=3)
+    dens = experiments.axis_density_panel(f"per-axis number density (bins of 0.25), AE seed {s0}", zs[s0], axes,
+                                          labels=labels)
+    meansd = experiments.scatter_panel("per-axis mean and sd (all axes, all seeds)",
+                                       {f"seed {s}": (per[s]["table"]["mean"], per[s]["table"]["sd"]) for s in per},
+                                       xlabel="axis mean", ylabel="axis sd", size=8)
+    meansd["hlines"] = [{"y": 1.0}, {"y": STANDARD_SD[1]}, {"y": STANDARD_SD[0]}]
+    meansd["vlines"] = [{"x": -STANDARD_MEAN}, {"x": STANDARD_MEAN}]
+    claim.plot("Per-axis densities (posts: Gaussians at 0 with sd ≈ 1, a few broad off-centre axes)",
+               dens, meansd, _broad_axes_table(tab, s0), ncols=2)
