@@ -55,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -151,11 +152,65 @@ def decide(measured: Mapping[str, Mapping[str, Sequence[float]]], level: float,
 
 # --------------------------------------------------------------------------- the test
 
+@dataclass
+class Study:
+    """What one M1 test measured, per (precision, seed): runs, health, latent codes of the usable
+    runs, the seeds whose twins are both usable (``ok``), last-epoch losses, radii and peaks."""
+
+    seeds: list
+    runs: dict
+    health: dict
+    floor: float
+    codes: dict = field(default_factory=dict)
+    ok: list = field(default_factory=list)
+    last: dict = field(default_factory=dict)
+    r: dict = field(default_factory=dict)
+    peaks: dict = field(default_factory=dict)
+    logvar: dict = field(default_factory=dict)
+    measured: dict = field(default_factory=dict)
+
+
+def _usable(claim, session, st: Study) -> None:
+    for (p, s), run in st.runs.items():
+        c = session.latents(run)
+        if experiments.usable_run(claim, run, c, f"{p} seed {s}", keys=("z", "logvar")):
+            st.codes[p, s] = c
+    st.ok = [s for s in st.seeds if all((p, s) in st.codes for p in PRECISIONS)]
+    if len(st.ok) < len(st.seeds):
+        claim.note(f"seeds {[s for s in st.seeds if s not in st.ok]} are left out of the pairs: a twin is not usable")
+    st.last = {k: experiments.last_epoch(st.runs[k].history, "reconstruction_loss") for k in st.runs}
+
+
+def _preconditions(st: Study) -> dict:
+    """Why each precision's runs (and C1b's excess loss) cannot carry a verdict; None where they can."""
+    pre = {p: diagnostics.joined(
+        diagnostics.precondition([st.health[p, s] for s in st.seeds], diagnostics.CONVERGED,
+                                 diagnostics.NOT_COLLAPSED),
+        *[f"{p} seed {s}: non-finite latent codes" for s in st.seeds
+          if (p, s) not in st.codes and st.health[p, s].finite],
+        *[f"{p} seed {s}: reconstruction loss {st.last[p, s]:.4g} is not above the entropy floor "
+          f"{st.floor:.4g} of the analysed images: the run did not train on them"
+          for s in st.ok if not st.last[p, s] > st.floor]) for p in PRECISIONS}
+    pre["loss"] = diagnostics.joined(*[
+        diagnostics.excess_loss_drift(f"{p} seed {s}", st.runs[p, s].history, st.floor, C1B_EXCESS_DRIFT_MAX)
+        for p in PRECISIONS for s in st.ok])
+    return pre
+
+
+def _measure(st: Study) -> None:
+    st.r = {k: latent.radii(st.codes[k]["z"]) for k in st.codes}
+    st.peaks = {k: latent.radius_peak(st.r[k], n_boot=200, seed=0) for k in st.r}
+    st.logvar = {k: float(np.mean(st.codes[k]["logvar"])) for k in st.codes}
+    st.measured = {
+        "excess": {p: [st.last[p, s] - st.floor for s in st.ok] for p in PRECISIONS},
+        "peak": {p: [st.peaks[p, s].value for s in st.ok] for p in PRECISIONS},
+        "logvar": {p: [st.logvar[p, s] for s in st.ok] for p in PRECISIONS},
+    }
+
+
 @pytest.mark.gpu
 def test_m1_mixed_precision_keeps_claim_statistics(claim, scale, trained, vaebench_session):
-    session = vaebench_session
-    seeds = list(scale.seeds)
-    spec = scale.vae()
+    session, seeds, spec = vaebench_session, list(scale.seeds), scale.vae()
     train = {(p, s): dataclasses.replace(scale.training(s), precision=p) for p in PRECISIONS for s in seeds}
     keys = [(p, s) for p in PRECISIONS for s in seeds]
     runs = dict(zip(keys, trained.many([(spec, s, train[p, s]) for p, s in keys])))
@@ -164,117 +219,72 @@ def test_m1_mixed_precision_keeps_claim_statistics(claim, scale, trained, vaeben
                          z_dim=scale.z_dim, epochs=t.epochs, batch_size=t.batch_size,
                          learning_rate=t.learning_rate, seeds=seeds, n_analysis=scale.n_analysis,
                          model="VAE, BatchNorm, fact = 1e-5 (the C1 VAE)", precisions=list(PRECISIONS))
-    health = {k: session.health(run) for k, run in runs.items()}
-    claim.model_health(*health.values())
     train_set, _ = session.datasets()
-    floor = experiments.entropy_floor(train_set.images)
-
-    codes = {}
-    for (p, s), run in runs.items():
-        c = session.latents(run)
-        if experiments.usable_run(claim, run, c, f"{p} seed {s}", keys=("z", "logvar")):
-            codes[p, s] = c
-    ok = [s for s in seeds if all((p, s) in codes for p in PRECISIONS)]
-    if len(ok) < len(seeds):
-        claim.note(f"seeds {[s for s in seeds if s not in ok]} are left out of the pairs: a twin is not usable")
-    last = {k: experiments.last_epoch(runs[k].history, "reconstruction_loss") for k in runs}
-    pre = {p: diagnostics.joined(diagnostics.precondition([health[p, s] for s in seeds], diagnostics.CONVERGED,
-                                               diagnostics.NOT_COLLAPSED),
-                      *[f"{p} seed {s}: non-finite latent codes" for s in seeds
-                        if (p, s) not in codes and health[p, s].finite],
-                      *[f"{p} seed {s}: reconstruction loss {last[p, s]:.4g} is not above the entropy floor "
-                        f"{floor:.4g} of the analysed images: the run did not train on them"
-                        for s in ok if not last[p, s] > floor]) for p in PRECISIONS}
-    pre["loss"] = diagnostics.joined(*[
-        diagnostics.excess_loss_drift(f"{p} seed {s}", runs[p, s].history, floor, C1B_EXCESS_DRIFT_MAX)
-        for p in PRECISIONS for s in ok])
-    r = {k: latent.radii(codes[k]["z"]) for k in codes}
-    peaks = {k: latent.radius_peak(r[k], n_boot=200, seed=0) for k in r}
-    logvar = {k: float(np.mean(codes[k]["logvar"])) for k in codes}
-    measured = {
-        "excess": {p: [last[p, s] - floor for s in ok] for p in PRECISIONS},
-        "peak": {p: [peaks[p, s].value for s in ok] for p in PRECISIONS},
-        "logvar": {p: [logvar[p, s] for s in ok] for p in PRECISIONS},
-    }
-    for check in stats.both_levels(claim.claim.design, lambda level: decide(
-            measured, level, pre)):
+    st = Study(seeds, runs, {k: session.health(run) for k, run in runs.items()},
+               experiments.entropy_floor(train_set.images))
+    claim.model_health(*st.health.values())
+    _usable(claim, session, st)
+    pre = _preconditions(st)
+    _measure(st)
+    for check in stats.both_levels(claim.claim.design, lambda level: decide(st.measured, level, pre)):
         claim.check(check)
+    _secondary(claim, st)
+    _secondary_twins(claim, st)
+    _plots(claim, st)
 
-    # ---- secondary: shown, never voting
+
+# --------------------------------------------------------------------------- secondary: shown, never voting
+
+def _secondary(claim, st: Study) -> None:
     for p in PRECISIONS:
-        for stat, name, posts in (
-            ("excess", "loss above the entropy floor", None),
-            ("peak", "radius peak", None),
-            ("logvar", "mean logvar", "−13.68 (float32, post XIII)"),
-        ):
-            values = measured[stat][p]
+        for stat, name, posts in (("excess", "loss above the entropy floor", None), ("peak", "radius peak", None),
+                                  ("logvar", "mean logvar", "−13.68 (float32, post XIII)")):
+            values = st.measured[stat][p]
             if len(values) >= 2:
-                claim.statistic(
-                    f"{name}, {p} (across seeds)", stats.across_runs(values), posts=posts if p == "float32" else None
-                )
-    claim.statistic("entropy floor (BCE of a perfect reconstruction, per image)", floor)
-    if len(ok) >= 2:
-        order = [(p, s) for p in PRECISIONS for s in ok]
-        res = stats.between_within_permutation(
-            stats.distance_matrix([r[k] for k in order], wasserstein_distance), len(ok)
-        )
-        claim.statistic(
-            "radius distributions: mean W1(f32, bf16) / mean W1(seed, seed)",
-            res.ratio,
-            note=f"exact permutation p = {res.p_value:.3g} over {res.n_permutations} relabellings of "
-            f"{res.n_a} + {res.n_b} runs; twins split between the groups make p err on the large "
-            "side; shown, not voting",
-        )
-        claim.statistic(
-            "mean W1 between twins (same seed, other precision)",
-            float(np.mean([wasserstein_distance(r["float32", s], r[PRECISION, s]) for s in ok])),
-            note="twins share initial weights, image order and eps",
-        )
+                claim.statistic(f"{name}, {p} (across seeds)", stats.across_runs(values),
+                                posts=posts if p == "float32" else None)
+    claim.statistic("entropy floor (BCE of a perfect reconstruction, per image)", st.floor)
     for p in PRECISIONS:
-        speed = [float(runs[p, s].entry.meta.get("images_per_second") or 0.0) for s in seeds]
-        claim.statistic(
-            f"training speed, {p} (images/s per model, this machine)",
-            float(np.mean(speed)),
-            note=f"pack sizes {sorted({runs[p, s].entry.meta.get('pack', 1) for s in seeds})}; "
-            "from the store entries, so measured when each model was trained",
-        )
+        speed = [float(st.runs[p, s].entry.meta.get("images_per_second") or 0.0) for s in st.seeds]
+        claim.statistic(f"training speed, {p} (images/s per model, this machine)", float(np.mean(speed)),
+                        note=f"pack sizes {sorted({st.runs[p, s].entry.meta.get('pack', 1) for s in st.seeds})}; "
+                             "from the store entries, so measured when each model was trained")
 
-    claim.plot(
-        "Per-seed statistics",
-        {
-            "type": "table",
-            "title": "float32 and mixed bfloat16 twins",
-            "columns": ["seed", "precision", "loss above floor", "radius peak [95 % CI]", "mean logvar", "health"],
-            "rows": [
-                [
-                    s,
-                    p,
-                    f"{last[p, s] - floor:.3f}",
-                    str(peaks[p, s]) if (p, s) in peaks else "—",
-                    f"{logvar[p, s]:.3f}" if (p, s) in logvar else "—",
-                    ", ".join(health[p, s].flags) or "ok",
-                ]
-                for s in seeds
-                for p in PRECISIONS
-            ],
-        },
-    )
-    if ok:
-        claim.plot(
-            "Radius distributions, float32 against mixed bfloat16 (bins of 0.5)",
-            *[experiments.radius_panel(f"seed {s}", {p: codes[p, s]["z"] for p in PRECISIONS}) for s in ok],
-            ncols=min(len(ok), 3),
-        )
-    claim.plot(
-        "Training curves, float32 against mixed bfloat16",
-        experiments.history_panel(
-            "reconstruction loss per epoch",
-            {f"{p} seed {s}": runs[p, s].history for p in PRECISIONS for s in seeds},
-            key="reconstruction_loss",
-        ),
-        experiments.history_panel(
-            "mean logvar of the probe batch per epoch",
-            {f"{p} seed {s}": runs[p, s].history for p in PRECISIONS for s in seeds},
-            key="probe_logvar_mean",
-        ),
-    )
+
+def _secondary_twins(claim, st: Study) -> None:
+    """Between-precision against seed-to-seed distances of the radius distributions."""
+    ok, r = st.ok, st.r
+    if len(ok) < 2:
+        return
+    order = [(p, s) for p in PRECISIONS for s in ok]
+    res = stats.between_within_permutation(stats.distance_matrix([r[k] for k in order], wasserstein_distance), len(ok))
+    claim.statistic("radius distributions: mean W1(f32, bf16) / mean W1(seed, seed)", res.ratio,
+                    note=f"exact permutation p = {res.p_value:.3g} over {res.n_permutations} relabellings of "
+                         f"{res.n_a} + {res.n_b} runs; twins split between the groups make p err on the large "
+                         "side; shown, not voting")
+    claim.statistic("mean W1 between twins (same seed, other precision)",
+                    float(np.mean([wasserstein_distance(r["float32", s], r[PRECISION, s]) for s in ok])),
+                    note="twins share initial weights, image order and eps")
+
+
+# --------------------------------------------------------------------------- figures
+
+def _table_row(st: Study, s, p: str) -> list:
+    return [s, p, f"{st.last[p, s] - st.floor:.3f}", str(st.peaks[p, s]) if (p, s) in st.peaks else "—",
+            f"{st.logvar[p, s]:.3f}" if (p, s) in st.logvar else "—", ", ".join(st.health[p, s].flags) or "ok"]
+
+
+def _plots(claim, st: Study) -> None:
+    claim.plot("Per-seed statistics", {
+        "type": "table", "title": "float32 and mixed bfloat16 twins",
+        "columns": ["seed", "precision", "loss above floor", "radius peak [95 % CI]", "mean logvar", "health"],
+        "rows": [_table_row(st, s, p) for s in st.seeds for p in PRECISIONS]})
+    if st.ok:
+        claim.plot("Radius distributions, float32 against mixed bfloat16 (bins of 0.5)",
+                   *[experiments.radius_panel(f"seed {s}", {p: st.codes[p, s]["z"] for p in PRECISIONS})
+                     for s in st.ok],
+                   ncols=min(len(st.ok), 3))
+    every = {f"{p} seed {s}": st.runs[p, s].history for p in PRECISIONS for s in st.seeds}
+    claim.plot("Training curves, float32 against mixed bfloat16",
+               experiments.history_panel("reconstruction loss per epoch", every, key="reconstruction_loss"),
+               experiments.history_panel("mean logvar of the probe batch per epoch", every, key="probe_logvar_mean"))
