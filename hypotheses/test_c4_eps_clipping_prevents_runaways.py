@@ -378,40 +378,17 @@ def decide(
     )
     seen = f"{k_u}/{n} unclipped vs {k_c}/{n} clipped runaways (twin pairs {counts})"
     if k_u == 0 and k_c == 0:
-        passed, reason = (
-            None,
-            (
-                f"no runaway in either arm (0 of {n} and 0 of {n}): there was nothing for the clip "
-                "to prevent, so the data cannot speak to the claim"
-            ),
-        )
+        passed, reason = None, (f"no runaway in either arm (0 of {n} and 0 of {n}): there was nothing for the clip "
+                                "to prevent, so the data cannot speak to the claim")
     elif est.low >= LAMBDA:
-        passed, reason = (
-            False,
-            (
-                f"{seen}: the ratio exceeds {LAMBDA:g} at one-sided level {side:g}, so the clip "
-                f"prevents fewer than half of the runaways (CI {est})"
-            ),
-        )
+        passed, reason = False, (f"{seen}: the ratio exceeds {LAMBDA:g} at one-sided level {side:g}, so the clip "
+                                 f"prevents fewer than half of the runaways (CI {est})")
     elif est.high <= 1.0:
         passed, reason = True, f"{seen}: the clipped rate is lower (CI {est} lies below 1)"
     else:
         passed, reason = None, f"{seen}: CI {est} straddles 1 and {LAMBDA:g}; {n} pairs cannot decide"
-    return [
-        Check(
-            RATIO,
-            est,
-            tolerance,
-            passed,
-            reason,
-            posts="0 clipped vs 2 of 4 unclipped",
-            subclaim="C4a",
-            role="primary",
-            unit="pairs of runs",
-            n_runs=2 * n,
-            precondition=precondition,
-        )
-    ]
+    return [Check(RATIO, est, tolerance, passed, reason, posts="0 clipped vs 2 of 4 unclipped", subclaim="C4a",
+                  role="primary", unit="pairs of runs", n_runs=2 * n, precondition=precondition)]
 
 
 def unpaired_power(n: int, level: float | None = None) -> float:
@@ -432,12 +409,8 @@ def test_c4_eps_clipping_prevents_runaways(claim, scale, trained, vaebench_sessi
     seeds = list(range(n))
     got = trained.many([(scale.vae(), s) for s in seeds] + [(scale.vae(eps_clip=EPS_CLIP), s) for s in seeds])
     arms = {"unclipped": dict(zip(seeds, got[:n])), "clipped": dict(zip(seeds, got[n:]))}
-    claim.describe_scale(
-        **experiments.scale_info(scale),
-        runs_per_arm=n,
-        seeds=seeds,
-        arms="VAE fact = 1e-5, eps unclipped vs clipped at |eps| ≤ 5 (twins share a seed)",
-    )
+    claim.describe_scale(**experiments.scale_info(scale), runs_per_arm=n, seeds=seeds,
+                         arms="VAE fact = 1e-5, eps unclipped vs clipped at |eps| ≤ 5 (twins share a seed)")
     claim.model_health(*(vaebench_session.health(t) for runs in arms.values() for t in runs.values()))
     claim.waive_health("C4a", "runaways are the subject: a non-finite or unsettled run is an event, not a failed model")
 
@@ -451,105 +424,72 @@ def test_c4_eps_clipping_prevents_runaways(claim, scale, trained, vaebench_sessi
     for check in stats.both_levels(claim.claim.design, lambda level: decide(
             ran_away["unclipped"], ran_away["clipped"], level, pre)):
         claim.check(check)
+    _secondary_rates(claim, pair_counts(ran_away["unclipped"], ran_away["clipped"]), n)
+    _secondary_eps_and_twins(claim, arms, scale)
+    _plots(claim, arms, events, median_final)
 
-    counts = pair_counts(ran_away["unclipped"], ran_away["clipped"])
+
+# --------------------------------------------------------------------------- secondary: shown, never voting
+
+def _secondary_rates(claim, counts: tuple, n: int) -> None:
+    """Each arm's runaway rate, the paired and unpaired tests, and the design's power."""
     k_u, k_c = counts[0] + counts[1], counts[0] + counts[2]
     for arm, k, posts in (("unclipped", k_u, "2 of 4"), ("clipped", k_c, "0 (all runs at R ≈ 16)")):
-        claim.statistic(
-            f"runaway rate, {arm} (Clopper–Pearson)",
-            stats.rate_ci(k, n),
-            posts=posts,
-            note=f"95 % upper confidence bound {stats.rate_upper_bound(k, n):.3f}",
-        )
+        claim.statistic(f"runaway rate, {arm} (Clopper–Pearson)", stats.rate_ci(k, n), posts=posts,
+                        note=f"95 % upper confidence bound {stats.rate_upper_bound(k, n):.3f}")
         claim.statistic(f"95 % upper confidence bound on the {arm} rate", stats.rate_upper_bound(k, n))
     claim.statistic("twin pairs (seeds)", float(n), note=", ".join(f"{c}: {v}" for c, v in zip(CELLS, counts)))
     if counts[1] + counts[2]:
-        claim.statistic(
-            "exact conditional McNemar p, one-sided (discordant pairs, binomtest)",
-            binomtest(counts[1], counts[1] + counts[2], 0.5, alternative="greater").pvalue,
-        )
+        claim.statistic("exact conditional McNemar p, one-sided (discordant pairs, binomtest)",
+                        binomtest(counts[1], counts[1] + counts[2], 0.5, alternative="greater").pvalue)
     for test in ("boschloo", "fisher"):
         rt = getattr(stats, test if test == "boschloo" else "fisher_exact")(k_u, n, k_c, n, alternative="greater")
         claim.statistic(f"unpaired {test.capitalize()} p, one-sided (U > C; ignores the twins)", rt.p_value)
-    pw = power(n)
-    claim.statistic(
-        f"power of C4a with {n} twin pairs at p_U = 0.5, p_C = 0 (exact)",
-        pw["supported"],
-        note="the probability that this design supports the claim if the posts' rates are true",
-    )
-    claim.statistic(
-        f"power of an unpaired Boschloo test, {n} runs per arm, same one-sided level", unpaired_power(n)
-    )
+    claim.statistic(f"power of C4a with {n} twin pairs at p_U = 0.5, p_C = 0 (exact)", power(n)["supported"],
+                    note="the probability that this design supports the claim if the posts' rates are true")
+    claim.statistic(f"power of an unpaired Boschloo test, {n} runs per arm, same one-sided level", unpaired_power(n))
 
+
+def _secondary_eps_and_twins(claim, arms: dict, scale) -> None:
+    """How often |eps| > 5 was drawn (and clipped), and how far twins' final losses differ."""
     expected = 2.0 * float(norm.sf(EPS_CLIP))
     for arm, what in (("clipped", "clip fired"), ("unclipped", "|eps| > 5 drawn, not clipped")):
         k = round(sum(float(np.nansum(_series(t.history, "eps_tail"))) for t in arms[arm].values()))
         draws = sum(len(t.history.get("loss") or []) for t in arms[arm].values()) * scale.data.n_train * scale.z_dim
         if draws > 0:
-            claim.statistic(
-                f"{arm}: fraction of eps draws with |eps| > {EPS_CLIP:g} ({what})",
-                stats.rate_ci(k, draws),
-                posts=f"expected 2Φ(−5) = {expected:.3g}",
-                note=f"{k:,} of {draws:,} draws",
-            )
-    twin = [
-        abs(
-            experiments.last_epoch(arms["clipped"][s].history, "loss")
-            / experiments.last_epoch(arms["unclipped"][s].history, "loss")
-            - 1
-        )
-        for s in seeds
-    ]
+            claim.statistic(f"{arm}: fraction of eps draws with |eps| > {EPS_CLIP:g} ({what})",
+                            stats.rate_ci(k, draws), posts=f"expected 2Φ(−5) = {expected:.3g}",
+                            note=f"{k:,} of {draws:,} draws")
+    last = experiments.last_epoch
+    twin = [abs(last(arms["clipped"][s].history, "loss") / last(arms["unclipped"][s].history, "loss") - 1)
+            for s in arms["clipped"]]
     twin = [v for v in twin if math.isfinite(v)]
     if twin:
-        claim.statistic(
-            "largest relative difference of final loss between twins",
-            max(twin),
-            note="same seed: same initial weights, shuffling and eps stream",
-        )
+        claim.statistic("largest relative difference of final loss between twins", max(twin),
+                        note="same seed: same initial weights, shuffling and eps stream")
 
+
+# --------------------------------------------------------------------------- figures
+
+def _event_row(s, a: str, run, events: dict) -> list:
+    h, last = run.history, experiments.last_epoch
+    return [s, a, run.stopped or "", f"{last(h, 'probe_radius_mean'):.2f}", f"{last(h, 'probe_radius_peak'):.2f}",
+            f"{_max_ratio(_series(h, 'probe_radius_peak')):.3f}", f"{_max_ratio(_series(h, 'kl')):.3f}",
+            f"{int(np.nansum(_series(h, 'eps_tail')))}", "; ".join(events[a, s]) or "none"]
+
+
+def _plots(claim, arms: dict, events: dict, median_final: float) -> None:
+    seeds = list(arms["unclipped"])
     hist = {f"{a} seed {s}": arms[a][s].history for a in arms for s in seeds}
     claim.plot(
         "Training runs of both arms",
         experiments.history_panel("probe radius peak per epoch", hist, key="probe_radius_peak"),
         experiments.history_panel("probe mean radius per epoch", hist, key="probe_radius_mean"),
         experiments.history_panel("KL (unweighted) per epoch", hist, key="kl", logy=True),
-        experiments.history_panel("total loss per epoch", hist, key="loss"),
-    )
-    rows = []
-    for s in seeds:
-        for a in arms:
-            h = arms[a][s].history
-            rows.append(
-                [
-                    s,
-                    a,
-                    arms[a][s].stopped or "",
-                    f"{experiments.last_epoch(h, 'probe_radius_mean'):.2f}",
-                    f"{experiments.last_epoch(h, 'probe_radius_peak'):.2f}",
-                    f"{_max_ratio(_series(h, 'probe_radius_peak')):.3f}",
-                    f"{_max_ratio(_series(h, 'kl')):.3f}",
-                    f"{int(np.nansum(_series(h, 'eps_tail')))}",
-                    "; ".join(events[a, s]) or "none",
-                ]
-            )
-    claim.plot(
-        "Twin runs and events",
-        {
-            "type": "table",
-            "title": f"runaway events (definition in the module docstring); median final mean radius "
-            f"{median_final:.2f}",
-            "columns": [
-                "seed",
-                "arm",
-                "stopped",
-                "final mean radius",
-                "final radius peak",
-                "max peak ratio e/e−1 (e ≥ 3)",
-                "max kl ratio e/e−1 (e ≥ 3)",
-                "|eps| > 5 draws",
-                "events",
-            ],
-            "rows": rows,
-        },
-    )
+        experiments.history_panel("total loss per epoch", hist, key="loss"))
+    claim.plot("Twin runs and events", {
+        "type": "table",
+        "title": f"runaway events (definition in the module docstring); median final mean radius {median_final:.2f}",
+        "columns": ["seed", "arm", "stopped", "final mean radius", "final radius peak",
+                    "max peak ratio e/e−1 (e ≥ 3)", "max kl ratio e/e−1 (e ≥ 3)", "|eps| > 5 draws", "events"],
+        "rows": [_event_row(s, a, arms[a][s], events) for s in seeds for a in arms]})
