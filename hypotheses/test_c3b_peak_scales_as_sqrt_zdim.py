@@ -101,26 +101,29 @@ def decide(dims: Sequence[float], peaks, level: float, precondition: str | None 
     return checks
 
 
+def _per_run(claim, session, models: dict) -> dict:
+    """Each usable run's radius peak, √E[R²] and codes, by (z_dim, seed)."""
+    per: dict[tuple[int, int], dict] = {}
+    for (d, s), run in models.items():
+        codes = session.latents(run)
+        if experiments.usable_run(claim, run, codes, f"AE z_dim {d} seed {s}"):
+            z = np.asarray(codes["z"], dtype=np.float64)
+            r = latent.radii(z)
+            per[d, s] = {"peak": latent.radius_peak(r, n_boot=N_BOOT, seed=s),
+                         "sqrt_m": math.sqrt(float(np.mean(r ** 2))), "z": z}
+    return per
+
+
 @pytest.mark.gpu
 def test_c3b_peak_scales_as_sqrt_zdim(claim, scale, trained, vaebench_session):
-    dims = sorted(set(scale.zdim_sweep))
-    seeds = list(scale.seeds)
+    dims, seeds = sorted(set(scale.zdim_sweep)), list(scale.seeds)
     claim.describe_scale(**experiments.scale_info(scale), zdim_sweep=dims, seeds=seeds)
     wanted = [(d, s) for s in seeds for d in dims]
     models = dict(zip(wanted, trained.many([(scale.ae(z_dim=d), s) for d, s in wanted])))
     health = [vaebench_session.health(models[k]) for k in wanted]
     claim.model_health(*health)
     pre = diagnostics.precondition(health, diagnostics.CONVERGED)
-
-    per: dict[tuple[int, int], dict] = {}
-    for d, s in wanted:
-        run = models[d, s]
-        codes = vaebench_session.latents(run)
-        if experiments.usable_run(claim, run, codes, f"AE z_dim {d} seed {s}"):
-            z = np.asarray(codes["z"], dtype=np.float64)
-            r = latent.radii(z)
-            per[d, s] = {"peak": latent.radius_peak(r, n_boot=N_BOOT, seed=s),
-                         "sqrt_m": math.sqrt(float(np.mean(r ** 2))), "z": z}
+    per = _per_run(claim, vaebench_session, models)
     complete = [s for s in seeds if all((d, s) in per for d in dims)]
     if len(complete) < len(seeds):
         claim.note(f"seeds {[s for s in seeds if s not in complete]} are left out of the slopes: a run of theirs "
@@ -132,65 +135,39 @@ def test_c3b_peak_scales_as_sqrt_zdim(claim, scale, trained, vaebench_session):
         claim.check(check)
     if not complete:
         return
+    _secondary(claim, dims, per, peaks, sqrt_m)
+    _plots(claim, dims, per, complete, peaks, sqrt_m)
 
+
+def _secondary(claim, dims: list, per: dict, peaks: np.ndarray, sqrt_m: np.ndarray) -> None:
     for j, d in enumerate(dims):
         claim.statistic(f"z_dim {d}: peak / √d, over seeds", stats.across_runs(peaks[:, j] / math.sqrt(d), 0.95),
                         posts="1.03–1.05" if d == 256 else None)
         claim.statistic(f"z_dim {d}: M / d, over seeds", stats.across_runs(sqrt_m[:, j] ** 2 / d, 0.95),
                         posts="≈ 1 (d = 256)")
-    for d, s in wanted:
-        if (d, s) in per:
-            claim.statistic(
-                f"z_dim {d}, seed {s}: radius KDE peak (bootstrap over the points of this one run)",
-                per[d, s]["peak"],
-                note=f"√d = {math.sqrt(d):.3g}",
-            )
+    for d, s in sorted(per, key=lambda k: (k[1], k[0])):
+        claim.statistic(f"z_dim {d}, seed {s}: radius KDE peak (bootstrap over the points of this one run)",
+                        per[d, s]["peak"], note=f"√d = {math.sqrt(d):.3g}")
     claim.note(
         "The peak follows √M = √E[R²] (C3's peak/√M), so it follows √z_dim exactly as far as the mean "
         "per-axis second moment M/d stays constant across z_dim: compare the two slopes."
     )
 
-    slopes = seed_slopes(dims, peaks)
-    series = [
-        {
-            "label": f"KDE peak, seed {s} (slope {b:.3f})",
-            "x": dims,
-            "y": list(peaks[i]),
-            "low": [per[d, s]["peak"].low for d in dims],
-            "high": [per[d, s]["peak"].high for d in dims],
-        }
-        for i, (s, b) in enumerate(zip(complete, slopes))
-    ]
-    series += [
-        {"label": f"√M, seed {complete[0]}", "x": dims, "y": list(sqrt_m[0]), "linestyle": "--"},
-        {"label": "√z_dim", "x": dims, "y": [math.sqrt(d) for d in dims], "linestyle": ":"},
-    ]
-    loglog = {
-        "type": "lines",
-        "title": "radius peak vs z_dim (one line per seed)",
-        "xlabel": "z_dim",
-        "ylabel": "radius",
-        "series": series,
-        "logx": True,
-        "logy": True,
-    }
-    ratios = {
-        "type": "lines",
-        "title": "peak/√d and M/d vs z_dim (mean over seeds)",
-        "xlabel": "z_dim",
-        "ylabel": "ratio",
-        "logx": True,
-        "series": [
-            {"label": "peak / √d", "x": dims, "y": list((peaks / np.sqrt(dims)).mean(axis=0))},
-            {"label": "M / d", "x": dims, "y": list((sqrt_m**2 / np.asarray(dims)).mean(axis=0))},
-        ],
-        "hlines": [{"y": 1.0}],
-    }
-    scaled = experiments.radius_panel(
-        f"radius / √z_dim (bins of 0.02), seed {complete[0]}",
-        {f"z_dim {d}": per[d, complete[0]]["z"] / math.sqrt(d) for d in dims},
-        bin_width=0.02,
-        marks={"1": 1.0},
-    )
+
+def _plots(claim, dims: list, per: dict, complete: list, peaks: np.ndarray, sqrt_m: np.ndarray) -> None:
+    series = [{"label": f"KDE peak, seed {s} (slope {b:.3f})", "x": dims, "y": list(peaks[i]),
+               "low": [per[d, s]["peak"].low for d in dims], "high": [per[d, s]["peak"].high for d in dims]}
+              for i, (s, b) in enumerate(zip(complete, seed_slopes(dims, peaks)))]
+    series += [{"label": f"√M, seed {complete[0]}", "x": dims, "y": list(sqrt_m[0]), "linestyle": "--"},
+               {"label": "√z_dim", "x": dims, "y": [math.sqrt(d) for d in dims], "linestyle": ":"}]
+    loglog = {"type": "lines", "title": "radius peak vs z_dim (one line per seed)", "xlabel": "z_dim",
+              "ylabel": "radius", "series": series, "logx": True, "logy": True}
+    ratios = {"type": "lines", "title": "peak/√d and M/d vs z_dim (mean over seeds)", "xlabel": "z_dim",
+              "ylabel": "ratio", "logx": True, "hlines": [{"y": 1.0}],
+              "series": [{"label": "peak / √d", "x": dims, "y": list((peaks / np.sqrt(dims)).mean(axis=0))},
+                         {"label": "M / d", "x": dims, "y": list((sqrt_m**2 / np.asarray(dims)).mean(axis=0))}]}
+    scaled = experiments.radius_panel(f"radius / √z_dim (bins of 0.02), seed {complete[0]}",
+                                      {f"z_dim {d}": per[d, complete[0]]["z"] / math.sqrt(d) for d in dims},
+                                      bin_width=0.02, marks={"1": 1.0})
     scaled["xlabel"] = "R / √z_dim"
     claim.plot("Beyond the posts: does the peak follow √z_dim?", loglog, ratios, scaled, ncols=3)
