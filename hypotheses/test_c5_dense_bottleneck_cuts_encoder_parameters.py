@@ -342,6 +342,28 @@ def _memory_rounds(steps: dict, rounds: int) -> tuple[dict, dict]:
     return peaks, rss
 
 
+def _preconditions(cfg, env: dict, peaks: dict, scale) -> tuple[str | None, str | None]:
+    """Why C5b (VRAM) and C5c (the posts' size) cannot be decided here; None where they can."""
+    not_posts = None
+    if (cfg.image_size, cfg.batch_size) != (vb.POSTS_IMAGE_SIZE, vb.POSTS_BATCH_SIZE):
+        not_posts = (f"{scale.name}: {cfg.image_size}×{cfg.image_size} at batch {cfg.batch_size}, not the posts' "
+                     f"{vb.POSTS_IMAGE_SIZE}×{vb.POSTS_IMAGE_SIZE} at batch {vb.POSTS_BATCH_SIZE} (Flatten has "
+                     f"{(cfg.image_size // 16) ** 2 * 256} units: the layer does not cut what it cuts in the posts)")
+    has_peaks = all(v is not None for k in (BASE, DENSE) for v in peaks[k])
+    memory_pre = not_posts or (None if env["accelerator"] else
+                               "no accelerator visible: the claim is about VRAM, and a CPU allocator reports no "
+                               "step peak (the process RSS, shown, holds all three models and the caches)") or (
+        None if has_peaks else "the backend's allocator keeps no resettable peak on this device")
+    return memory_pre, not_posts
+
+
+def _footprint(env: dict, state: dict, peaks: dict) -> dict | None:
+    """State + allocator step peak per model and round, on an accelerator with peaks for both C5b models."""
+    if not (env["accelerator"] and all(v is not None for k in (BASE, DENSE) for v in peaks[k])):
+        return None
+    return {k: [state[k]["total"] + p for p in peaks[k]] for k in peaks if all(p is not None for p in peaks[k])}
+
+
 def test_c5_step_time_and_memory(claim, scale, benchmark):
     claim.covers("C5b", "C5c")
     cfg = vb.bench_config(scale)
@@ -352,13 +374,11 @@ def test_c5_step_time_and_memory(claim, scale, benchmark):
               for k, s in specs.items()}
     steps = {k: vb.train_step(m, batch) for k, m in models.items()}
     env = vb.environment()
-    device = "GPU" if env["accelerator"] else "CPU"
     claim.describe_scale(scale=scale.name, image_size=cfg.image_size, batch_size=cfg.batch_size, z_dim=cfg.z_dim,
                          rounds=cfg.claim_rounds, memory_rounds=MEMORY_ROUNDS, warmup_rounds=cfg.step_warmup,
                          backend=env["backend"], device=env["device"], dtype=env["dtype"],
                          measure="training step = train_on_batch on a resident batch, loss read back; "
                                  "unit of C5b and C5c: a round (each model's step once, rotating order)")
-
     for _ in range(cfg.step_warmup):     # tracing and compilation stay out of every measurement
         for step in steps.values():
             step()
@@ -368,18 +388,8 @@ def test_c5_step_time_and_memory(claim, scale, benchmark):
     benchmark.group = f"C5 train step, 3 VAEs interleaved ({cfg.image_size}px batch {cfg.batch_size})"
     vb.pedantic_rounds(benchmark, lambda: vb.interleaved_round(steps, times), cfg.claim_rounds, 0)
 
-    not_posts = None
-    if (cfg.image_size, cfg.batch_size) != (vb.POSTS_IMAGE_SIZE, vb.POSTS_BATCH_SIZE):
-        not_posts = (f"{scale.name}: {cfg.image_size}×{cfg.image_size} at batch {cfg.batch_size}, not the posts' "
-                     f"{vb.POSTS_IMAGE_SIZE}×{vb.POSTS_IMAGE_SIZE} at batch {vb.POSTS_BATCH_SIZE} (Flatten has "
-                     f"{(cfg.image_size // 16) ** 2 * 256} units: the layer does not cut what it cuts in the posts)")
-    has_peaks = all(v is not None for k in (BASE, DENSE) for v in peaks[k])
-    footprint = ({k: [state[k]["total"] + p for p in peaks[k]] for k in peaks if all(p is not None for p in peaks[k])}
-                 if env["accelerator"] and has_peaks else None)
-    memory_pre = not_posts or (None if env["accelerator"] else
-                               "no accelerator visible: the claim is about VRAM, and a CPU allocator reports no "
-                               "step peak (the process RSS, shown, holds all three models and the caches)") or (
-        None if has_peaks else "the backend's allocator keeps no resettable peak on this device")
+    memory_pre, not_posts = _preconditions(cfg, env, peaks, scale)
+    footprint = _footprint(env, state, peaks)
     trainable = {k: vb.parameters(m)["trainable_params"] for k, m in models.items()}
     saved_state = {k.split("+")[1]: (state[BASE]["total"] - state[k]["total"],
                                      vb.analytic_state_bytes(trainable[BASE] - trainable[k]))
@@ -388,10 +398,21 @@ def test_c5_step_time_and_memory(claim, scale, benchmark):
     for check in stats.both_levels(claim.claim.design, lambda level: decide(
             measured, level, {"C5b": memory_pre, "C5c": not_posts})):
         claim.check(check)
+    medians = {k: stats.quantile_ci(times[k], 0.5) for k in steps}
+    _step_statistics(claim, env, medians, state, rss, footprint)
+    _step_plots(claim, cfg, env, medians, state, footprint)
+    info = {"round_seconds": times, "memory_rounds": MEMORY_ROUNDS, "footprint_bytes": footprint}
+    for k in steps:
+        info[k] = vb.benchmark_info(specs[k], cfg.image_size, cfg.batch_size, models[k], label=k, scale=cfg.scale,
+                                    state_bytes=state[k]["total"], step_peak_bytes=peaks[k], rss_increment_bytes=rss[k])
+    benchmark.extra_info.update({**env, "image_size": cfg.image_size, "batch_size": cfg.batch_size,
+                                 "model": f"{BASE}, {DENSE}, {DENSE384}", "scale": cfg.scale,
+                                 "measure": "one round = one training step of each model, rotating order", **info})
 
-    names = list(steps)
-    medians = {k: stats.quantile_ci(times[k], 0.5) for k in names}
-    for k in names:
+
+def _step_statistics(claim, env: dict, medians: dict, state: dict, rss: dict, footprint: dict | None) -> None:
+    device = "GPU" if env["accelerator"] else "CPU"
+    for k in medians:
         claim.statistic(f"{k}: seconds per training step ({device}, median over rounds)", medians[k],
                         posts="90 ms per step at batch 128 (GTX 960; VAE)" if k == BASE else None)
         claim.statistic(f"{k}: weights + Adam state (MiB)", state[k]["total"] / 2**20)
@@ -400,6 +421,10 @@ def test_c5_step_time_and_memory(claim, scale, benchmark):
         if footprint and k in footprint:
             claim.statistic(f"{k}: state + allocator peak of one step (MiB, mean over rounds)",
                             float(np.mean(footprint[k])) / 2**20)
+
+
+def _step_plots(claim, cfg, env: dict, medians: dict, state: dict, footprint: dict | None) -> None:
+    names, device = list(medians), "GPU" if env["accelerator"] else "CPU"
     panels = [{
         "type": "bars", "title": f"seconds per step ({device}), median and 95 % CI", "ylabel": "s",
         "labels": names, "values": [medians[k].value for k in names],
@@ -411,14 +436,6 @@ def test_c5_step_time_and_memory(claim, scale, benchmark):
                        "labels": names, "values": [float(np.mean(footprint[k])) / 2**20 for k in names]})
     claim.plot(f"One training step, batch {cfg.batch_size}, {cfg.image_size}×{cfg.image_size} ({env['device']})",
                *panels, ncols=3)
-
-    info = {"round_seconds": times, "memory_rounds": MEMORY_ROUNDS, "footprint_bytes": footprint}
-    for k in names:
-        info[k] = vb.benchmark_info(specs[k], cfg.image_size, cfg.batch_size, models[k], label=k, scale=cfg.scale,
-                                    state_bytes=state[k]["total"], step_peak_bytes=peaks[k], rss_increment_bytes=rss[k])
-    benchmark.extra_info.update({**env, "image_size": cfg.image_size, "batch_size": cfg.batch_size,
-                                 "model": f"{BASE}, {DENSE}, {DENSE384}", "scale": cfg.scale,
-                                 "measure": "one round = one training step of each model, rotating order", **info})
 
 
 # --------------------------------------------------------------------------- C5d
