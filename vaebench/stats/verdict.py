@@ -452,19 +452,20 @@ def both_levels(design: Design, at: Callable[[float], Sequence[Check]]) -> list[
 # --------------------------------------------------------------------------- equilibrium
 
 def settle(check: Check, at_predicted: Check | None, kinds: dict[str, int] | None = None,
-           why_not: str = "") -> Check:
+           why_not: str = "", verdict: Verdict | None = None) -> Check:
     """``check`` (on the current per-run values) with its :class:`Settling`: compared with
     ``at_predicted``, the same check on the runs' predicted final values
-    (:mod:`vaebench.stats.equilibrium`). ``at_predicted=None`` (the prediction could not be
-    made: a run not settling; ``why_not`` says why) counts as an inconclusive prediction."""
+    (:mod:`vaebench.stats.equilibrium`), or with ``verdict`` when given (the verdict over
+    every plausible prediction). ``at_predicted=None`` (the prediction could not be made: a
+    run not settling; ``why_not`` says why) counts as an inconclusive prediction."""
     if at_predicted is not None:
         require(at_predicted.name == check.name, f"cannot settle check {check.name!r} with the prediction of "
                 f"{at_predicted.name!r}; pass the same check on the predicted final values", StatsError)
-        v_pred, pred = _verdict_of(at_predicted.passed), at_predicted.estimate
+        v_pred, pred = verdict or _verdict_of(at_predicted.passed), at_predicted.estimate
     else:
-        nan = math.nan
         v_pred = Verdict.INCONCLUSIVE
-        pred = Estimate(nan, -math.inf, math.inf, check.estimate.level, why_not or "no prediction", check.n_runs)
+        pred = Estimate(math.nan, -math.inf, math.inf, check.estimate.level, why_not or "no prediction",
+                        check.n_runs)
     return replace(check, equilibrium=settling(_verdict_of(check.passed), v_pred, check.estimate, pred, kinds))
 
 
@@ -475,18 +476,29 @@ def _finite(values: Any) -> bool:
 
 
 def settle_all(design: Design, at: Callable[[Any, float], Sequence[Check]], now: Any, predicted: Any,
-               kinds: dict[str, int] | None = None) -> list[Check]:
+               kinds: dict[str, int] | None = None, ends: Sequence[Any] = ()) -> list[Check]:
     """A claim's checks ``at(values, level)`` on the current per-run values ``now``, each
     primary check settled (:func:`settle`) against the same check on the ``predicted`` final
-    values (both at the design's two levels). ``now`` and ``predicted`` are what ``at`` takes
-    (a list of per-run values, or a dict of such lists); a non-finite predicted value (a run
-    not settling) leaves every primary check without a prediction, so still moving unless
-    it is inconclusive already."""
+    values and on each of ``ends`` (the predictions at the ends of the relaxation rate's
+    interval, :attr:`vaebench.stats.equilibrium.Equilibrium.ends`): the predicted verdict is
+    theirs when they all agree, else inconclusive. ``now`` and each prediction are what ``at``
+    takes (a list of per-run values, or a dict of such lists); a non-finite predicted value (a
+    run, or an end of the rate's interval, not settling) leaves every primary check without a
+    prediction, so still moving unless it is inconclusive already."""
     current = both_levels(design, lambda level: at(now, level))
-    after: dict[str, Check] = {}
-    why_not = ""
-    if _finite(predicted):
-        after = {c.name: c for c in both_levels(design, lambda level: at(predicted, level)) if c.role == PRIMARY}
-    else:
-        why_not = "a run is not settling: no predicted final value"
-    return [settle(c, after.get(c.name), kinds, why_not) if c.role == PRIMARY else c for c in current]
+    options = [predicted, *ends]
+    afters: list[dict[str, Check]] = []
+    if all(_finite(p) for p in options):
+        afters = [{c.name: c for c in both_levels(design, lambda level, p=p: at(p, level)) if c.role == PRIMARY}
+                  for p in options]
+    out = []
+    for c in current:
+        if c.role != PRIMARY:
+            out.append(c)
+        elif not afters:
+            out.append(settle(c, None, kinds, "a run is not settling (or may not be): no predicted final value"))
+        else:
+            verdicts = {_verdict_of(a[c.name].passed) for a in afters}
+            out.append(settle(c, afters[0][c.name], kinds,
+                              verdict=verdicts.pop() if len(verdicts) == 1 else Verdict.INCONCLUSIVE))
+    return out
