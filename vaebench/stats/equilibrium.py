@@ -204,8 +204,10 @@ class Equilibrium:
     @property
     def alternatives(self) -> list[list[float]]:
         """The runs' predicted final values at the pooled ratio, then at each end of its
-        interval: the check must give one verdict on all of them to have settled."""
-        return [self.predicted_values, *[list(e) for e in self.ends]]
+        interval (a plateau: its values thrice): the check must give one verdict on all of them to
+        have settled."""
+        ends = [list(e) for e in self.ends] or [self.predicted_values, self.predicted_values]
+        return [self.predicted_values, *ends]
 
     @property
     def kinds(self) -> dict[str, int]:
