@@ -45,7 +45,7 @@ class Collector:
             return
         from vaebench.pytest_plugin.designtable import design_tables, n_runs_of, write_design
 
-        if not any(getattr(getattr(i, "module", None), "CLAIM", None) is not None for i in session.items):
+        if not any("claim" in getattr(i, "fixturenames", ()) for i in session.items):
             return
         self.design = design_tables(session.items, n_runs_of(self.config))
         tr = self.config.pluginmanager.get_plugin("terminalreporter")

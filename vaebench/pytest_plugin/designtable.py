@@ -15,6 +15,8 @@ def design_tables(items, n_runs: int) -> list[dict]:
     """One entry per claim module among the collected ``items``, in collection order."""
     out, seen = [], set()
     for item in items:
+        if "claim" not in getattr(item, "fixturenames", ()):
+            continue                        # not a claim test (a unit test may hold a CLAIM too)
         module = getattr(item, "module", None)
         claim = getattr(module, "CLAIM", None)
         if claim is None or not hasattr(claim, "subclaims") or claim.id in seen:

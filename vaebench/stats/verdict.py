@@ -51,7 +51,7 @@ from vaebench.stats.estimate import Estimate
 
 __all__ = ["ALPHA", "Verdict", "SubClaim", "Design", "Check", "SubClaimResult", "ClaimResult", "decide",
            "combine", "check_within", "check_above", "check_below", "PRIMARY", "SECONDARY", "UNITS",
-           "both_levels", "merge_levels", "claim_verdict", "settle", "settle_all"]
+           "both_levels", "merge_levels", "claim_verdict", "settle", "settle_all", "guard_apart"]
 
 #: the family-wise error level of every claim's decision
 ALPHA = 0.05
@@ -502,3 +502,26 @@ def settle_all(design: Design, at: Callable[[Any, float], Sequence[Check]], now:
             out.append(settle(c, afters[0][c.name], kinds,
                               verdict=verdicts.pop() if len(verdicts) == 1 else Verdict.INCONCLUSIVE))
     return out
+
+
+# --------------------------------------------------------------------------- runs at another minimum
+
+def guard_apart(check: Check, values: Any, level: float = 0.95, labels: Sequence[str] | None = None
+                ) -> tuple[Check, Check | None]:
+    """``check`` (decided from the per-run ``values``) and, when one run lies apart from the
+    others (:func:`vaebench.stats.outliers.apart`), that finding as a secondary check of its
+    own; the primary ``check`` then is inconclusive with the reason, since its interval
+    across runs assumes one population of runs (:mod:`vaebench.stats.outliers`)."""
+    from vaebench.stats.outliers import apart
+
+    found = apart(values, level)
+    if found is None:
+        return check, None
+    text = found.text if labels is None else found.text.replace(f"run {found.index}", labels[found.index], 1)
+    finding = Check(f"{check.name}: runs apart from the others", Estimate.exact(found.q, "Dixon's Q", found.n),
+                    f"Dixon's Q ≤ {found.critical:.3f} ({found.level:.0%})", False, text, check.posts,
+                    subclaim=check.subclaim, role=SECONDARY, unit="runs", n_runs=found.n)
+    if check.passed is None:
+        return check, finding
+    why = f"{text}; the check's interval assumes one population of runs"
+    return replace(check, precondition="; ".join(p for p in (check.precondition, why) if p)), finding
