@@ -50,6 +50,7 @@ def test_the_helper_asks_the_earlier_budgets_and_settles_each_primary_check():
     assert slope.passed is False and slope.verdict is Verdict.INCONCLUSIVE and "still moving" in slope.why
     assert offset.verdict is Verdict.SUPPORTED and offset.equilibrium.settled
     assert claim.decide().verdict is Verdict.INCONCLUSIVE
+    assert "still moving: predicted final 1" in claim.failure_message()
     eq = claim.to_dict()["equilibria"]
     assert eq["slope"]["epochs"] == [4, 8, 12] and abs(eq["slope"]["predicted"]["value"] - 1.0) < 1e-6
     assert eq["offset"]["kinds"] == {"plateau": 3}

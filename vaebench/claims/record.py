@@ -252,6 +252,8 @@ class ClaimRecorder:
                 lines.append(f"         primary: {c.name}: {c.estimate}; tolerance: {c.tolerance}{posts}")
                 if c.precondition:
                     lines.append(f"         precondition failed: {c.precondition}")
+                if c.equilibrium is not None and not c.equilibrium.settled:
+                    lines.append(f"         {c.equilibrium.text}")
             else:
                 lines.append(f"         {sub.reason}")
         return "\n".join(lines)
