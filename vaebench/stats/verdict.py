@@ -23,7 +23,8 @@ The decision (:func:`decide`), for a claim with m sub-claims at family-wise leve
   inconclusive with that reason, whatever its intervals say; so is a primary check whose
   statistic is still moving (:mod:`vaebench.stats.equilibrium`: the same check on the
   predicted final values of its runs gives another verdict; :func:`settle`), with "still
-  moving: predicted final X, now Y";
+  moving: predicted final X, now Y"; and a decided check one of whose runs lies apart from
+  the others (:func:`guard_apart`: runs at another minimum, counted as a secondary finding);
 - the claim is **supported** when every sub-claim is: the claim is the conjunction of its
   sub-claims, so by intersection–union the claim's false-support rate is at most the
   largest sub-claim's, ≤ α; **refuted** when any sub-claim is: each false refutation has
