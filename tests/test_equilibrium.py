@@ -45,6 +45,11 @@ def test_unequal_spacing_recovers_the_exponentials_asymptote():
     assert r.kind == APPROACH and r.predicted == pytest.approx(2.0, abs=1e-9)
 
 
+def test_a_ratio_at_the_spacings_ratio_within_rounding_is_not_settling():
+    r = run_equilibrium((4, 8, 11), (0.0, 1.0, 1.75 - 1e-13))     # R = 0.75 = h2/h1 − 1e-13
+    assert r.kind == NOT_SETTLING and r.remaining == math.inf
+
+
 def test_a_damped_oscillation_continues_geometrically():
     r = run_equilibrium(STEPS, (0.0, 1.0, 0.5))         # 2/3 + (−2/3)(−1/2)^k
     assert r.kind == OSCILLATION and r.predicted == pytest.approx(2 / 3, abs=1e-12)

@@ -124,6 +124,8 @@ def _approach_share(ratio: float, h1: float, h2: float) -> float:
         return q ** h1 * (1.0 - q ** h2) / (1.0 - q ** h1) - ratio
 
     hi = -1e-9 / max(h1, h2)
+    if gap(hi) <= 0:             # the ratio is h2/h1 within rounding: no deceleration to speak of
+        return math.inf
     lo = -1.0
     while gap(lo) > 0:
         lo *= 2.0
@@ -138,7 +140,8 @@ def _continuation(d1: float, d2: float, h1: float, h2: float) -> tuple[str, floa
         return NOT_SETTLING, math.inf, math.inf
     ratio = d2 / d1
     if 0.0 <= ratio < h2 / h1:
-        return APPROACH, ratio, _approach_share(ratio, h1, h2)
+        share = _approach_share(ratio, h1, h2)
+        return (APPROACH if math.isfinite(share) else NOT_SETTLING), ratio, share
     if -1.0 < ratio < 0.0:
         return OSCILLATION, ratio, ratio / (1.0 - ratio)
     return NOT_SETTLING, ratio, (math.nan if ratio <= -1.0 else math.inf)
