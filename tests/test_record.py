@@ -70,3 +70,17 @@ def test_a_single_statistic_and_too_few_epochs():
     [check] = claim.checks_at_equilibrium(at, lambda r: 1.0 + 0.01 * r.seed, [Run(s, 12) for s in (0, 1, 2)],
                                           FakeSession(), epochs=12)
     assert check.verdict is Verdict.SUPPORTED and check.equilibrium.kinds == (("plateau", 3),)
+
+
+def test_a_run_at_another_minimum_is_its_own_finding():
+    claim = ClaimRecorder(Claim("Y", "one", "", "", subclaims=(SubClaim("Y1", "near 1", "slope"),)), "t")
+
+    def at(values, level):
+        return [check_within("slope", across_runs(values, level), 0.75, 1.25, subclaim="Y1", role="primary",
+                             unit="runs", n_runs=len(values))]
+    values = {0: 1.0, 1: 1.01, 2: 1.005, 3: 1.2}                   # seed 3 at another minimum
+    checks = claim.checks_at_equilibrium(at, lambda r: values[r.seed], [Run(s, 12) for s in values],
+                                         FakeSession(), epochs=12)
+    finding, check = checks
+    assert finding.role == "secondary" and "run 3 (1.2) lies apart" in finding.reason
+    assert check.passed is True and check.verdict is Verdict.INCONCLUSIVE and "another minimum" in check.why

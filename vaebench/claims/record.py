@@ -23,14 +23,24 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from vaebench.errors import StatsError, require
 from vaebench.stats.equilibrium import Equilibrium, budgets, predict_final
 from vaebench.stats.estimate import Estimate
-from vaebench.stats.verdict import Check, ClaimResult, Design, SubClaim, Verdict, both_levels, settle, settle_all
+from vaebench.stats.verdict import (
+    Check,
+    ClaimResult,
+    Design,
+    SubClaim,
+    Verdict,
+    both_levels,
+    guard_apart,
+    settle,
+    settle_all,
+)
 
 PANEL_TYPES = ("hist", "lines", "scatter", "bars", "images", "table")
 
@@ -167,7 +177,8 @@ class ClaimRecorder:
         return check
 
     def checks_at_equilibrium(self, at: Callable[[Any, float], Sequence[Check]], statistic: Callable[[Any], Any],
-                              runs: Sequence[Any], session: Any, epochs: int) -> list[Check]:
+                              runs: Sequence[Any], session: Any, epochs: int,
+                              apart: Mapping[str, str] | None = None) -> list[Check]:
         """Record the claim's checks ``at(values, level)`` on the runs' current values, each
         primary check judged on the trajectory of its own statistic
         (:mod:`vaebench.stats.equilibrium`): inconclusive, "still moving: predicted final X,
@@ -178,7 +189,9 @@ class ClaimRecorder:
         each of ``runs`` (trained ``epochs`` epochs) and of the same runs trained ⌈E/3⌉ and
         ⌈2E/3⌉ epochs, ``session.at_epochs(run, k)`` (the same seed and data order: a store
         hit). Below 3 epochs there are no three budgets: every primary check is inconclusive
-        with that reason. Returns the checks it recorded."""
+        with that reason. Each primary check is also guarded against a run at another minimum
+        (:func:`vaebench.stats.verdict.guard_apart` on its current per-run values: for a dict
+        statistic, ``apart`` maps a check's name to its key). Returns the checks it recorded."""
         now = [statistic(r) for r in runs]
         keyed = isinstance(now[0], dict) if now else False
         if epochs < 3 or len(runs) < 2:
@@ -199,7 +212,18 @@ class ClaimRecorder:
         ends = [pick(lambda e, j=j: e.alternatives[j]) for j in (1, 2) if any(e.ends for e in eqs.values())]
         checks = settle_all(self.claim.design, at, _columns(now, keyed), pick(lambda e: e.predicted_values), kinds,
                             ends)
-        return [self.check(c) for c in checks]
+        return [self.check(c) for c in self._guarded(checks, now, keyed, apart or {})]
+
+    def _guarded(self, checks: list[Check], now: list, keyed: bool, apart: Mapping[str, str]) -> list[Check]:
+        out = []
+        for c in checks:
+            key = apart.get(c.name) if keyed else None
+            if c.role == "primary" and (not keyed or key):
+                c, finding = guard_apart(c, [_pick(v, key) for v in now])
+                if finding is not None:
+                    out.append(finding)
+            out.append(c)
+        return out
 
     def _record_equilibrium(self, key: str | None, eq: Equilibrium, steps: tuple[int, int, int]) -> None:
         name = key or "statistic"
