@@ -103,6 +103,7 @@ from vaebench.claims.record import Claim
 from vaebench.errors import StatsError, require
 from vaebench.models import decode
 from vaebench.stats import Check, Estimate, SubClaim
+from vaebench.stats.design import Prior
 
 MODELS = ("AE", "VAE")
 LOSS_RATIO_MAX = 1.25                                   # C1b, C1d: ratio inside [1/1.25, 1.25] = [0.8, 1.25]
@@ -146,6 +147,18 @@ CLAIM = Claim(
         SubClaim("C1e", "random z decode to no faces, for either model", NAMES["quality"], posts="no faces"),
     ),
 )
+
+#: the design table's inputs, stated before any run (``vaebench.stats.design``), from the
+#: between-run CVs of tests/test_claim_c1.py. The ratios are judged on the log scale (Welch
+#: over the AE's and the VAE's runs); as a one-sample prior their SD is √(cv_AE² + cv_VAE²)
+#: in ln units (an approximation: Welch's degrees of freedom are fewer than n − 1)
+PRIORS = {
+    "C1a": Prior(0.29, "ln units: CV 0.3 of the KL share, tests/test_claim_c1.py", margin=5.3),  # ln(0.02 / 1e-4)
+    "C1b": Prior(0.112, "ln units: CVs 0.05 (AE), 0.10 (VAE), tests/test_claim_c1.py", half_width=0.223),
+    "C1c": Prior(0.058, "ln units: CVs 0.03 (AE), 0.05 (VAE), tests/test_claim_c1.py", half_width=0.223),
+    "C1d": Prior(0.094, "ln units: CVs 0.05 (AE), 0.08 (VAE), tests/test_claim_c1.py", half_width=0.223),
+    "C1e": Prior(0.05, "quality SD 0.05, tests/test_claim_c1.py", margin=0.28),   # 0.3 − the expected 0.02
+}
 
 
 # --------------------------------------------------------------------------- pure parts (tested on planted inputs)

@@ -57,6 +57,7 @@ from vaebench import latent, stats
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim
 from vaebench.stats import Check, Estimate, SubClaim
+from vaebench.stats.design import Prior
 
 LOGVAR_MAX = -5.0            # C2.1
 DZ_LEVEL = 0.05              # the posts' |z − mu| level
@@ -90,6 +91,16 @@ CLAIM = Claim(
                  posts="6.1e-5 (second run 6.6e-5)"),
     ),
 )
+
+#: the design table's inputs, stated before any run (``vaebench.stats.design``): the prior
+#: between-run SD of each primary statistic, in its units, and the room its tolerance leaves
+PRIORS = {
+    "C2.1": Prior(0.3, "the posts' two runs (−13.68, −13.43) differ by 0.25 nat; tests/test_claim_c2.py",
+                  margin=8.68),      # the posts' −13.68 lies 8.68 nat below −5
+    "C2.2": Prior(3e-4, "a CV of 0.3 at a fraction of 1e-3, tests/test_claim_c2.py", margin=0.009),
+    "C2.3": Prior(0.29, "ln units (the interval is of the logs): a CV of 0.3, tests/test_claim_c2.py",
+                  margin=2.8),       # ln(1e-3 / 6.1e-5), the posts' mean
+}
 
 #: (per-run key, check name, sub-claim, threshold, tolerance text, posts)
 PRIMARY = (

@@ -53,6 +53,7 @@ from vaebench import stats
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim
 from vaebench.stats import Check, Estimate, SubClaim
+from vaebench.stats.design import Prior
 
 SLOPE_RANGE = (0.5, 1.5)
 SLOPE = "slope of mean logvar vs ln(fact) (per-seed OLS, t CI across seeds)"
@@ -71,6 +72,12 @@ CLAIM = Claim(
                         posts="not in the posts; theory ≈ 1"),),
     generalises="C2",
 )
+
+#: the design table's input, stated before any run (``vaebench.stats.design``): a seed's slope
+#: varies by 0.05 and each run's mean logvar by 0.2 nat around its line; over the cpu sweep
+#: (ln fact spaced 2.3) a per-seed OLS slope then spreads by √(0.05² + 0.2²/10.6) ≈ 0.08
+PRIORS = {"C2b.1": Prior(0.08, "tests/test_claim_c2b.py's between-seed model (slope SD 0.05, run SD 0.2 nat)",
+                         half_width=0.5)}
 
 
 def per_seed_fits(points: Iterable[tuple[int, float, float]]) -> dict[int, tuple[float, float, int]]:

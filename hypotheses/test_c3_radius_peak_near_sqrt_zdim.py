@@ -75,6 +75,7 @@ from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim
 from vaebench.errors import StatsError, require
 from vaebench.stats import Check, SubClaim
+from vaebench.stats.design import Prior
 
 PEAK = "radius peak / √z_dim (KDE mode, one per run)"
 SECOND = "M / z_dim, M = E[R²] = Σ E[z_j²] (one per run)"
@@ -106,6 +107,15 @@ CLAIM = Claim(
                  posts="more than 50 %"),
     ),
 )
+
+#: the design table's inputs, stated before any run (``vaebench.stats.design``): prior
+#: between-run SDs and the room from the nearer edge at the expected values of
+#: tests/test_claim_c3.py (peak / √d 1.03, M / d 1.06, narrow-shell fraction 0.70)
+PRIORS = {
+    "C3a": Prior(0.02, "tests/test_claim_c3.py (SPREAD)", margin=0.18),
+    "C3c": Prior(0.04, "tests/test_claim_c3.py (SPREAD)", margin=0.3375),
+    "C3d": Prior(0.03, "tests/test_claim_c3.py (SPREAD)", margin=0.20),
+}
 
 N_BOOT = 200                      # bootstrap replicates of one run's KDE peak (shown, never voting)
 PEAK_BAND = (0.85, 1.25)          # peak / √d

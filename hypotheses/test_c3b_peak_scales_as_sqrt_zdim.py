@@ -46,6 +46,7 @@ from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim
 from vaebench.errors import StatsError, require
 from vaebench.stats import Check, SubClaim
+from vaebench.stats.design import Prior
 
 SLOPE = "log-log slope of the radius peak vs z_dim (one per seed)"
 SQRT_M_SLOPE = "log-log slope of √M vs z_dim, M = E[R²] (one per seed)"
@@ -62,6 +63,9 @@ CLAIM = Claim(
     subclaims=(SubClaim("C3b.1", "the radius peak grows as z_dim^0.5", SLOPE, posts="only z_dim 256 measured"),),
     generalises="C3",
 )
+
+#: the design table's input, stated before any run (``vaebench.stats.design``)
+PRIORS = {"C3b.1": Prior(0.03, "tests/test_claim_c3b.py (per-seed slope SD)", half_width=0.1)}
 
 
 def seed_slopes(dims: Sequence[float], values) -> np.ndarray:

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats as sps
 
 from vaebench.errors import StatsError
-from vaebench.stats.design import decision_power, design_row, min_margin, runs_needed
+from vaebench.stats.design import Prior, decision_power, design_row, design_table, min_margin, runs_needed
 
 
 def test_at_the_edge_the_decision_rate_is_the_level():
@@ -53,3 +53,26 @@ def test_design_row_says_what_cannot_be_decided():
         design_row("x", 3, 1.0, half_width=1.0, margin=1.0)
     with pytest.raises(StatsError, match="at least 2 runs"):
         decision_power(1.0, 1.0, 1, 0.05)
+
+
+def test_a_prior_states_its_sd_source_and_room():
+    p = Prior(0.3, "the posts' two runs", margin=8.0)
+    assert p.margin == 8.0
+    with pytest.raises(StatsError, match="sd=0"):
+        Prior(0.0, "x", margin=1.0)
+    with pytest.raises(StatsError, match="say where"):
+        Prior(1.0, " ", margin=1.0)
+    with pytest.raises(StatsError, match="give one"):
+        Prior(1.0, "x")
+
+
+def test_the_design_table_has_a_row_per_subclaim_with_m_from_the_claim():
+    subs = [("C1e", "quality"), ("C1a", "kl"), ("C1b", "loss")]
+    rows = design_table(subs, {"C1e": Prior(0.05, "stated", half_width=0.1)}, 3)
+    assert [r["subclaim"] for r in rows] == ["C1e", "C1a", "C1b"]
+    row = design_row("C1e", 3, 0.05, half_width=0.1, m=3)
+    assert rows[0]["refute_margin"] == row.refute_margin and rows[0]["source"] == "stated"
+    assert rows[0]["text"].startswith("C1e: 3 runs") and "cannot decide at 3 runs" in rows[0]["text"]
+    assert rows[1]["can_support"] is None and "no prior between-run SD stated" in rows[1]["text"]
+    with pytest.raises(StatsError, match=r"priors for \['C9'\]"):
+        design_table(subs, {"C9": Prior(1.0, "x", margin=1.0)}, 3)

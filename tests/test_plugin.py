@@ -111,6 +111,23 @@ def test_subclaims_merge_over_tests_and_preconditions_make_inconclusive(pytester
     result.stdout.fnmatch_lines(["*T2a*supported*", "*T2b*inconclusive*not converged*"])
 
 
+def test_the_design_table_is_shown_before_the_tests_run_and_recorded(pytester):
+    pytester.makepyfile(test_two=TWO.replace("from vaebench.stats import", "from vaebench.stats.design import Prior\n"
+                                             "from vaebench.stats import").replace(
+        "\n\ndef test_a(claim):",
+        "\nPRIORS = {'T2a': Prior(0.1, 'stated for the test', half_width=0.5)}\n\n\ndef test_a(claim):"))
+    result = pytester.runpytest("--vaebench-report", "reports", "--vaebench-scale", "smoke", "-p", "no:cacheprovider")
+    text = result.stdout.str()
+    assert text.index("vaebench design") < text.index("test_two.py")          # before any test runs
+    result.stdout.fnmatch_lines(["*T2a: 2 runs, prior SD 0.1*cannot decide at 2 runs*prior: stated for the test*",
+                                 "*T2b: no prior between-run SD stated*"])
+    results = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
+    (table,) = results["design"]
+    assert table["claim"] == "T2" and table["n_runs"] == 2 and table["rows"][0]["support_runs"] > 2
+    page = (pytester.path / "reports" / "latest" / "index.html").read_text()
+    assert "What each check can decide" in page and "stated for the test" in page
+
+
 def test_a_primary_check_below_the_design_level_is_an_error(pytester):
     pytester.makepyfile(test_two=TWO.replace("level=0.975), 3.5", "level=0.95), 3.5"))
     result = pytester.runpytest("-k", "test_a", "--vaebench-report", "none")

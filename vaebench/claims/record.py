@@ -23,13 +23,24 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from vaebench.errors import StatsError, require
+from vaebench.stats.equilibrium import Equilibrium, budgets, predict_final
 from vaebench.stats.estimate import Estimate
-from vaebench.stats.verdict import Check, ClaimResult, Design, SubClaim, Verdict
+from vaebench.stats.verdict import (
+    Check,
+    ClaimResult,
+    Design,
+    SubClaim,
+    Verdict,
+    both_levels,
+    guard_apart,
+    settle,
+    settle_all,
+)
 
 PANEL_TYPES = ("hist", "lines", "scatter", "bars", "images", "table")
 
@@ -129,6 +140,7 @@ class ClaimRecorder:
         self.covered: tuple[str, ...] | None = None
         self.result: ClaimResult | None = None
         self.health_waivers: dict[str, str] = {}
+        self.equilibria: dict[str, dict] = {}
 
     @property
     def level(self) -> float:
@@ -163,6 +175,61 @@ class ClaimRecorder:
                                           "check_within/check_above/check_below", StatsError)
         self.checks.append(check)
         return check
+
+    def checks_at_equilibrium(self, at: Callable[[Any, float], Sequence[Check]], statistic: Callable[[Any], Any],
+                              runs: Sequence[Any], session: Any, epochs: int,
+                              apart: Mapping[str, str] | None = None) -> list[Check]:
+        """Record the claim's checks ``at(values, level)`` on the runs' current values, each
+        primary check judged on the trajectory of its own statistic
+        (:mod:`vaebench.stats.equilibrium`): inconclusive, "still moving: predicted final X,
+        now Y", when the check gives another verdict on the runs' predicted final values.
+
+        ``statistic(run)`` gives one run's value (a number, or a dict of numbers: ``at`` then
+        gets a dict of per-run lists, as a claim module's ``decide`` does); it is taken of
+        each of ``runs`` (trained ``epochs`` epochs) and of the same runs trained ⌈E/3⌉ and
+        ⌈2E/3⌉ epochs, ``session.at_epochs(run, k)`` (the same seed and data order: a store
+        hit). Below 3 epochs there are no three budgets: every primary check is inconclusive
+        with that reason. Each primary check is also guarded against a run at another minimum
+        (:func:`vaebench.stats.verdict.guard_apart` on its current per-run values: for a dict
+        statistic, ``apart`` maps a check's name to its key). Returns the checks it recorded."""
+        now = [statistic(r) for r in runs]
+        keyed = isinstance(now[0], dict) if now else False
+        if epochs < 3 or len(runs) < 2:
+            why = (f"the equilibrium of the statistic cannot be judged at {epochs} epochs (it needs three budgets, "
+                   "so at least 3)" if epochs < 3 else f"{len(runs)} run(s): the equilibrium needs 2")
+            checks = [settle(c, None, why_not=why) if c.role == "primary" else c
+                      for c in both_levels(self.claim.design, lambda level: at(_columns(now, keyed), level))]
+            return [self.check(c) for c in checks]
+        steps = budgets(epochs)
+        earlier = [[statistic(session.at_epochs(r, k)) for r in runs] for k in steps[:2]]
+        rows = {key: np.array([[_pick(v, key) for v in (a, b, c)] for a, b, c in zip(*earlier, now)])
+                for key in (now[0] if keyed else [None])}
+        eqs = {key: predict_final(steps, table, self.level) for key, table in rows.items()}
+        for key, eq in eqs.items():
+            self._record_equilibrium(key, eq, steps)
+        pick = (lambda f: {k: f(e) for k, e in eqs.items()}) if keyed else (lambda f: f(eqs[None]))
+        kinds = eqs[None].kinds if not keyed else None
+        ends = [pick(lambda e, j=j: e.alternatives[j]) for j in (1, 2) if any(e.ends for e in eqs.values())]
+        checks = settle_all(self.claim.design, at, _columns(now, keyed), pick(lambda e: e.predicted_values), kinds,
+                            ends)
+        return [self.check(c) for c in self._guarded(checks, now, keyed, apart or {})]
+
+    def _guarded(self, checks: list[Check], now: list, keyed: bool, apart: Mapping[str, str]) -> list[Check]:
+        out = []
+        for c in checks:
+            key = apart.get(c.name) if keyed else None
+            if c.role == "primary" and (not keyed or key):
+                c, finding = guard_apart(c, [_pick(v, key) for v in now])
+                if finding is not None:
+                    out.append(finding)
+            out.append(c)
+        return out
+
+    def _record_equilibrium(self, key: str | None, eq: Equilibrium, steps: tuple[int, int, int]) -> None:
+        name = key or "statistic"
+        self.equilibria[name] = {"epochs": list(steps), **eq.to_dict()}
+        self.statistic(f"predicted final value of the {name} (t CI across runs)", eq.predicted,
+                       note=f"now {eq.now}; runs: {eq.kinds}; epochs {steps}")
 
     def statistic(self, name: str, estimate: Estimate | float, posts: str | None = None, note: str = "") -> None:
         """Add a statistic shown in the report without a tolerance (it does not vote)."""
@@ -209,6 +276,8 @@ class ClaimRecorder:
                 lines.append(f"         primary: {c.name}: {c.estimate}; tolerance: {c.tolerance}{posts}")
                 if c.precondition:
                     lines.append(f"         precondition failed: {c.precondition}")
+                if c.equilibrium is not None and not c.equilibrium.settled:
+                    lines.append(f"         {c.equilibrium.text}")
             else:
                 lines.append(f"         {sub.reason}")
         return "\n".join(lines)
@@ -223,4 +292,16 @@ class ClaimRecorder:
         return jsonable({"claim": self.claim.to_dict(), "test": self.test, "verdict": result.verdict.value,
                          "reason": result.reason, "subclaims": [s.to_dict() for s in result.subclaims],
                          "checks": checks, "statistics": self.statistics, "figures": self.figures,
-                         "notes": self.notes, "scale": self.scale, "models": self.models})
+                         "notes": self.notes, "scale": self.scale, "models": self.models,
+                         "equilibria": self.equilibria})
+
+
+def _pick(value: Any, key: str | None) -> float:
+    return float(value if key is None else value[key])
+
+
+def _columns(values: Sequence[Any], keyed: bool) -> Any:
+    """Per-run values as ``at`` takes them: a list, or a dict of per-run lists."""
+    if not keyed:
+        return [float(v) for v in values]
+    return {k: [float(v[k]) for v in values] for k in values[0]} if values else {}

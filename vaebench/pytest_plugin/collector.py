@@ -37,6 +37,20 @@ class Collector:
         self.t0 = time.time()
         self.report_path: str | None = None
         self.summary: list[dict] = []
+        self.design: list[dict] = []
+
+    def pytest_collection_finish(self, session):
+        """The design table of every claim collected, shown before the first model trains."""
+        if hasattr(self.config, "workerinput"):
+            return
+        from vaebench.pytest_plugin.designtable import design_tables, n_runs_of, write_design
+
+        if not any("claim" in getattr(i, "fixturenames", ()) for i in session.items):
+            return
+        self.design = design_tables(session.items, n_runs_of(self.config))
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None and self.design:
+            write_design(tr, self.design)
 
     def pytest_runtest_logreport(self, report):
         record = prop(report, RECORD_KEY)
@@ -86,7 +100,7 @@ class Collector:
         name = f"{stamp}-{env.get('scale', 'run')}" + ("-benchmarks" if benchmark_only else "")
         return {"run": {"name": name, "started": self.started, "duration_s": time.time() - self.t0,
                         "exitstatus": exitstatus, "benchmark_only": benchmark_only},
-                "environment": env, "summary": self.summary, "records": records,
+                "environment": env, "summary": self.summary, "records": records, "design": self.design,
                 "tests": {r["claim"]["id"] + "::" + r["test"]: {"outcome": r["outcome"], "verdict": r["verdict"],
                                                                 "duration": r.get("duration", 0.0)}
                           for r in records}}

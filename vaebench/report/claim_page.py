@@ -421,6 +421,7 @@ def view(results: dict) -> dict:
         "data": data,
         "environment": environment,
         "tests": _tests(results.get("tests", {})),
+        "design": results.get("design", []),
     }
 
 

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 from scipy import optimize
 from scipy import stats as sps
 
 from vaebench.errors import StatsError, require
 
-__all__ = ["DesignRow", "min_margin", "decision_power", "runs_needed", "design_row"]
+__all__ = ["DesignRow", "min_margin", "decision_power", "runs_needed", "design_row", "Prior", "design_table"]
 
 #: the largest run count :func:`runs_needed` looks at
 MAX_RUNS = 1000
@@ -112,3 +113,45 @@ def design_row(check: str, n_runs: int, prior_sd: float, *, alpha: float = 0.05,
     return DesignRow(check, n_runs, float(prior_sd), room,
                      min_margin(prior_sd, n_runs, alpha, power), min_margin(prior_sd, n_runs, a_ref, power),
                      runs_needed(room, prior_sd, alpha, power), runs_needed(room, prior_sd, a_ref, power))
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What a claim module states, before any run, about one sub-claim's primary check:
+    the prior between-run SD of its per-run statistic (in the statistic's units) and where
+    it comes from, and the room its tolerance leaves: ``half_width`` of a band (the truth
+    at its centre) or the expected ``margin`` from a one-sided edge."""
+
+    sd: float
+    source: str
+    half_width: float | None = None
+    margin: float | None = None
+
+    def __post_init__(self) -> None:
+        require(math.isfinite(self.sd) and self.sd > 0, f"sd={self.sd!r} must be a positive between-run SD",
+                StatsError)
+        require(bool(self.source.strip()), "source='' : say where the prior SD comes from", StatsError)
+        require((self.half_width is None) != (self.margin is None),
+                f"half_width={self.half_width!r}, margin={self.margin!r}: give one (a band or a one-sided edge)",
+                StatsError)
+
+
+def design_table(subclaims: Sequence[tuple[str, str]], priors: Mapping[str, Prior], n_runs: int,
+                 alpha: float = 0.05) -> list[dict]:
+    """One row per ``(sub-claim id, primary check)``: :func:`design_row` from its stated
+    :class:`Prior` at ``n_runs`` runs and m = len(subclaims), with the prior's source; a
+    sub-claim without a prior says so (nothing is known before training)."""
+    m = len(subclaims)
+    unknown = set(priors) - {sid for sid, _ in subclaims}
+    require(not unknown, f"priors for {sorted(unknown)}: not sub-claims of this claim", StatsError)
+    rows = []
+    for sid, check in subclaims:
+        p = priors.get(sid)
+        if p is None:
+            rows.append({"subclaim": sid, "check": check, "n_runs": n_runs, "can_support": None,
+                         "text": f"{sid}: no prior between-run SD stated: what it can decide is unknown "
+                                 "before training"})
+            continue
+        row = design_row(sid, n_runs, p.sd, alpha=alpha, m=m, half_width=p.half_width, margin=p.margin)
+        rows.append({**row.to_dict(), "subclaim": sid, "check": check, "source": p.source})
+    return rows

@@ -20,7 +20,11 @@ The decision (:func:`decide`), for a claim with m sub-claims at family-wise leve
   decides both ways — validly, and more strictly for support than needed;
 - a sub-claim takes the verdict of its primary check; a primary check whose models fail
   the check's precondition (not converged, collapsed, too few finite runs) is
-  inconclusive with that reason, whatever its intervals say;
+  inconclusive with that reason, whatever its intervals say; so is a primary check whose
+  statistic is still moving (:mod:`vaebench.stats.equilibrium`: the same check on the
+  predicted final values of its runs gives another verdict; :func:`settle`), with "still
+  moving: predicted final X, now Y"; and a decided check one of whose runs lies apart from
+  the others (:func:`guard_apart`: runs at another minimum, counted as a secondary finding);
 - the claim is **supported** when every sub-claim is: the claim is the conjunction of its
   sub-claims, so by intersection–union the claim's false-support rate is at most the
   largest sub-claim's, ≤ α; **refuted** when any sub-claim is: each false refutation has
@@ -38,14 +42,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
 
 from vaebench.errors import StatsError, require
+from vaebench.stats.equilibrium import Settling, settling
 from vaebench.stats.estimate import Estimate
 
 __all__ = ["ALPHA", "Verdict", "SubClaim", "Design", "Check", "SubClaimResult", "ClaimResult", "decide",
            "combine", "check_within", "check_above", "check_below", "PRIMARY", "SECONDARY", "UNITS",
-           "both_levels", "merge_levels"]
+           "both_levels", "merge_levels", "claim_verdict", "settle", "settle_all", "guard_apart"]
 
 #: the family-wise error level of every claim's decision
 ALPHA = 0.05
@@ -146,7 +153,8 @@ class Check:
     training runs) and ``n_runs`` how many training runs it rests on. A primary check
     carries its support interval as ``estimate`` and its refutation interval as
     ``refute_estimate`` (None: one interval decides both ways, as for a secondary check
-    or an exact value).
+    or an exact value). ``equilibrium``, when set, says whether the statistic has settled
+    (:func:`settle`): a check whose statistic is still moving is inconclusive.
     """
 
     name: str
@@ -161,6 +169,7 @@ class Check:
     n_runs: int | None = None
     precondition: str | None = None
     refute_estimate: Estimate | None = None
+    equilibrium: Settling | None = None
 
     def __post_init__(self) -> None:
         require(self.role in (PRIMARY, SECONDARY), f"role={self.role!r}; use 'primary' or 'secondary'", StatsError)
@@ -170,7 +179,7 @@ class Check:
 
     @property
     def verdict(self) -> Verdict:
-        if self.precondition:
+        if self.precondition or (self.equilibrium is not None and not self.equilibrium.settled):
             return Verdict.INCONCLUSIVE
         return _verdict_of(self.passed)
 
@@ -179,6 +188,8 @@ class Check:
         """The reason of the verdict, the precondition first when it failed."""
         if self.precondition:
             return f"precondition failed: {self.precondition} (the interval alone: {self.reason})"
+        if self.equilibrium is not None and not self.equilibrium.settled:
+            return f"{self.equilibrium.text} (the interval alone: {self.reason})"
         return self.reason
 
     def to_dict(self) -> dict:
@@ -187,7 +198,8 @@ class Check:
                 "reason": self.why, "posts": self.posts, "subclaim": self.subclaim, "role": self.role,
                 "unit": self.unit, "n_runs": self.n_runs, "level": self.estimate.level,
                 "refute_estimate": self.refute_estimate.to_dict() if self.refute_estimate else None,
-                "precondition": {"ok": not self.precondition, "reason": self.precondition or ""}}
+                "precondition": {"ok": not self.precondition, "reason": self.precondition or ""},
+                "equilibrium": self.equilibrium.to_dict() if self.equilibrium is not None else None}
 
 
 @dataclass
@@ -305,14 +317,12 @@ def decide(claim_id: str, design: Design, checks: Sequence[Check],
             results.append(SubClaimResult(sub, Verdict.INCONCLUSIVE, "its primary check was not run"))
         else:
             results.append(SubClaimResult(sub, c.verdict, c.why, c))
-    verdicts = [r.verdict for r in results]
-    if verdicts and all(v is Verdict.SUPPORTED for v in verdicts):
-        verdict, reason = Verdict.SUPPORTED, f"all {len(results)} sub-claims supported"
-    elif Verdict.REFUTED in verdicts:
-        verdict = Verdict.REFUTED
+    verdict = claim_verdict(r.verdict for r in results)
+    if verdict is Verdict.SUPPORTED:
+        reason = f"all {len(results)} sub-claims supported"
+    elif verdict is Verdict.REFUTED:
         reason = "refuted: " + ", ".join(r.subclaim.id for r in results if r.verdict is Verdict.REFUTED)
     else:
-        verdict = Verdict.INCONCLUSIVE
         reason = "undecided: " + "; ".join(f"{r.subclaim.id} ({r.reason})" for r in results
                                             if r.verdict is Verdict.INCONCLUSIVE) if results else "no sub-claim"
     return ClaimResult(claim_id, verdict, checks, reason, results)
@@ -438,3 +448,81 @@ def both_levels(design: Design, at: Callable[[float], Sequence[Check]]) -> list[
         out.append(merge_levels(support.pop(c.name), c))
     require(not support, f"primary checks {sorted(support)} are missing at the refutation level", StatsError)
     return out
+
+
+# --------------------------------------------------------------------------- equilibrium
+
+def settle(check: Check, at_predicted: Check | None, kinds: dict[str, int] | None = None,
+           why_not: str = "", verdict: Verdict | None = None) -> Check:
+    """``check`` (on the current per-run values) with its :class:`Settling`: compared with
+    ``at_predicted``, the same check on the runs' predicted final values
+    (:mod:`vaebench.stats.equilibrium`), or with ``verdict`` when given (the verdict over
+    every plausible prediction). ``at_predicted=None`` (the prediction could not be made: a
+    run not settling; ``why_not`` says why) counts as an inconclusive prediction."""
+    if at_predicted is not None:
+        require(at_predicted.name == check.name, f"cannot settle check {check.name!r} with the prediction of "
+                f"{at_predicted.name!r}; pass the same check on the predicted final values", StatsError)
+        v_pred, pred = verdict or _verdict_of(at_predicted.passed), at_predicted.estimate
+    else:
+        v_pred = Verdict.INCONCLUSIVE
+        pred = Estimate(math.nan, -math.inf, math.inf, check.estimate.level, why_not or "no prediction",
+                        check.n_runs)
+    return replace(check, equilibrium=settling(_verdict_of(check.passed), v_pred, check.estimate, pred, kinds))
+
+
+def _finite(values: Any) -> bool:
+    if isinstance(values, dict):
+        return all(_finite(v) for v in values.values())
+    return bool(np.all(np.isfinite(np.asarray(values, dtype=np.float64))))
+
+
+def settle_all(design: Design, at: Callable[[Any, float], Sequence[Check]], now: Any, predicted: Any,
+               kinds: dict[str, int] | None = None, ends: Sequence[Any] = ()) -> list[Check]:
+    """A claim's checks ``at(values, level)`` on the current per-run values ``now``, each
+    primary check settled (:func:`settle`) against the same check on the ``predicted`` final
+    values and on each of ``ends`` (the predictions at the ends of the relaxation rate's
+    interval, :attr:`vaebench.stats.equilibrium.Equilibrium.ends`): the predicted verdict is
+    theirs when they all agree, else inconclusive. ``now`` and each prediction are what ``at``
+    takes (a list of per-run values, or a dict of such lists); a non-finite predicted value (a
+    run, or an end of the rate's interval, not settling) leaves every primary check without a
+    prediction, so still moving unless it is inconclusive already."""
+    current = both_levels(design, lambda level: at(now, level))
+    options = [predicted, *ends]
+    afters: list[dict[str, Check]] = []
+    if all(_finite(p) for p in options):
+        afters = [{c.name: c for c in both_levels(design, lambda level, p=p: at(p, level)) if c.role == PRIMARY}
+                  for p in options]
+    out = []
+    for c in current:
+        if c.role != PRIMARY:
+            out.append(c)
+        elif not afters:
+            out.append(settle(c, None, kinds, "a run is not settling (or may not be): no predicted final value"))
+        else:
+            verdicts = {_verdict_of(a[c.name].passed) for a in afters}
+            out.append(settle(c, afters[0][c.name], kinds,
+                              verdict=verdicts.pop() if len(verdicts) == 1 else Verdict.INCONCLUSIVE))
+    return out
+
+
+# --------------------------------------------------------------------------- runs at another minimum
+
+def guard_apart(check: Check, values: Any, level: float = 0.95, labels: Sequence[str] | None = None
+                ) -> tuple[Check, Check | None]:
+    """``check`` (decided from the per-run ``values``) and, when one run lies apart from the
+    others (:func:`vaebench.stats.outliers.apart`), that finding as a secondary check of its
+    own; the primary ``check`` then is inconclusive with the reason, since its interval
+    across runs assumes one population of runs (:mod:`vaebench.stats.outliers`)."""
+    from vaebench.stats.outliers import apart
+
+    found = apart(values, level)
+    if found is None:
+        return check, None
+    text = found.text if labels is None else found.text.replace(f"run {found.index}", labels[found.index], 1)
+    finding = Check(f"{check.name}: runs apart from the others", Estimate.exact(found.q, "Dixon's Q", found.n),
+                    f"Dixon's Q ≤ {found.critical:.3f} ({found.level:.0%})", False, text, check.posts,
+                    subclaim=check.subclaim, role=SECONDARY, unit="runs", n_runs=found.n)
+    if check.passed is None:
+        return check, finding
+    why = f"{text}; the check's interval assumes one population of runs"
+    return replace(check, precondition="; ".join(p for p in (check.precondition, why) if p)), finding
