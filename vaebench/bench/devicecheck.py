@@ -321,100 +321,62 @@ class DeviceCheck:
         return near["setup_seconds"] + MARGIN * q * (near["compile_seconds"] + (self.size.rounds + 1) * epoch)
 
     def _pack_bench(self, name: str, label: str, spec, precision: str, pack: int, feed: str | None, main: bool) -> dict:
-        from vaebench.bench.gpu import GpuUtilisation
-        from vaebench.bench.memory import device_memory, reset_device_peak
-        from vaebench.bench.setup import benchmark_info, make_batch, parameters
-        from vaebench.bench.throughput import pack_step_memory, pack_trainer, throughput
-        from vaebench.bench.timing import dispatch_seconds
+        """A pack of ``pack`` members trained for an untimed epoch (tracing, compile) and
+        ``size.rounds`` timed ones; its benchmark entry recorded, its summary returned."""
+        from vaebench.bench.setup import make_batch
+        from vaebench.bench.throughput import pack_trainer
 
         t0 = time.monotonic()
         size = self.size
         images = make_batch(size.image_size, size.epoch_batches * size.batch_size, seed=3)
-        trainer = pack_trainer(
-            spec,
-            size.image_size,
-            images,
-            size.batch_size,
-            pack=pack,
-            precision=precision,
-            probe_size=min(512, len(images)),
-            feed=feed,
-        )
+        trainer = pack_trainer(spec, size.image_size, images, size.batch_size, pack=pack, precision=precision,
+                               probe_size=min(512, len(images)), feed=feed)
+        info, seconds = self._time_pack(trainer, spec, label, precision, pack, len(images))
+        self.benchmarks.append(bench_entry(
+            name.replace(" ", "_"),
+            f"device check: pack epochs of {len(images)} images {size.image_size}px batch {size.batch_size}",
+            seconds, info))
+        del trainer
+        _release()
+        result = _pack_result(label, precision, pack, info, seconds, time.monotonic() - t0)
+        if main:
+            self.measured[f"{label} {precision} {pack}"] = result
+        return result
+
+    def _time_pack(self, trainer, spec, label: str, precision: str, pack: int, n_images: int) -> tuple[dict, list]:
+        """The warm-up epoch and the timed ones, with memory, GPU utilisation and dispatch cost:
+        the benchmark's ``info`` and the timed epochs' seconds."""
+        from vaebench.bench.gpu import GpuUtilisation
+        from vaebench.bench.memory import device_memory, reset_device_peak
+        from vaebench.bench.setup import benchmark_info, parameters
+        from vaebench.bench.throughput import pack_step_memory, throughput
+        from vaebench.bench.timing import dispatch_seconds
+
+        size = self.size
         w0 = time.perf_counter()
         trainer.fit_epoch()  # tracing and compilation, untimed
         warmup = time.perf_counter() - w0
         reset_device_peak()
         with GpuUtilisation() as gpu:
             seconds = [trainer.fit_epoch() for _ in range(size.rounds)]
-        memory = device_memory()
-        step_memory = pack_step_memory(trainer)
-        rate = throughput(pack * len(images), seconds)
-        steps = size.epoch_batches  # steps per timed epoch (the images are epoch_batches batches)
+        memory, step_memory = device_memory() or {}, pack_step_memory(trainer) or {}
+        rate = throughput(pack * n_images, seconds)
         variables = len(trainer.pack.variables) + len(trainer.pack.optimizer.variables)
+        mean = sum(seconds) / len(seconds)
         info = benchmark_info(
-            spec,
-            size.image_size,
-            size.batch_size,
-            label=f"{label} pack of {pack}",
-            precision=precision,
-            pack=pack,
-            feed=trainer.feed,
-            check_size=size.name,
-            images_per_model=len(images),
-            warmup_seconds=warmup,
+            spec, size.image_size, size.batch_size, label=f"{label} pack of {pack}", precision=precision, pack=pack,
+            feed=trainer.feed, check_size=size.name, images_per_model=n_images, warmup_seconds=warmup,
             images_per_second_per_model=rate.images_per_second.value / pack,
             per_model=parameters(trainer.members[0].model),
-            device_memory_peak_bytes=(memory or {}).get("peak"),
-            device_memory_current_bytes=(memory or {}).get("current"),
-            device_memory_source=(memory or {}).get("source"),
-            device_memory_resettable=(memory or {}).get("resettable"),
-            step_memory_bytes=(step_memory or {}).get("step_peak"),
-            step_memory_increment_bytes=(step_memory or {}).get("increment"),
-            step_memory_source=(step_memory or {}).get("source"),
-            compile_seconds=max(0.0, warmup - sum(seconds) / len(seconds)),
-            seconds_per_step=sum(seconds) / len(seconds) / steps,
-            dispatch_seconds_per_call=dispatch_seconds(variables),
-            step_variables=variables,
+            device_memory_peak_bytes=memory.get("peak"), device_memory_current_bytes=memory.get("current"),
+            device_memory_source=memory.get("source"), device_memory_resettable=memory.get("resettable"),
+            step_memory_bytes=step_memory.get("step_peak"), step_memory_increment_bytes=step_memory.get("increment"),
+            step_memory_source=step_memory.get("source"), compile_seconds=max(0.0, warmup - mean),
+            seconds_per_step=mean / size.epoch_batches,  # the images are epoch_batches batches
+            dispatch_seconds_per_call=dispatch_seconds(variables), step_variables=variables,
             measure="PackTrainer.fit_epoch: every member one epoch (model-images counted)",
-            **rate.to_info(),
-            **gpu.to_info(),
-        )
-        self.benchmarks.append(
-            bench_entry(
-                name.replace(" ", "_"),
-                f"device check: pack epochs of {len(images)} images {size.image_size}px batch {size.batch_size}",
-                seconds,
-                info,
-            )
-        )
-        del trainer
-        _release()
-        step_seconds = time.monotonic() - t0
-        result = {
-            "label": label,
-            "precision": precision,
-            "pack": pack,
-            "feed": info["feed"],
-            "float32_arithmetic": info["float32_arithmetic"],
-            "images_per_second": rate.images_per_second.value,
-            "images_per_second_per_model": info["images_per_second_per_model"],
-            "warmup_seconds": warmup,
-            "compile_seconds": info["compile_seconds"],
-            "round_seconds": seconds,
-            "setup_seconds": max(0.0, step_seconds - warmup - sum(seconds)),
-            "device_memory_peak_bytes": info["device_memory_peak_bytes"],
-            "step_memory_bytes": info["step_memory_bytes"],
-            "step_memory_increment_bytes": info["step_memory_increment_bytes"],
-            "seconds_per_step": info["seconds_per_step"],
-            "dispatch_seconds_per_call": info["dispatch_seconds_per_call"],
-            "gpu_utilisation": info["gpu_utilisation"],
-            "gpu_utilisation_note": info["gpu_utilisation_note"],
-            "gpu_memory_used_max_mib": info["gpu_memory_used_max_mib"],
-            "step_seconds": step_seconds,
-        }
-        if main:
-            self.measured[f"{label} {precision} {pack}"] = result
-        return result
+            **rate.to_info(), **gpu.to_info())
+        return info, seconds
 
     # ----------------------------------------------------------------- b: one epoch at the posts' count
 
@@ -705,3 +667,19 @@ def main(
     _say(f"{size} size on {backend.name()} ({backend.device()}), budget {budget_s:.0f} s, into {out}")
     check.run(plan(check))
     return 0
+
+
+#: what a pack benchmark's summary copies from its benchmark ``info``
+_PACK_RESULT_KEYS = ("float32_arithmetic", "images_per_second_per_model", "compile_seconds",
+                     "device_memory_peak_bytes", "step_memory_bytes", "step_memory_increment_bytes",
+                     "seconds_per_step", "dispatch_seconds_per_call", "gpu_utilisation", "gpu_utilisation_note",
+                     "gpu_memory_used_max_mib")
+
+
+def _pack_result(label: str, precision: str, pack: int, info: dict, seconds: list, step_seconds: float) -> dict:
+    """A pack benchmark's summary: what the plan's estimates and summary.json read."""
+    return {"label": label, "precision": precision, "pack": pack, "feed": info["feed"],
+            "images_per_second": info["images_per_second"], **{k: info[k] for k in _PACK_RESULT_KEYS},
+            "warmup_seconds": info["warmup_seconds"], "round_seconds": seconds,
+            "setup_seconds": max(0.0, step_seconds - info["warmup_seconds"] - sum(seconds)),
+            "step_seconds": step_seconds}
