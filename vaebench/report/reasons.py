@@ -1,0 +1,85 @@
+"""Reasons in few words: the per-model reasons of a precondition or a health flag
+("ae z=256 seed=0: not converged: probe radius rising 3.2% per epoch; ae z=256 seed=1: not
+converged: probe radius rising 4.3% per epoch") grouped by what went wrong, with the
+numbers that differ given as ranges ("2 models: not converged (probe radius rising
+3.2–4.3% per epoch)"); and text cut at a word, never inside one. Shapes text only."""
+from __future__ import annotations
+
+import re
+import textwrap
+
+__all__ = ["group_reasons", "wrap"]
+
+#: what went wrong with a model, as :mod:`vaebench.claims.health` words it
+KINDS = ("not converged", "convergence unknown", "posterior collapse", "collapsed", "training stopped",
+         "non-finite loss in its history", "non-finite", "stopped")
+_ITEM = re.compile(r"(?:^|: )(?P<label>[^:;]+?): (?P<kind>" + "|".join(map(re.escape, KINDS))
+                   + r")(?::\s*(?P<detail>.*))?$")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
+
+
+def _items(reason: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """``(prefix, [(label, kind, detail), ...])`` of a "; "-joined reason; parts that name
+    no model continue the detail of the model before them."""
+    prefix, items = "", []
+    for part in reason.split("; "):
+        m = _ITEM.search(part)
+        if m is None:
+            if items:
+                label, kind, detail = items[-1]
+                items[-1] = (label, kind, f"{detail}; {part}" if detail else part)
+            else:
+                prefix = f"{prefix}; {part}" if prefix else part
+            continue
+        if not items and m.start() > 0:
+            prefix = f"{prefix}; {part[:m.start()]}" if prefix else part[:m.start()]
+        items.append((m.group("label").strip(), m.group("kind"), (m.group("detail") or "").strip()))
+    return prefix, items
+
+
+def _span(values: list[str]) -> str:
+    numbers = sorted({float(v) for v in values})
+    if len(numbers) == 1:
+        return values[0]
+    low, high = (next(v for v in values if float(v) == x) for x in (numbers[0], numbers[-1]))
+    return f"{low}–{high}"
+
+
+def _merge_details(details: list[str]) -> str:
+    """Details of one template, their numbers as ranges; several templates joined by "; "."""
+    groups: dict[str, list[list[str]]] = {}
+    for d in details:
+        groups.setdefault(_NUMBER.sub("#", d), []).append(_NUMBER.findall(d))
+    out = []
+    for template, numbers in groups.items():
+        pieces = template.split("#")
+        text = pieces[0]
+        for i, piece in enumerate(pieces[1:]):
+            text += _span([n[i] for n in numbers]) + piece
+        out.append(text)
+    return "; ".join(t for t in out if t)
+
+
+def group_reasons(reason: str) -> str:
+    """``reason`` with its per-model parts grouped by kind (see the module docstring); a
+    reason that names no model is returned as it is."""
+    prefix, items = _items(reason or "")
+    if not items:
+        return reason or ""
+    kinds: dict[str, list[tuple[str, str]]] = {}
+    for label, kind, detail in items:
+        kinds.setdefault(kind, []).append((label, detail))
+    parts = []
+    for kind, found in kinds.items():
+        labels = list(dict.fromkeys(label for label, _ in found))
+        who = labels[0] if len(labels) == 1 else f"{len(labels)} models"
+        detail = _merge_details([d for _, d in found if d])
+        parts.append(f"{who}: {kind}" + (f" ({detail})" if detail else ""))
+    return (f"{prefix}: " if prefix else "") + "; ".join(parts)
+
+
+def wrap(text: str, width: int = 110, indent: str = "") -> list[str]:
+    """``text`` as lines of at most ``width`` characters, broken between words (a word
+    longer than a line is kept whole); later lines start with ``indent``."""
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False) or [""]
