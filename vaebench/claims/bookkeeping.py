@@ -50,10 +50,6 @@ def finite_rows(z: np.ndarray, claim: Any, label: str) -> np.ndarray:
     return z[ok]
 
 
-#: spec fields that describe the posts' convolutional stack only
-POSTS_CONV_FIELDS = ("filters", "kernel", "stride", "batchnorm", "dense", "activation")
-
-
 def _one_or_all(values) -> Any:
     values = list(dict.fromkeys(values))
     return values[0] if len(values) == 1 else values

@@ -232,6 +232,24 @@ def spec_to_dict(spec: Any) -> dict:
     return spec
 
 
+#: the fields of :class:`ModelSpec` that describe the posts' convolutional stack (``'posts-conv'``) only
+POSTS_CONV_FIELDS = ("filters", "kernel", "stride", "batchnorm", "dense", "activation")
+
+
+def recorded_model_spec(spec: ModelSpec) -> dict:
+    """``spec`` as ``spec.json``, a plan and the report record it: :func:`spec_to_dict`, but
+    for a user's architecture without the fields of the posts' stack
+    (:data:`POSTS_CONV_FIELDS`) that it leaves at their defaults: they do not describe its
+    model. A field set to another value is kept (the architecture may read it).
+    :func:`spec_from_dict` restores the defaults, so the spec and its store key are unchanged."""
+    out = spec_to_dict(spec)
+    if spec.architecture == DEFAULT_ARCHITECTURE:
+        return out
+    defaults = ModelSpec(architecture=spec.architecture)
+    return {k: v for k, v in out.items()
+            if k not in POSTS_CONV_FIELDS or getattr(spec, k) != getattr(defaults, k)}
+
+
 def spec_from_dict(cls: type, data: dict) -> Any:
     """Inverse of :func:`spec_to_dict` for one spec class."""
     names = {f.name for f in dataclasses.fields(cls)}

@@ -54,6 +54,8 @@ def exact(x: float) -> str:
     return f"{x:,.{decimals}f}"
 
 
+#: the method of a value given without an interval (a float a claim recorded: not exact)
+NO_INTERVAL = "no interval"
 #: an interval wider than this many times its estimate says nothing about it
 UNINFORMATIVE = 10.0
 
@@ -89,7 +91,8 @@ def estimate_parts(estimate: dict, text: str = "") -> dict:
         interval = f" [{bounds[0]}, {bounds[1]}]" if None not in bounds else ""
         return {"value": "—" + interval, "how": how, "marks": ["no estimate"]}
     if level == 1.0 or (lo == v == hi):
-        return {"value": exact(v), "how": method or "exact", "marks": []}
+        spelled = m.group(1) if m and method == NO_INTERVAL else exact(v)
+        return {"value": spelled, "how": method or "exact", "marks": []}
     if math.isinf(lo) and math.isinf(hi):
         shown = m.group(1) if m else exact(v)
         n = estimate.get("n")

@@ -46,10 +46,11 @@ def _span(values: list[str]) -> str:
 
 
 def _merge_details(details: list[str]) -> str:
-    """Details of one template, their numbers as ranges; several templates joined by "; "."""
+    """The "; "-separated pieces of ``details`` grouped by their text without numbers, each
+    group's numbers as ranges; the groups joined by "; "."""
     groups: dict[str, list[list[str]]] = {}
-    for d in details:
-        groups.setdefault(_NUMBER.sub("#", d), []).append(_NUMBER.findall(d))
+    for piece in (p for d in details for p in d.split("; ")):
+        groups.setdefault(_NUMBER.sub("#", piece), []).append(_NUMBER.findall(piece))
     out = []
     for template, numbers in groups.items():
         pieces = template.split("#")

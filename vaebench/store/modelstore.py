@@ -77,6 +77,7 @@ from vaebench.config import (
     DataSpec,
     ModelSpec,
     TrainSpec,
+    recorded_model_spec,
     spec_from_dict,
     spec_hash,
     spec_to_dict,
@@ -452,7 +453,7 @@ class ModelStore:
         try:
             model.save_weights(str(tmp / WEIGHTS))
             meta = {**(meta or {}), "versions": backend.versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            atomic.write_json(tmp / "spec.json", {"data": spec_to_dict(data), "model": spec_to_dict(model_spec),
+            atomic.write_json(tmp / "spec.json", {"data": spec_to_dict(data), "model": recorded_model_spec(model_spec),
                                                   "train": spec_to_dict(train),
                                                   "key": key_parts(fingerprint, model_spec), "meta": meta})
             atomic.write_json(tmp / "history.json", history)

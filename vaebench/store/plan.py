@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from vaebench import atomic
-from vaebench.config import DataSpec, ModelSpec, TrainSpec, check_count, spec_from_dict, spec_to_dict
+from vaebench.config import (
+    DataSpec,
+    ModelSpec,
+    TrainSpec,
+    check_count,
+    recorded_model_spec,
+    spec_from_dict,
+    spec_to_dict,
+)
 from vaebench.errors import PlanError, VaebenchError, require
 
 #: the version of the plan's JSON layout
@@ -45,7 +53,8 @@ class PlannedModel:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "stored": self.stored, "fingerprint": self.fingerprint,
-                "data": spec_to_dict(self.data), "model": spec_to_dict(self.model), "train": spec_to_dict(self.train),
+                "data": spec_to_dict(self.data), "model": recorded_model_spec(self.model),
+                "train": spec_to_dict(self.train),
                 **({"key": self.key} if self.key is not None else {})}
 
     @classmethod
