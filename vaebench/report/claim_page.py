@@ -20,7 +20,7 @@ from pathlib import Path
 from vaebench.config import posts_setting
 from vaebench.report.figures import render_figure
 from vaebench.report.html import COLOURS, CSS, estimate_parts, exact, number
-from vaebench.report.reasons import group_reasons
+from vaebench.report.reasons import group_reasons, headline, models_by_kind
 
 TEMPLATES = Path(__file__).parent / "templates"
 _SOURCES = {"synthetic": "synthetic faces", "celeba": "CelebA", "folder": "folder"}
@@ -149,15 +149,11 @@ def _precondition_flags(check: dict | None) -> list[dict]:
         return []
     reason = str(pre.get("reason", ""))
     grouped = group_reasons(reason)
-    counts: dict[str, list[str]] = {}
-    for part in reason.split("; "):
-        kind = next((k for k in _HEALTH if k in part), None)
-        if kind:
-            counts.setdefault(kind, []).append(part.split(":")[0].strip())
-    if not counts:
-        return [{"label": reason.split(":")[0][:60], "detail": grouped, "kind": "bad", "models": []}]
+    kinds = models_by_kind(reason)
+    if not kinds:
+        return [{"label": headline(reason), "detail": grouped, "kind": "bad", "models": []}]
     return [{"label": f"{k} ({len(v)} model{'s' if len(v) > 1 else ''})", "detail": grouped, "kind": "bad",
-             "models": v} for k, v in counts.items()]
+             "models": v} for k, v in kinds.items()]
 
 
 def _runs_flag(s: dict, posts: dict) -> dict | None:
@@ -169,7 +165,7 @@ def _runs_flag(s: dict, posts: dict) -> dict | None:
         return None
     per = "arm" if s.get("per_arm") else "model"
     return {
-        "label": f"too few runs: {have}/{per} (full scale: {want})",
+        "label": f"too few runs: {have}/{per} (full: {want})",
         "detail": f"{have} runs per {per}; the full scale "
                   f"(the posts' setting, with the runs its claims' designs want) has {want}",
         "kind": "warn",
@@ -306,6 +302,7 @@ def _sub_row(sub: dict, check: dict | None, setting: dict, claim_setting: dict, 
         "statement": sub["statement"],
         "verdict": sub["verdict"],
         "why": "" if supported else group_reasons(_short_reason(sub.get("reason", ""))),
+        "headline": "" if supported else headline(_short_reason(sub.get("reason", ""))),
         "reason": "" if supported else sub.get("reason", ""),
         "setting": _describe(setting) if setting != claim_setting else "",
         "posts": _posts_text(setting, posts, has_posts) if setting != claim_setting else "",

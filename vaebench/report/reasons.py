@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-__all__ = ["group_reasons", "wrap"]
+__all__ = ["group_reasons", "models_by_kind", "headline", "wrap"]
 
 #: what went wrong with a model, as :mod:`vaebench.claims.health` words it
 KINDS = ("not converged", "convergence unknown", "posterior collapse", "collapsed", "training stopped",
@@ -77,6 +77,22 @@ def group_reasons(reason: str) -> str:
         detail = _merge_details([d for _, d in found if d])
         parts.append(f"{who}: {kind}" + (f" ({detail})" if detail else ""))
     return (f"{prefix}: " if prefix else "") + "; ".join(parts)
+
+
+def models_by_kind(reason: str) -> dict[str, list[str]]:
+    """``{kind: [model labels]}`` of the models a reason names (empty when it names none)."""
+    out: dict[str, list[str]] = {}
+    for label, kind, _ in _items(reason or "")[1]:
+        if label not in out.setdefault(kind, []):
+            out[kind].append(label)
+    return out
+
+
+def headline(text: str, width: int = 40) -> str:
+    """The start of a reason, up to its first ": " and at most ``width`` characters, cut at
+    a word ("precondition failed", "1.50 [1.40, 1.60] lies entirely outside …")."""
+    head = text.split(": ", 1)[0]
+    return head if len(head) <= width else wrap(head, width - 1)[0] + "…"
 
 
 def wrap(text: str, width: int = 110, indent: str = "") -> list[str]:
