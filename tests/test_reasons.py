@@ -30,3 +30,12 @@ def test_wrap_breaks_between_words_only():
     lines = wrap("alpha beta gamma-delta epsilon " + "x" * 30, 20, "  ")
     assert lines == ["alpha beta", "  gamma-delta", "  epsilon", "  " + "x" * 30]
     assert all(word in " ".join(lines).split() for word in ("alpha", "gamma-delta", "x" * 30))
+
+
+def test_the_default_preconditions_wording_is_grouped_and_the_interval_kept():
+    reason = ("precondition failed: the models this test loaded: mlp ae z=8 seed=0: convergence unknown (only 2 "
+              "epochs: too few to judge convergence); mlp ae z=8 seed=1: convergence unknown (only 2 epochs: too few "
+              "to judge convergence) (the interval alone: 3.9 [3.1, 4.7] (97.5% t over runs) lies entirely above 1)")
+    assert group_reasons(reason) == (
+        "precondition failed: the models this test loaded: 2 models: convergence unknown (only 2 epochs: too few to "
+        "judge convergence) (the interval alone: 3.9 [3.1, 4.7] (97.5% t over runs) lies entirely above 1)")

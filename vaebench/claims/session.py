@@ -65,6 +65,11 @@ class Session:
             self.timings[f"data {spec.source} {spec.image_size}px"] = time.perf_counter() - t0
         return self._data[spec]
 
+    def train_images(self, spec: DataSpec | None = None) -> int | None:
+        """How many training images ``spec`` gave (None when it is not loaded: nothing is read for it)."""
+        spec = spec or self.data_spec
+        return len(self._data[spec][0]) if spec in self._data else None
+
     def data_fingerprint(self, spec: DataSpec | None = None) -> str:
         """The content fingerprint of ``spec``'s train and test images (every byte of both):
         the data part of every store key of models trained on them."""

@@ -22,6 +22,7 @@ from vaebench.config.specs import (  # noqa: F401
     check_count,
     check_image_size,
     check_precision,
+    model_spec_from_record,
     recorded_model_spec,
     spec_from_dict,
     spec_hash,

@@ -238,16 +238,26 @@ POSTS_CONV_FIELDS = ("filters", "kernel", "stride", "batchnorm", "dense", "activ
 
 def recorded_model_spec(spec: ModelSpec) -> dict:
     """``spec`` as ``spec.json``, a plan and the report record it: :func:`spec_to_dict`, but
-    for a user's architecture without the fields of the posts' stack
-    (:data:`POSTS_CONV_FIELDS`) that it leaves at their defaults: they do not describe its
-    model. A field set to another value is kept (the architecture may read it).
-    :func:`spec_from_dict` restores the defaults, so the spec and its store key are unchanged."""
+    for a user's architecture the fields of the posts' stack (:data:`POSTS_CONV_FIELDS`) are
+    not among its fields: those left at their defaults are left out, the others (the
+    posts' AE has no BatchNorm, say) go under ``"not_applicable"``. They do not describe
+    its model (the architecture may still read them). :func:`model_spec_from_record`
+    restores the spec exactly, so its store key is unchanged."""
     out = spec_to_dict(spec)
     if spec.architecture == DEFAULT_ARCHITECTURE:
         return out
     defaults = ModelSpec(architecture=spec.architecture)
-    return {k: v for k, v in out.items()
-            if k not in POSTS_CONV_FIELDS or getattr(spec, k) != getattr(defaults, k)}
+    aside = {k: out.pop(k) for k in POSTS_CONV_FIELDS}
+    aside = {k: v for k, v in aside.items() if getattr(spec, k) != getattr(defaults, k)}
+    return {**out, "not_applicable": aside} if aside else out
+
+
+def model_spec_from_record(data: dict) -> ModelSpec:
+    """The :class:`ModelSpec` of a :func:`recorded_model_spec` (or a :func:`spec_to_dict`) record."""
+    data = dict(data)
+    aside = data.pop("not_applicable", None) or {}
+    require(isinstance(aside, dict), f"not_applicable={aside!r} must be an object of ModelSpec fields")
+    return spec_from_dict(ModelSpec, {**aside, **data})
 
 
 def spec_from_dict(cls: type, data: dict) -> Any:

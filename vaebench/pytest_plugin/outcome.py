@@ -51,7 +51,7 @@ def pytest_runtest_makereport(item, call):
         from vaebench import backend
         from vaebench.claims.bookkeeping import models_ran
 
-        recorder.ran = models_ran(served, backend.name())
+        recorder.ran = models_ran(served, backend.name(), session.train_images)
     verdict, record, mistake = decided(recorder)
     if mistake is not None:
         if not report.failed:          # a test that raised keeps its own traceback

@@ -14,7 +14,9 @@ __all__ = ["group_reasons", "models_by_kind", "headline", "wrap"]
 KINDS = ("not converged", "convergence unknown", "posterior collapse", "collapsed", "training stopped",
          "non-finite loss in its history", "non-finite", "stopped")
 _ITEM = re.compile(r"(?:^|: )(?P<label>[^:;]+?): (?P<kind>" + "|".join(map(re.escape, KINDS))
-                   + r")(?::\s*(?P<detail>.*))?$")
+                   + r")(?::\s*(?P<detail>.*)| \((?P<inner>.*)\))?$")
+#: what a check's reason adds after its precondition (kept whole, after the groups)
+_TAIL = re.compile(r" \(the interval alone: .*\)$")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
 
 
@@ -33,7 +35,8 @@ def _items(reason: str) -> tuple[str, list[tuple[str, str, str]]]:
             continue
         if not items and m.start() > 0:
             prefix = f"{prefix}; {part[:m.start()]}" if prefix else part[:m.start()]
-        items.append((m.group("label").strip(), m.group("kind"), (m.group("detail") or "").strip()))
+        detail = m.group("detail") if m.group("detail") is not None else m.group("inner")
+        items.append((m.group("label").strip(), m.group("kind"), (detail or "").strip()))
     return prefix, items
 
 
@@ -64,7 +67,8 @@ def _merge_details(details: list[str]) -> str:
 def group_reasons(reason: str) -> str:
     """``reason`` with its per-model parts grouped by kind (see the module docstring); a
     reason that names no model is returned as it is."""
-    prefix, items = _items(reason or "")
+    tail = _TAIL.search(reason or "")
+    prefix, items = _items(reason[:tail.start()] if tail else reason or "")
     if not items:
         return reason or ""
     kinds: dict[str, list[tuple[str, str]]] = {}
@@ -76,7 +80,7 @@ def group_reasons(reason: str) -> str:
         who = labels[0] if len(labels) == 1 else f"{len(labels)} models"
         detail = _merge_details([d for _, d in found if d])
         parts.append(f"{who}: {kind}" + (f" ({detail})" if detail else ""))
-    return (f"{prefix}: " if prefix else "") + "; ".join(parts)
+    return (f"{prefix}: " if prefix else "") + "; ".join(parts) + (tail.group() if tail else "")
 
 
 def models_by_kind(reason: str) -> dict[str, list[str]]:

@@ -26,6 +26,7 @@ from vaebench.config import (
     ModelSpec,
     TrainSpec,
     check_count,
+    model_spec_from_record,
     recorded_model_spec,
     spec_from_dict,
     spec_to_dict,
@@ -73,7 +74,7 @@ class PlannedModel:
             require(isinstance(d[k], dict), f"{where}.{k}={d[k]!r} must be an object of {cls_.__name__} fields",
                     PlanError)
             try:
-                specs[k] = spec_from_dict(cls_, d[k])
+                specs[k] = model_spec_from_record(d[k]) if cls_ is ModelSpec else spec_from_dict(cls_, d[k])
             except (VaebenchError, TypeError, ValueError) as e:
                 raise PlanError(f"{where}.{k} ({d['name']}): {e}") from None
         key = d.get("key")
