@@ -31,7 +31,8 @@ def summarise(records: list[dict]) -> list[dict]:
 def _new_row(claim: dict, record: dict) -> dict:
     return {"id": claim["id"], "title": claim["title"], "generalises": claim.get("generalises"),
             "level": claim.get("level"), "declared": claim.get("subclaims", []), "subclaims": {}, "errors": [],
-            "passed": 0, "failed": 0, "open": 0, "n_runs": None, "flags": {}, "scale": record.get("scale", {})}
+            "passed": 0, "failed": 0, "open": 0, "n_runs": None, "flags": {}, "scale": record.get("scale", {}),
+            "ran": record.get("ran", {})}
 
 
 def _merge(row: dict, r: dict) -> None:
