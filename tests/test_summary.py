@@ -28,6 +28,6 @@ def test_long_reasons_wrap_between_words_and_group_models():
     tr = Terminal()
     write_table(tr, [row], {}, None)
     assert "5 models: not converged (probe radius rising 3.2–3.5% per epoch" in " ".join(tr.text.split())
-    assert "supercalifragilistic" in tr.text.split()                     # the last word whole
+    assert "supercalifragilistic)" in tr.text.split()                    # the last word whole
     assert all(len(line) <= WIDTH + 30 for line in tr.text.splitlines())
     assert "health: not converged: 5 models: " + ", ".join(labels[:2]) in tr.text
