@@ -39,3 +39,10 @@ def test_the_default_preconditions_wording_is_grouped_and_the_interval_kept():
     assert group_reasons(reason) == (
         "precondition failed: the models this test loaded: 2 models: convergence unknown (only 2 epochs: too few to "
         "judge convergence) (the interval alone: 3.9 [3.1, 4.7] (97.5% t over runs) lies entirely above 1)")
+
+
+def test_a_model_with_several_flags_is_one_item():
+    reason = ("vae z=32 seed=0: convergence unknown, collapsed (only 2 epochs; 0 of 32 active units); "
+              "vae z=32 seed=1: convergence unknown, collapsed (only 2 epochs; 1 of 32 active units)")
+    assert group_reasons(reason) == ("2 models: convergence unknown, collapsed (only 2 epochs; 0–1 of 32 active "
+                                     "units)")

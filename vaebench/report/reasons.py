@@ -13,18 +13,30 @@ __all__ = ["group_reasons", "models_by_kind", "headline", "wrap"]
 #: what went wrong with a model, as :mod:`vaebench.claims.health` words it
 KINDS = ("not converged", "convergence unknown", "posterior collapse", "collapsed", "training stopped",
          "non-finite loss in its history", "non-finite", "stopped")
-_ITEM = re.compile(r"(?:^|: )(?P<label>[^:;]+?): (?P<kind>" + "|".join(map(re.escape, KINDS))
-                   + r")(?::\s*(?P<detail>.*)| \((?P<inner>.*)\))?$")
+_KIND = "(?:" + "|".join(map(re.escape, KINDS)) + ")"
+_ITEM = re.compile(r"(?:^|: )(?P<label>[^:;]+?): (?P<kind>" + _KIND + "(?:, " + _KIND + r")*)"
+                   r"(?::\s*(?P<detail>.*)| \((?P<inner>.*)\))?$")
 #: what a check's reason adds after its precondition (kept whole, after the groups)
 _TAIL = re.compile(r" \(the interval alone: .*\)$")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
+
+
+def _split(text: str) -> list[str]:
+    """``text`` split at each "; " outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and text.startswith("; ", i):
+            parts.append(text[start:i])
+            start = i + 2
+    return parts + [text[start:]]
 
 
 def _items(reason: str) -> tuple[str, list[tuple[str, str, str]]]:
     """``(prefix, [(label, kind, detail), ...])`` of a "; "-joined reason; parts that name
     no model continue the detail of the model before them."""
     prefix, items = "", []
-    for part in reason.split("; "):
+    for part in _split(reason):
         m = _ITEM.search(part)
         if m is None:
             if items:
