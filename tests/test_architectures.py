@@ -187,3 +187,22 @@ def test_check_contract_on_the_posts_builders():
     A.check_contract("posts-conv", posts, 16, build_encoder(posts, 16), build_decoder(posts, 16))
     with pytest.raises(SpecError, match=r"returned ndarray, not a keras\.Model"):
         A.check_contract("posts-conv", posts, 16, np.zeros(3), build_decoder(posts, 16))
+
+
+def test_check_architecture_passes_a_sigmoid_decoder(tiny):
+    from vaebench.models import check_architecture
+
+    check_architecture("tiny")                                   # a VAE and an AE of z_dim 8
+    check_architecture("tiny", spec("vae"), image_size=16)
+
+
+def test_a_decoder_without_sigmoid_fails_the_architecture_check(tmp_path, registry):
+    from vaebench.models import check_architecture
+
+    linear = TINY_BUILDERS.replace('activation="sigmoid", ', "")
+    assert linear != TINY_BUILDERS
+    module = load_module(tmp_path, "linear_builders", linear)
+    A.register_architecture("linear", encoder=module.encoder, decoder=module.decoder)
+    with pytest.raises(SpecError, match=r"architecture 'linear': the decoder must give images in \[0, 1\].*"
+                                        r"End the decoder with a sigmoid"):
+        check_architecture("linear")

@@ -37,3 +37,17 @@ def test_last_epoch_is_nan_without_values():
     assert bookkeeping.last_epoch({"loss": [3.0, 2.5]}, "loss") == 2.5
     assert math.isnan(bookkeeping.last_epoch({"loss": []}, "loss"))
     assert math.isnan(bookkeeping.last_epoch({}, "kl"))
+
+
+def test_models_ran_describes_the_specs_a_test_asked_for():
+    from vaebench.config import DataSpec, ModelSpec, TrainSpec
+
+    data = DataSpec(source="folder", path="/data/digits", image_size=32, n_train=1437, n_test=360)
+    ae, vae = ModelSpec(kind="ae", z_dim=2, fact=0.0, architecture="mlp"), ModelSpec(z_dim=2, architecture="mlp")
+    served = [(data, m, TrainSpec(epochs=40, seed=s)) for m in (ae, vae) for s in (0, 1)] + \
+        [(data, ae, TrainSpec(epochs=40, seed=0))]                    # asked twice: one model
+    assert bookkeeping.models_ran(served, "tensorflow") == {
+        "source": "folder", "path": "/data/digits", "image_size": 32, "train_images": 1437, "architecture": "mlp",
+        "kind": ["ae", "vae"], "z_dim": 2, "epochs": 40, "runs_per_model": 2, "models": 4, "precision": "float32",
+        "backend": "tensorflow"}
+    assert bookkeeping.models_ran([]) == {}

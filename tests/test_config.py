@@ -4,7 +4,17 @@ import re
 
 import pytest
 
-from vaebench.config import SCALES, DataSpec, ModelSpec, TrainSpec, get_scale, spec_from_dict, spec_hash, spec_to_dict
+from vaebench.config import (
+    SCALES,
+    DataSpec,
+    ModelSpec,
+    TrainSpec,
+    get_scale,
+    recorded_model_spec,
+    spec_from_dict,
+    spec_hash,
+    spec_to_dict,
+)
 from vaebench.errors import SpecError
 
 
@@ -185,3 +195,16 @@ def test_a_training_seed_outside_32_bits_is_refused_at_the_spec(seed):
 def test_learning_rate_must_be_finite_and_positive(rate):
     with pytest.raises(SpecError, match=f"learning_rate={rate} must be a finite number > 0"):
         TrainSpec(learning_rate=rate)
+
+
+def test_a_users_spec_is_recorded_without_the_posts_stack_fields():
+    from vaebench.config import model_spec_from_record
+
+    mine = ModelSpec(kind="ae", z_dim=8, fact=0.0, batchnorm=False, architecture="mlp")
+    recorded = recorded_model_spec(mine)
+    assert not {"filters", "kernel", "stride", "batchnorm", "dense", "activation"} & set(recorded)
+    assert recorded["not_applicable"] == {"batchnorm": False}             # set apart, not as if it applied
+    assert model_spec_from_record(recorded) == mine                        # the spec (and its key) unchanged
+    assert "not_applicable" not in recorded_model_spec(ModelSpec(architecture="mlp"))
+    assert recorded_model_spec(ModelSpec()) == spec_to_dict(ModelSpec())  # the posts' stack: every field
+    assert model_spec_from_record(spec_to_dict(ModelSpec())) == ModelSpec()

@@ -27,7 +27,7 @@ def _scatter(title):
 
 
 def _png(html):
-    m = re.search(r'src="data:image/png;base64,([^"]+)"', html)
+    m = re.search(r'src="data:image/(?:png|webp);base64,([^"]+)"', html)
     assert m, "no embedded PNG"
     return Image.open(io.BytesIO(base64.b64decode(m.group(1))))
 

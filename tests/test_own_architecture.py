@@ -29,6 +29,12 @@ def example_files() -> dict[str, str]:
     return files
 
 
+def test_the_readme_claim_module_is_at_most_60_lines():
+    module = "# test_x1_mlp_autoencoder.py\n" + example_files()["test_x1_mlp_autoencoder.py"]
+    assert len(module.splitlines()) <= 60, len(module.splitlines())
+    assert "from vaebench import claims" in module and "claims.excess_loss" in module
+
+
 @pytest.fixture
 def registry(monkeypatch):
     """The architecture registry, restored after the test (the example registers "mlp")."""
@@ -74,6 +80,16 @@ def test_the_readme_example_trains_through_the_store(pytester, pictures, tmp_pat
     first.stdout.fnmatch_lines(["*X1 *", "*X1a*", "*X1b*"])
     spec = json.loads((store / "models" / next(iter(made)) / "spec.json").read_text())
     assert spec["model"]["architecture"] == "mlp"
+    assert not {"filters", "batchnorm", "activation"} & set(spec["model"])     # the posts' stack does not apply
+    assert spec["model"]["not_applicable"] == {"batchnorm": False}
+    results = json.loads((pytester.path / "reports1" / "latest" / "results.json").read_text())
+    assert results["records"][0]["ran"] == {
+        "source": "folder", "path": str(pictures), "image_size": 32, "train_images": 80, "architecture": "mlp",
+        "kind": "ae", "z_dim": 8, "epochs": 2, "runs_per_model": 2, "models": 2, "precision": "float32",
+        "backend": env["backend"]}
+    page = (pytester.path / "reports1" / "latest" / "index.html").read_text()
+    assert "folder 32×32 · 80 train · architecture mlp · z 8 · 2 ep · 2 runs/model" in page
+    assert 'id="scale-banner"' not in page and "the posts&#39; setting, where different" not in page
     assert spec["key"]["architecture_fingerprint"] == architectures.fingerprint("mlp")
 
     _, env, trained = run("reports2")                                   # the same again: loaded

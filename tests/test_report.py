@@ -150,14 +150,14 @@ def test_the_verdict_table_comes_first_with_scale_data_runs_and_health(parsed):
         assert column in head
     claim_row = next(r for r in first["rows"] if r and r[0] == "T1")
     text = " | ".join(claim_row)
-    assert "cpu · synthetic faces 32×32 · 12,000 train · 12 ep · 3 runs/model" in text
+    assert "cpu · synthetic faces 32×32 · 12,000 train · z 256 · 12 ep · 3 runs/model" in text
     assert "full · CelebA 96×96 · 170,000 train · 24 ep · 4 runs/model" in text
     assert "6" in claim_row
-    assert "not converged (1 model)" in text and "too few runs: 3/model (full scale: 4)" in text
+    assert "not converged (1 model)" in text and "too few runs: 3/model (full: 4)" in text
     sub = next(r for r in first["rows"] if r and r[0] == "T1b")
     assert "inconclusive" in sub and "not converged (2 models)" in " | ".join(sub)
     refuted = next(r for r in first["rows"] if r and r[0] == "T1a")
-    assert "1.50 [1.40, 1.60] lies entirely outside [0.9, 1.1]" in refuted  # the why, without the method
+    assert "1.50 [1.40, 1.60] lies entirely outside [0.9, 1.1]" in " | ".join(refuted)  # the why, without the method
 
 
 def test_a_banner_says_when_the_run_is_not_at_the_posts_setting(page):
@@ -214,7 +214,7 @@ def test_the_tests_table_says_inconclusive(parsed):
 def test_the_page_is_escaped_and_offline(page):
     assert "A toy claim &lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold</b>" not in page
     assert "http://" not in page and "https://" not in page
-    assert page.count("data:image/png;base64,") == 1
+    assert page.count("data:image/png;base64,") + page.count("data:image/webp;base64,") == 1
     assert 'id="T1"' in page and 'href="#T1"' in page
 
 
@@ -246,3 +246,58 @@ def test_estimate_parts():
     nan = estimate_parts({"value": "nan", "low": 0.0, "high": "inf", "level": 0.95, "method": "exact", "n": 3},
                          "nan [0, inf] (95% exact)")
     assert nan["value"] == "— [0, ∞]" and nan["marks"] == ["no estimate"]
+
+
+def user_results():
+    """A user's claim (no posts' figures) on their own architecture and folder, with a mean
+    passed as a float, an interval at n = 2 and three flagged models."""
+    out = copy.deepcopy(results())
+    rec, summary = out["records"][0], out["summary"][0]
+    rec["claim"].update(posts={}, id="X1", title="my MLP learns my images")
+    for c in rec["checks"]:
+        c["posts"] = None
+    rec["statistics"] = [
+        {"name": "mean-image loss", "estimate": _est(0.29, level=1.0, method="no interval", n=None),
+         "estimate_text": "0.29 [0.29, 0.29] (100% no interval)", "posts": None, "note": ""},
+        {"name": "held-out / mean ratio", "estimate": _est(0.29, 0.0, 17027.03, n=2),
+         "estimate_text": "0.29 [0.00, 17027.03] (95% t over runs)", "posts": None, "note": ""}]
+    rec["ran"] = {"source": "folder", "path": "/data/digits", "image_size": 32, "train_images": 1437,
+                  "architecture": "mlp", "kind": "vae", "z_dim": 2, "epochs": 40, "runs_per_model": 2,
+                  "models": 2, "precision": "float32", "backend": "tensorflow"}
+    labels = [f"mlp vae z=2 fact=1e-05 seed={s}" for s in range(3)]
+    rec["models"] = [{"label": x, "flags": ["not converged"], "reasons": {"converged": "loss falling"}} for x in labels]
+    summary.update(id="X1", title="my MLP learns my images", flags={"not converged": labels})
+    for s in summary["subclaims"]:
+        s["id"] = s["id"].replace("T1", "X1")
+    return out
+
+
+def test_a_users_claim_shows_the_users_setting_and_no_posts():
+    page = render_html(user_results())
+    first = Page(page).tables[0]
+    assert not any("posts' setting" in h for h in first["head"])
+    assert 'id="scale-banner"' not in page
+    row = " | ".join(next(r for r in first["rows"] if r and r[0] == "X1"))
+    assert "folder 32×32 · 1,437 train · architecture mlp · z 2 · 40 ep · 2 runs/model" in row
+    assert "12 ep" not in row and "z 256" not in row
+    assert all(f"seed={s}" in row for s in range(3))        # every flagged model named
+
+
+def test_floats_are_not_exact_and_uninformative_intervals_say_so():
+    page = render_html(user_results())
+    assert '0.29</span> <span class="how">(no interval)' in page
+    assert "(exact)" not in page.split("mean-image")[1][:200]
+    assert "0.29 · too few runs to bound (n=2)" in page and "17027" not in page
+
+
+def test_long_lists_of_flagged_models_are_folded():
+    out = user_results()
+    labels = [f"mlp vae z=2 fact=1e-05 seed={s}" for s in range(6)]
+    out["summary"][0]["flags"] = {"not converged": labels}
+    page = render_html(out)
+    assert "6 models flagged</summary>" in page and all(x in page for x in labels)
+
+
+def test_the_tally_opens_the_page(page):
+    assert re.search(r'<p class="tally" id="tally">1 claim: 0 supported, 1 refuted, 0 inconclusive</p>', page)
+    assert page.index('id="tally"') < page.index('id="verdicts"')

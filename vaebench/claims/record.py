@@ -136,6 +136,8 @@ class ClaimRecorder:
         self.figures: list[dict] = []
         self.notes: list[str] = []
         self.scale: dict = {}
+        #: what the test's models were (:func:`vaebench.claims.bookkeeping.models_ran`), set by the plugin
+        self.ran: dict = {}
         self.models: list[dict] = []
         self.covered: tuple[str, ...] | None = None
         self.result: ClaimResult | None = None
@@ -231,10 +233,17 @@ class ClaimRecorder:
         self.statistic(f"predicted final value of the {name} (t CI across runs)", eq.predicted,
                        note=f"now {eq.now}; runs: {eq.kinds}; epochs {steps}")
 
-    def statistic(self, name: str, estimate: Estimate | float, posts: str | None = None, note: str = "") -> None:
-        """Add a statistic shown in the report without a tolerance (it does not vote)."""
+    def statistic(self, name: str, estimate: Estimate | float, posts: str | None = None, note: str = "",
+                  exact: bool | None = None) -> None:
+        """Add a statistic shown in the report without a tolerance (it does not vote).
+
+        A plain number is shown without an interval: labelled exact when ``exact`` is true
+        or, by default, when it is an integer (a count); a float (a mean over runs, say) is
+        "a value without interval", never "exact"."""
         if not isinstance(estimate, Estimate):
-            estimate = Estimate.exact(float(estimate))
+            is_int = isinstance(estimate, (int, np.integer)) and not isinstance(estimate, (bool, np.bool_))
+            exact = is_int if exact is None else exact
+            estimate = Estimate.exact(float(estimate), method="exact" if exact else "no interval")
         self.statistics.append({"name": name, "estimate": estimate.to_dict(), "estimate_text": str(estimate),
                                 "posts": posts, "note": note})
 
@@ -292,7 +301,7 @@ class ClaimRecorder:
         return jsonable({"claim": self.claim.to_dict(), "test": self.test, "verdict": result.verdict.value,
                          "reason": result.reason, "subclaims": [s.to_dict() for s in result.subclaims],
                          "checks": checks, "statistics": self.statistics, "figures": self.figures,
-                         "notes": self.notes, "scale": self.scale, "models": self.models,
+                         "notes": self.notes, "scale": self.scale, "ran": self.ran, "models": self.models,
                          "equilibria": self.equilibria})
 
 

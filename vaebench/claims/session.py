@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from vaebench import backend
-from vaebench.config import DataSpec, ModelSpec, Scale, TrainSpec, get_scale
+from vaebench.config import DEFAULT_ARCHITECTURE, DataSpec, ModelSpec, Scale, TrainSpec, get_scale
 from vaebench.store.modelstore import Entry, ModelStore
 
 
@@ -47,6 +47,7 @@ class Session:
         self._latents: dict[tuple, dict] = {}
         self._scorer = None
         self._health: dict[str, object] = {}
+        self._served: list[tuple] = []
         self.timings: dict[str, float] = {}
 
     @property
@@ -63,6 +64,11 @@ class Session:
             self._data[spec] = load_dataset(spec, cache_dir=self.store.data_cache, progress=self.progress)
             self.timings[f"data {spec.source} {spec.image_size}px"] = time.perf_counter() - t0
         return self._data[spec]
+
+    def train_images(self, spec: DataSpec | None = None) -> int | None:
+        """How many training images ``spec`` gave (None when it is not loaded: nothing is read for it)."""
+        spec = spec or self.data_spec
+        return len(self._data[spec][0]) if spec in self._data else None
 
     def data_fingerprint(self, spec: DataSpec | None = None) -> str:
         """The content fingerprint of ``spec``'s train and test images (every byte of both):
@@ -131,12 +137,32 @@ class Session:
             for run in LocalExecutor(progress=self.progress).run(plan, self.store, datasets=self.datasets):
                 entries.update((by_name[name], entry) for name, entry in zip(run.names, run.entries))
                 self.timings["train " + ", ".join(run.names)] = run.seconds
+        self._check_architectures(data_spec, wanted)
         for job in wanted:
             t0 = time.perf_counter()
             entry = entries[job]
             self._models[data_spec, job.model, job.train] = Trained(entry=entry, model=entry.load_model())
             self.timings[f"load {entry.name}"] = time.perf_counter() - t0
+        self._served += [(data_spec, j.model, j.train) for j in jobs]
         return [self._models[data_spec, j.model, j.train] for j in jobs]
+
+    def served(self, clear: bool = True) -> list[tuple]:
+        """``(data_spec, model_spec, train_spec)`` of every model asked for (trained or loaded)
+        since the last call with ``clear``: what the test that asked ran
+        (:func:`vaebench.claims.bookkeeping.models_ran` describes them)."""
+        out = list(self._served)
+        if clear:
+            self._served.clear()
+        return out
+
+    def _check_architectures(self, data_spec: DataSpec, jobs) -> None:
+        """A user's architecture is checked once per spec and image size before its models
+        are trained or loaded (:func:`vaebench.models.check.check_architecture`: the contract
+        and the decoder's output range)."""
+        from vaebench.models.check import check_architecture
+
+        for spec in dict.fromkeys(j.model for j in jobs if j.model.architecture != DEFAULT_ARCHITECTURE):
+            check_architecture(spec.architecture, spec, data_spec.image_size)
 
     def plan(self, requests: Sequence[tuple], data_spec: DataSpec | None = None) -> list:
         """The :class:`vaebench.store.plan.PlannedModel` of each distinct request (see

@@ -232,6 +232,34 @@ def spec_to_dict(spec: Any) -> dict:
     return spec
 
 
+#: the fields of :class:`ModelSpec` that describe the posts' convolutional stack (``'posts-conv'``) only
+POSTS_CONV_FIELDS = ("filters", "kernel", "stride", "batchnorm", "dense", "activation")
+
+
+def recorded_model_spec(spec: ModelSpec) -> dict:
+    """``spec`` as ``spec.json``, a plan and the report record it: :func:`spec_to_dict`, but
+    for a user's architecture the fields of the posts' stack (:data:`POSTS_CONV_FIELDS`) are
+    not among its fields: those left at their defaults are left out, the others (the
+    posts' AE has no BatchNorm, say) go under ``"not_applicable"``. They do not describe
+    its model (the architecture may still read them). :func:`model_spec_from_record`
+    restores the spec exactly, so its store key is unchanged."""
+    out = spec_to_dict(spec)
+    if spec.architecture == DEFAULT_ARCHITECTURE:
+        return out
+    defaults = ModelSpec(architecture=spec.architecture)
+    aside = {k: out.pop(k) for k in POSTS_CONV_FIELDS}
+    aside = {k: v for k, v in aside.items() if getattr(spec, k) != getattr(defaults, k)}
+    return {**out, "not_applicable": aside} if aside else out
+
+
+def model_spec_from_record(data: dict) -> ModelSpec:
+    """The :class:`ModelSpec` of a :func:`recorded_model_spec` (or a :func:`spec_to_dict`) record."""
+    data = dict(data)
+    aside = data.pop("not_applicable", None) or {}
+    require(isinstance(aside, dict), f"not_applicable={aside!r} must be an object of ModelSpec fields")
+    return spec_from_dict(ModelSpec, {**aside, **data})
+
+
 def spec_from_dict(cls: type, data: dict) -> Any:
     """Inverse of :func:`spec_to_dict` for one spec class."""
     names = {f.name for f in dataclasses.fields(cls)}

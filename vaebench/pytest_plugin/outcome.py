@@ -40,9 +40,18 @@ def prop(report, key):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    recorder = getattr(item, "_vaebench_record", None)
-    if recorder is None or report.when != "call":
+    if report.when != "call":
         return
+    session = item.funcargs.get("vaebench_session") if hasattr(item, "funcargs") else None
+    served = session.served() if session is not None else []
+    recorder = getattr(item, "_vaebench_record", None)
+    if recorder is None:
+        return
+    if served:
+        from vaebench import backend
+        from vaebench.claims.bookkeeping import models_ran
+
+        recorder.ran = models_ran(served, backend.name(), session.train_images)
     verdict, record, mistake = decided(recorder)
     if mistake is not None:
         if not report.failed:          # a test that raised keeps its own traceback
@@ -56,7 +65,6 @@ def pytest_runtest_makereport(item, call):
     record["verdict"], record["outcome"] = verdict, report.outcome
     report.user_properties.append((VERDICT_KEY, verdict))
     report.user_properties.append((RECORD_KEY, json.dumps(record)))
-    session = item.funcargs.get("vaebench_session") if hasattr(item, "funcargs") else None
     if session is not None:
         report.user_properties.append((ENV_KEY, json.dumps(session.environment())))
 
@@ -100,7 +108,7 @@ def error_record(recorder, mistake: str) -> dict:
                      "subclaims": [{**s.to_dict(), "verdict": "error", "reason": mistake, "check": None}
                                    for s in subs],
                      "figures": recorder.figures, "notes": recorder.notes, "scale": recorder.scale,
-                     "models": recorder.models})
+                     "ran": recorder.ran, "models": recorder.models})
 
 
 def pytest_report_teststatus(report, config):

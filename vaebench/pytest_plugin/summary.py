@@ -3,7 +3,11 @@ claim rule of :func:`vaebench.stats.verdict.claim_verdict`), and the terminal's 
 table (:func:`write_table`)."""
 from __future__ import annotations
 
+from vaebench.report.reasons import group_reasons, wrap
 from vaebench.stats.verdict import claim_verdict
+
+#: characters of a verdict line's text before it wraps (between words, never inside one)
+WIDTH = 150
 
 #: a sub-claim decided by several tests (parametrised, say) takes the gravest verdict
 _GRAVITY = {"supported": 0, "inconclusive": 1, "refuted": 2, "error": 3}
@@ -27,7 +31,8 @@ def summarise(records: list[dict]) -> list[dict]:
 def _new_row(claim: dict, record: dict) -> dict:
     return {"id": claim["id"], "title": claim["title"], "generalises": claim.get("generalises"),
             "level": claim.get("level"), "declared": claim.get("subclaims", []), "subclaims": {}, "errors": [],
-            "passed": 0, "failed": 0, "open": 0, "n_runs": None, "flags": {}, "scale": record.get("scale", {})}
+            "passed": 0, "failed": 0, "open": 0, "n_runs": None, "flags": {}, "scale": record.get("scale", {}),
+            "ran": record.get("ran", {})}
 
 
 def _merge(row: dict, r: dict) -> None:
@@ -82,10 +87,12 @@ def write_table(tr, summary: list[dict], environment: dict, report_path: str | N
         for sub in row["subclaims"]:
             tr.write("       ")
             tr.write(f"{sub['id']:5s} {sub['verdict']:13s}", **_COLOURS.get(sub["verdict"], {"yellow": True}))
-            why = "" if sub["verdict"] == "supported" else f" — {sub['reason']}"
-            tr.write_line(f" {sub['statement']}{why}"[:240])
+            why = "" if sub["verdict"] == "supported" else f" — {group_reasons(sub['reason'])}"
+            lines = wrap(f"{sub['statement']}{why}", WIDTH, " " * 27)
+            tr.write_line(" " + "\n".join(lines))
         for flag, labels in row.get("flags", {}).items():
-            tr.write_line(f"       health: {flag}: {', '.join(labels)}"[:240], yellow=True)
+            text = f"health: {flag}: {len(labels)} model{'s' if len(labels) > 1 else ''}: {', '.join(labels)}"
+            tr.write_line("       " + "\n".join(wrap(text, WIDTH, " " * 15)), yellow=True)
     data = environment.get("data")
     if isinstance(data, dict):
         from vaebench.claims.session import data_line

@@ -20,11 +20,13 @@ from pathlib import Path
 from vaebench.config import posts_setting
 from vaebench.report.figures import render_figure
 from vaebench.report.html import COLOURS, CSS, estimate_parts, exact, number
+from vaebench.report.reasons import group_reasons, headline, models_by_kind
 
 TEMPLATES = Path(__file__).parent / "templates"
 _SOURCES = {"synthetic": "synthetic faces", "celeba": "CelebA", "folder": "folder"}
 _SEED = re.compile(r"(?:\s+of)?,?\s*\(?\bseed (\d+)\b\)?")
 _HEALTH = ("not converged", "collapsed", "non-finite", "stopped")
+_POSTS_ARCHITECTURE = "posts-conv"
 
 
 # --------------------------------------------------------------------------- settings
@@ -34,23 +36,31 @@ def _run_setting(env: dict) -> dict:
     seeds = env.get("seeds")
     return {"scale": env.get("scale"), "source": data.get("source"), "image_size": data.get("image_size"),
             "train_images": data.get("train_images", data.get("n_train_asked")), "epochs": env.get("epochs"),
+            "z_dim": env.get("z_dim"),
             "runs_per_model": len(seeds) if isinstance(seeds, list) else None}
 
 
-def _record_setting(scale: dict, run: dict) -> dict:
-    """What one test ran at, from its ``describe_scale`` (the run's setting fills gaps only
-    for tests that trained: a test without ``epochs`` trained nothing)."""
-    trains = "epochs" in scale
+def _record_setting(record: dict, run: dict) -> dict:
+    """What one test ran at: the models it asked for (``ran``, from the specs its test
+    requested: :func:`vaebench.claims.bookkeeping.models_ran`) over its ``describe_scale``;
+    the run's setting fills gaps only for tests that trained (a test without ``epochs``
+    trained nothing)."""
+    scale, ran = record.get("scale") or {}, record.get("ran") or {}
+    trains = "epochs" in scale or bool(ran)
     data = str(scale.get("data", ""))
     source = next((k for k, label in _SOURCES.items() if data.startswith((k, label))), None)
     runs = scale.get("runs_per_arm") or (len(scale["seeds"]) if isinstance(scale.get("seeds"), list) else None)
     return {
         "scale": scale.get("scale", run.get("scale") if trains else None),
-        "source": source or (run.get("source") if trains else None),
-        "image_size": scale.get("image_size", run.get("image_size") if trains else None),
-        "train_images": scale.get("n_train", run.get("train_images") if trains else None),
-        "epochs": scale.get("epochs"),
-        "runs_per_model": runs,
+        "source": ran.get("source") or source or (run.get("source") if trains else None),
+        "image_size": ran.get("image_size", scale.get("image_size", run.get("image_size") if trains else None)),
+        "train_images": ran.get("train_images", scale.get("n_train", run.get("train_images") if trains else None)),
+        "architecture": ran.get("architecture"),
+        "z_dim": ran.get("z_dim", scale.get("z_dim") if trains else None),
+        "epochs": ran.get("epochs", scale.get("epochs")),
+        "runs_per_model": runs if "runs_per_arm" in scale else ran.get("runs_per_model", runs),
+        "precision": ran.get("precision"),
+        "backend": ran.get("backend"),
         "per_arm": "runs_per_arm" in scale,
         "training": scale.get("training"),
         "rounds": scale.get("rounds"),
@@ -58,53 +68,76 @@ def _record_setting(scale: dict, run: dict) -> dict:
     }
 
 
-def _describe(s: dict, keys=("scale", "source", "image_size", "train_images", "epochs", "runs_per_model")) -> str:
-    """A setting in one line: ``cpu · synthetic 32×32 · 12,000 train · 12 ep · 3 runs/model``."""
-    parts, v = [], {k: s.get(k) for k in keys}
-    if v.get("scale"):
-        parts.append(str(v["scale"]))
-    data = " ".join(
-        x
-        for x in (
-            _SOURCES.get(v.get("source"), v.get("source")),
-            f"{v['image_size']}×{v['image_size']}" if v.get("image_size") else None,
-        )
-        if x
-    )
-    if data:
-        parts.append(data)
+def _many(value, fmt=str) -> str:
+    """A setting value, or several (a list) joined with "/"."""
+    return "/".join(fmt(v) for v in value) if isinstance(value, list) else fmt(value)
+
+
+_SETTING = ("scale", "source", "image_size", "train_images", "architecture", "z_dim", "epochs", "runs_per_model",
+            "precision")
+
+
+def _describe(s: dict, keys=_SETTING) -> str:
+    """A setting in one line: ``cpu · synthetic 32×32 · 12,000 train · z 256 · 12 ep · 3 runs/model``
+    (an architecture other than the posts', a precision other than float32 and the
+    backend are named where recorded)."""
+    v = {k: s.get(k) for k in keys}
+    size = v.get("image_size")
+    data = " ".join(x for x in (_many(v["source"], lambda x: _SOURCES.get(x, x)) if v.get("source") else None,
+                                _many(size, lambda x: f"{x}×{x}") if size else None) if x)
+    parts = [str(v["scale"]) if v.get("scale") else "", data]
     if v.get("train_images") is not None:
-        parts.append(f"{exact(number(v['train_images']))} train")
+        parts.append(f"{_many(v['train_images'], lambda x: exact(number(x)))} train")
+    if v.get("architecture") and v["architecture"] != _POSTS_ARCHITECTURE:
+        parts.append(f"architecture {_many(v['architecture'])}")
+    if v.get("z_dim") is not None:
+        parts.append(f"z {_many(v['z_dim'])}")
     if v.get("epochs") is not None:
-        parts.append(f"{v['epochs']} ep")
+        parts.append(f"{_many(v['epochs'])} ep")
     if v.get("runs_per_model") is not None:
-        parts.append(f"{v['runs_per_model']} runs/{'arm' if s.get('per_arm') else 'model'}")
+        parts.append(f"{_many(v['runs_per_model'])} runs/{'arm' if s.get('per_arm') else 'model'}")
+    if v.get("precision") and v["precision"] != "float32":
+        parts.append(_many(v["precision"]))
+    if "backend" in keys and s.get("backend"):
+        parts.append(str(s["backend"]))
     if s.get("training") == "none":
         parts.append("no training")
     if s.get("rounds"):
         parts.append(f"{s['rounds']} benchmark rounds")
-    return " · ".join(parts)
+    return " · ".join(p for p in parts if p)
+
+
+def _posts_wanted(ours: dict, posts: dict) -> dict:
+    return dict(posts, architecture=posts.get("architecture", _POSTS_ARCHITECTURE), precision="float32",
+                runs_per_model=posts["runs_per_arm"] if ours.get("per_arm") else posts["runs_per_model"],
+                per_arm=ours.get("per_arm"))
 
 
 def _differs(ours: dict, posts: dict) -> list[str]:
     """The setting keys where a test's setting is not the posts'."""
-    wanted = dict(posts, runs_per_model=posts["runs_per_arm"] if ours.get("per_arm") else posts["runs_per_model"])
-    keys = [
-        k
-        for k in ("source", "image_size", "train_images", "epochs", "runs_per_model")
-        if ours.get(k) is not None and ours[k] != wanted.get(k)
-    ]
+    wanted = _posts_wanted(ours, posts)
+    keys = [k for k in _SETTING[1:] if ours.get(k) is not None and ours[k] != wanted.get(k)]
     return (["scale"] if keys else []) + keys
 
 
-def _posts_text(ours: dict, posts: dict) -> str:
+def _posts_text(ours: dict, posts: dict, has_posts: bool = True) -> str:
+    """The posts' setting where it differs from ``ours`` ("same" where it does not; "" for a
+    claim without the posts' figures: there is nothing of the posts' to compare with)."""
+    if not has_posts:
+        return ""
     keys = _differs(ours, posts)
-    wanted = dict(
-        posts,
-        runs_per_model=posts["runs_per_arm"] if ours.get("per_arm") else posts["runs_per_model"],
-        per_arm=ours.get("per_arm"),
-    )
-    return _describe(wanted, keys) if keys else "same"
+    return _describe(_posts_wanted(ours, posts), keys) if keys else "same"
+
+
+def _has_posts(records: list[dict]) -> bool:
+    """Whether a claim carries figures of the posts (its own, its sub-claims' or its checks')."""
+    for r in records:
+        claim = r.get("claim") or {}
+        if claim.get("posts") or any(s.get("posts") for s in claim.get("subclaims", [])):
+            return True
+        if any(c.get("posts") for c in r.get("checks", [])) or any(x.get("posts") for x in r.get("statistics", [])):
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- health
@@ -115,16 +148,12 @@ def _precondition_flags(check: dict | None) -> list[dict]:
     if pre.get("ok", True):
         return []
     reason = str(pre.get("reason", ""))
-    counts: dict[str, int] = {}
-    for part in reason.split("; "):
-        kind = next((k for k in _HEALTH if k in part), None)
-        if kind:
-            counts[kind] = counts.get(kind, 0) + 1
-    if not counts:
-        return [{"label": reason.split(":")[0][:60], "detail": reason, "kind": "bad"}]
-    return [
-        {"label": f"{k} ({n} model{'s' if n > 1 else ''})", "detail": reason, "kind": "bad"} for k, n in counts.items()
-    ]
+    grouped = group_reasons(reason)
+    kinds = models_by_kind(reason)
+    if not kinds:
+        return [{"label": headline(reason), "detail": grouped, "kind": "bad", "models": []}]
+    return [{"label": f"{k} ({len(v)} model{'s' if len(v) > 1 else ''})", "detail": grouped, "kind": "bad",
+             "models": v} for k, v in kinds.items()]
 
 
 def _runs_flag(s: dict, posts: dict) -> dict | None:
@@ -136,7 +165,7 @@ def _runs_flag(s: dict, posts: dict) -> dict | None:
         return None
     per = "arm" if s.get("per_arm") else "model"
     return {
-        "label": f"too few runs: {have}/{per} (full scale: {want})",
+        "label": f"too few runs: {have}/{per} (full: {want})",
         "detail": f"{have} runs per {per}; the full scale "
                   f"(the posts' setting, with the runs its claims' designs want) has {want}",
         "kind": "warn",
@@ -144,10 +173,8 @@ def _runs_flag(s: dict, posts: dict) -> dict | None:
 
 
 def _model_flags(flags: dict) -> list[dict]:
-    return [
-        {"label": f"{k} ({len(v)} model{'s' if len(v) > 1 else ''})", "detail": ", ".join(v), "kind": "bad"}
-        for k, v in flags.items()
-    ]
+    return [{"label": f"{k} ({len(v)} model{'s' if len(v) > 1 else ''})", "detail": ", ".join(v), "kind": "bad",
+             "models": list(v)} for k, v in flags.items()]
 
 
 def _dedupe(flags: list[dict]) -> list[dict]:
@@ -206,7 +233,7 @@ def _row(item: dict, setting: dict, posts: dict, role: str) -> dict:
         "posts": item.get("posts") or "",
         "verdict": item.get("verdict"),
         "why": (
-            _short_reason(item.get("reason") or "", item.get("estimate_text", ""))
+            group_reasons(_short_reason(item.get("reason") or "", item.get("estimate_text", "")))
             if "tolerance" in item
             else item.get("note")
         ),
@@ -266,49 +293,77 @@ def _short_reason(reason: str, estimate_text: str = "") -> str:
     return _BIG.sub(lambda m: exact(float(m.group())), _METHOD.sub("", reason))
 
 
+def _sub_row(sub: dict, check: dict | None, setting: dict, claim_setting: dict, posts: dict, has_posts: bool) -> dict:
+    n = (check or {}).get("n_runs") or ((check or {}).get("estimate") or {}).get("n")
+    unit = (check or {}).get("unit") or ""
+    supported = sub["verdict"] == "supported"
+    return {
+        "id": sub["id"],
+        "statement": sub["statement"],
+        "verdict": sub["verdict"],
+        "why": "" if supported else group_reasons(_short_reason(sub.get("reason", ""))),
+        "headline": "" if supported else headline(_short_reason(sub.get("reason", ""))),
+        "reason": "" if supported else sub.get("reason", ""),
+        "setting": _describe(setting) if setting != claim_setting else "",
+        "posts": _posts_text(setting, posts, has_posts) if setting != claim_setting else "",
+        "runs": "" if n is None else f"{n}" + ("" if unit in ("runs", "") else f" {unit}"),
+        "flags": _dedupe(_precondition_flags(check)),
+    }
+
+
 def _verdict_rows(summary: list[dict], records: list[dict], run: dict, posts: dict) -> list[dict]:
     by_test = {(r["claim"]["id"], r["test"]): r for r in records}
     rows = []
     for s in summary:
         recs = [r for r in records if r["claim"]["id"] == s["id"]]
-        settings = {r["test"]: _record_setting(r.get("scale") or {}, run) for r in recs}
+        has_posts = _has_posts(recs)
+        settings = {r["test"]: _record_setting(r, run) for r in recs}
         trained = [x for x in settings.values() if x.get("epochs")]
         claim_setting = trained[0] if trained else next(iter(settings.values()), run)
-        subs, flags = [], _model_flags(s.get("flags", {}))
-        flags += [_runs_flag(x, posts) for x in settings.values()]
+        flags = _model_flags(s.get("flags", {}))
+        if has_posts:
+            flags += [_runs_flag(x, posts) for x in settings.values()]
+        subs = []
         for sub in s.get("subclaims", []):
             rec = by_test.get((s["id"], sub.get("test")))
             check = next((c for c in (rec or {}).get("checks", []) if c["name"] == sub.get("check")), None)
             setting = settings.get(sub.get("test"), claim_setting)
-            n = (check or {}).get("n_runs") or ((check or {}).get("estimate") or {}).get("n")
-            unit = (check or {}).get("unit") or ""
-            subs.append(
-                {
-                    "id": sub["id"],
-                    "statement": sub["statement"],
-                    "verdict": sub["verdict"],
-                    "why": "" if sub["verdict"] == "supported" else _short_reason(sub.get("reason", "")),
-                    "reason": "" if sub["verdict"] == "supported" else sub.get("reason", ""),
-                    "setting": _describe(setting) if setting != claim_setting else "",
-                    "posts": _posts_text(setting, posts) if setting != claim_setting else "",
-                    "runs": "" if n is None else f"{n}" + ("" if unit in ("runs", "") else f" {unit}"),
-                    "flags": _dedupe(_precondition_flags(check)),
-                }
-            )
-        rows.append(
-            {
-                "id": s["id"],
-                "title": s["title"],
-                "generalises": s.get("generalises"),
-                "verdict": s["verdict"],
-                "n_runs": s.get("n_runs"),
-                "setting": _describe(claim_setting),
-                "posts": _posts_text(claim_setting, posts),
-                "flags": _dedupe(flags),
-                "subclaims": subs,
-            }
-        )
+            subs.append(_sub_row(sub, check, setting, claim_setting, posts, has_posts))
+        rows.append({"id": s["id"], "title": s["title"], "generalises": s.get("generalises"),
+                     "verdict": s["verdict"], "n_runs": s.get("n_runs"), "setting": _describe(claim_setting),
+                     "posts": _posts_text(claim_setting, posts, has_posts), "has_posts": has_posts,
+                     "flags": _dedupe(flags), "subclaims": subs})
     return rows
+
+
+def _test_section(r: dict, run: dict, posts: dict, has_posts: bool) -> dict:
+    setting = _record_setting(r, run)
+    checks = sorted(r.get("checks", []), key=lambda c: c.get("subclaim") or "")
+    primary = [_row(c, setting, posts, "primary") for c in checks if c.get("role", "primary") == "primary"]
+    secondary = [_row(c, setting, posts, "secondary") for c in checks if c.get("role") == "secondary"]
+    stats, seeds = _per_seed(r.get("statistics", []), setting, posts)
+    secondary += [_row(x, setting, posts, "shown") for x in stats]
+    models = r.get("models", [])
+    size, theirs = setting.get("image_size"), posts.get("image_size")
+    pixels = has_posts and isinstance(size, int) and size != theirs and setting.get("epochs")
+    return {
+        "test": r["test"],
+        "verdict": r["verdict"],
+        "setting": _describe(setting, _SETTING + ("backend",)),
+        "posts": _posts_text(setting, posts, has_posts),
+        "scale": _table(r.get("scale") or {})["rows"],
+        "ran": _table(r.get("ran") or {})["rows"] if r.get("ran") else [],
+        "primary": primary,
+        "primary_posts": any(x["posts"] for x in primary),
+        "secondary": secondary,
+        "secondary_posts": any(x["posts"] for x in secondary),
+        "seeds": seeds,
+        "models": models,
+        "unhealthy": [m for m in models if m.get("flags")],
+        "notes": r.get("notes", []),
+        "pixels": (size, theirs) if pixels else None,
+        "figures": [render_figure(f) for f in r.get("figures", [])],
+    }
 
 
 def _claim_sections(summary: list[dict], records: list[dict], run: dict, posts: dict) -> list[dict]:
@@ -316,45 +371,10 @@ def _claim_sections(summary: list[dict], records: list[dict], run: dict, posts: 
     for s in summary:
         recs = [r for r in records if r["claim"]["id"] == s["id"]]
         claim = recs[0]["claim"] if recs else {}
-        tests = []
-        for r in recs:
-            setting = _record_setting(r.get("scale") or {}, run)
-            checks = sorted(r.get("checks", []), key=lambda c: c.get("subclaim") or "")
-            primary = [_row(c, setting, posts, "primary") for c in checks if c.get("role", "primary") == "primary"]
-            secondary = [_row(c, setting, posts, "secondary") for c in checks if c.get("role") == "secondary"]
-            stats, seeds = _per_seed(r.get("statistics", []), setting, posts)
-            secondary += [_row(x, setting, posts, "shown") for x in stats]
-            models = r.get("models", [])
-            unhealthy = [m for m in models if m.get("flags")]
-            size, theirs = setting.get("image_size"), posts.get("image_size")
-            tests.append(
-                {
-                    "test": r["test"],
-                    "verdict": r["verdict"],
-                    "setting": _describe(setting),
-                    "posts": _posts_text(setting, posts),
-                    "scale": _table(r.get("scale") or {})["rows"],
-                    "primary": primary,
-                    "secondary": secondary,
-                    "seeds": seeds,
-                    "models": models,
-                    "unhealthy": unhealthy,
-                    "notes": r.get("notes", []),
-                    "pixels": (size, theirs) if size and theirs and size != theirs and setting.get("epochs") else None,
-                    "figures": [render_figure(f) for f in r.get("figures", [])],
-                }
-            )
-        out.append(
-            {
-                "id": s["id"],
-                "title": s["title"],
-                "verdict": s["verdict"],
-                "quote": claim.get("quote"),
-                "source": claim.get("source"),
-                "posts": claim.get("posts") or {},
-                "tests": tests,
-            }
-        )
+        has_posts = _has_posts(recs)
+        out.append({"id": s["id"], "title": s["title"], "verdict": s["verdict"], "quote": claim.get("quote"),
+                    "source": claim.get("source"), "posts": claim.get("posts") or {},
+                    "tests": [_test_section(r, run, posts, has_posts) for r in recs]})
     return out
 
 
@@ -398,7 +418,8 @@ def view(results: dict) -> dict:
     summary, records = results.get("summary", []), results.get("records", [])
     banner = None
     off_posts = setting.get("scale") != posts["scale"] or (setting.get("source") or posts["source"]) != posts["source"]
-    if setting.get("scale") and off_posts:
+    any_posts = not records or any(_has_posts([r]) for r in records)
+    if setting.get("scale") and off_posts and any_posts:
         banner = {
             "ours": _describe(setting),
             "posts": _describe(dict(posts)),
@@ -409,20 +430,37 @@ def view(results: dict) -> dict:
         }
     data = env.get("data") if isinstance(env.get("data"), dict) else None
     environment = [(k, _table(v)) for k, v in env.items() if not (k == "data" and data is not None)]
+    verdicts = _verdict_rows(summary, records, setting, posts)
     return {
+        "tally": tally(verdicts),
+        "any_posts": any_posts,
         "run": run,
         "env": env,
         "setting": setting,
         "posts": posts,
         "banner": banner,
         "duration": f"{number(run.get('duration_s', 0)):.0f}",
-        "verdicts": _verdict_rows(summary, records, setting, posts),
+        "verdicts": verdicts,
         "claims": _claim_sections(summary, records, setting, posts),
         "data": data,
         "environment": environment,
         "tests": _tests(results.get("tests", {})),
         "design": results.get("design", []),
     }
+
+
+_ORDER = ("supported", "refuted", "inconclusive", "error")
+
+
+def tally(verdicts: list[dict]) -> str:
+    """The report's first line: "10 claims: 1 supported, 4 refuted, 5 inconclusive" (every
+    verdict named, a zero count too, but ``error`` only when there is one)."""
+    counts = {v: sum(c["verdict"] == v for c in verdicts) for v in _ORDER}
+    others = sorted({c["verdict"] for c in verdicts} - set(_ORDER))
+    parts = [f"{counts[v]} {v}" for v in _ORDER if v != "error" or counts[v]]
+    parts += [f"{sum(c['verdict'] == v for c in verdicts)} {v}" for v in others]
+    n = len(verdicts)
+    return f"{n} claim{'' if n == 1 else 's'}: " + ", ".join(parts)
 
 
 def render_html(results: dict) -> str:

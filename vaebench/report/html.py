@@ -54,6 +54,27 @@ def exact(x: float) -> str:
     return f"{x:,.{decimals}f}"
 
 
+#: the method of a value given without an interval (a float a claim recorded: not exact)
+NO_INTERVAL = "no interval"
+#: an interval wider than this many times its estimate says nothing about it
+UNINFORMATIVE = 10.0
+
+
+def uninformative(value: float, low: float, high: float) -> bool:
+    """Whether the interval ``[low, high]`` of ``value`` is too wide to bound it: wider
+    than :data:`UNINFORMATIVE` × |value| (a nonzero value), or infinite at both ends."""
+    if math.isinf(low) and math.isinf(high):
+        return True
+    if not (math.isfinite(low) and math.isfinite(high)) or value == 0:
+        return False
+    return high - low > UNINFORMATIVE * abs(value)
+
+
+def too_few(n: Any) -> str:
+    """What an uninformative interval is shown as: "too few runs to bound (n=2)"."""
+    return f"too few runs to bound (n={n if n is not None else '?'})"
+
+
 _TEXT = re.compile(r"^(\S+) \[(\S+), (\S+)\] \((.*)\)$")
 
 
@@ -70,14 +91,19 @@ def estimate_parts(estimate: dict, text: str = "") -> dict:
         interval = f" [{bounds[0]}, {bounds[1]}]" if None not in bounds else ""
         return {"value": "—" + interval, "how": how, "marks": ["no estimate"]}
     if level == 1.0 or (lo == v == hi):
-        return {"value": exact(v), "how": method or "exact", "marks": []}
+        spelled = m.group(1) if m and method == NO_INTERVAL else exact(v)
+        return {"value": spelled, "how": method or "exact", "marks": []}
     if math.isinf(lo) and math.isinf(hi):
         shown = m.group(1) if m else exact(v)
         n = estimate.get("n")
         marks = ([f"the same in every run{f' ({n} runs)' if n else ''}: too few runs for an interval"]
-                 if "no spread" in method else ["unbounded interval"])
+                 if "no spread" in method else [])
+        if not marks:
+            return {"value": f"{shown} · {too_few(n)}", "how": how, "marks": []}
         return {"value": shown, "how": method.replace(" (no spread: distribution-free median)", ""),
                 "marks": marks}
+    if uninformative(v, lo, hi):
+        return {"value": f"{m.group(1) if m else exact(v)} · {too_few(estimate.get('n'))}", "how": how, "marks": []}
     if m:
         value = f"{m.group(1)} [{m.group(2)}, {m.group(3)}]".replace("inf", "∞")
     else:

@@ -77,6 +77,8 @@ from vaebench.config import (
     DataSpec,
     ModelSpec,
     TrainSpec,
+    model_spec_from_record,
+    recorded_model_spec,
     spec_from_dict,
     spec_hash,
     spec_to_dict,
@@ -333,7 +335,7 @@ class ModelStore:
             require(isinstance(meta, dict) and (key is None or isinstance(key, dict)),
                     "its meta or key in spec.json is not an object", SpecError)
             return Entry(path=path, data=spec_from_dict(DataSpec, parts["data"]),
-                         model_spec=spec_from_dict(ModelSpec, parts["model"]),
+                         model_spec=model_spec_from_record(parts["model"]),
                          train=spec_from_dict(TrainSpec, parts["train"]), history=history, meta=meta, key_parts=key)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, VaebenchError) as e:
             why = f"no {e.args[0]!r} in spec.json" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
@@ -452,7 +454,7 @@ class ModelStore:
         try:
             model.save_weights(str(tmp / WEIGHTS))
             meta = {**(meta or {}), "versions": backend.versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            atomic.write_json(tmp / "spec.json", {"data": spec_to_dict(data), "model": spec_to_dict(model_spec),
+            atomic.write_json(tmp / "spec.json", {"data": spec_to_dict(data), "model": recorded_model_spec(model_spec),
                                                   "train": spec_to_dict(train),
                                                   "key": key_parts(fingerprint, model_spec), "meta": meta})
             atomic.write_json(tmp / "history.json", history)

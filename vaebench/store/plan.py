@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from vaebench import atomic
-from vaebench.config import DataSpec, ModelSpec, TrainSpec, check_count, spec_from_dict, spec_to_dict
+from vaebench.config import (
+    DataSpec,
+    ModelSpec,
+    TrainSpec,
+    check_count,
+    model_spec_from_record,
+    recorded_model_spec,
+    spec_from_dict,
+    spec_to_dict,
+)
 from vaebench.errors import PlanError, VaebenchError, require
 
 #: the version of the plan's JSON layout
@@ -45,7 +54,8 @@ class PlannedModel:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "stored": self.stored, "fingerprint": self.fingerprint,
-                "data": spec_to_dict(self.data), "model": spec_to_dict(self.model), "train": spec_to_dict(self.train),
+                "data": spec_to_dict(self.data), "model": recorded_model_spec(self.model),
+                "train": spec_to_dict(self.train),
                 **({"key": self.key} if self.key is not None else {})}
 
     @classmethod
@@ -64,7 +74,7 @@ class PlannedModel:
             require(isinstance(d[k], dict), f"{where}.{k}={d[k]!r} must be an object of {cls_.__name__} fields",
                     PlanError)
             try:
-                specs[k] = spec_from_dict(cls_, d[k])
+                specs[k] = model_spec_from_record(d[k]) if cls_ is ModelSpec else spec_from_dict(cls_, d[k])
             except (VaebenchError, TypeError, ValueError) as e:
                 raise PlanError(f"{where}.{k} ({d['name']}): {e}") from None
         key = d.get("key")
