@@ -167,15 +167,6 @@ PRIORS = {
 
 
 
-def below_floor(label: str, loss: float, floor: float) -> str | None:
-    """Why a run's reconstruction loss cannot be measured against ``floor`` (it lies at or
-    below it: the floor's images are not the ones the run trained on), or None."""
-    if loss > floor:
-        return None
-    return (f"{label}: reconstruction loss {loss:.4g} is not above the entropy floor {floor:.4g} of the "
-            "analysed images: the run did not train on them")
-
-
 def _values(measured: Mapping, stat: str, model: str) -> np.ndarray:
     require(stat in measured and model in measured[stat],
             f"measured[{stat!r}][{model!r}] is missing; pass one value per run of each model", StatsError)
@@ -321,14 +312,7 @@ def _usable(claim, session, st: Study) -> None:
 def _preconditions(st: Study) -> dict:
     """Why each model's runs (and C1b's excess loss) cannot carry a verdict; None where they can."""
     needs = {"AE": (diagnostics.CONVERGED,), "VAE": (diagnostics.CONVERGED, diagnostics.NOT_COLLAPSED)}
-    pre = {m: diagnostics.joined(
-        diagnostics.precondition([st.health[m, s] for s in st.seeds], *needs[m]),
-        *[f"{m} seed {s}: non-finite latent codes" for s in st.seeds if s not in st.ok[m] and st.health[m, s].finite],
-        *[below_floor(f"{m} seed {s}", st.recon[m, s], st.floor) for s in st.ok[m]]) for m in MODELS}
-    pre["loss"] = diagnostics.joined(*[
-        diagnostics.excess_loss_drift(f"{m} seed {s}", st.runs[m, s].history, st.floor, EXCESS_DRIFT_MAX)
-        for m in MODELS for s in st.ok[m]])
-    return pre
+    return diagnostics.group_preconditions(st.runs, st.health, st.ok, st.floor, needs, EXCESS_DRIFT_MAX)
 
 
 def _losses_and_radii(st: Study, scale) -> None:

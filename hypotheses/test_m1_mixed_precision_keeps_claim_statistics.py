@@ -183,18 +183,10 @@ def _usable(claim, session, st: Study) -> None:
 
 def _preconditions(st: Study) -> dict:
     """Why each precision's runs (and C1b's excess loss) cannot carry a verdict; None where they can."""
-    pre = {p: diagnostics.joined(
-        diagnostics.precondition([st.health[p, s] for s in st.seeds], diagnostics.CONVERGED,
-                                 diagnostics.NOT_COLLAPSED),
-        *[f"{p} seed {s}: non-finite latent codes" for s in st.seeds
-          if (p, s) not in st.codes and st.health[p, s].finite],
-        *[f"{p} seed {s}: reconstruction loss {st.last[p, s]:.4g} is not above the entropy floor "
-          f"{st.floor:.4g} of the analysed images: the run did not train on them"
-          for s in st.ok if not st.last[p, s] > st.floor]) for p in PRECISIONS}
-    pre["loss"] = diagnostics.joined(*[
-        diagnostics.excess_loss_drift(f"{p} seed {s}", st.runs[p, s].history, st.floor, C1B_EXCESS_DRIFT_MAX)
-        for p in PRECISIONS for s in st.ok])
-    return pre
+    needs = {p: (diagnostics.CONVERGED, diagnostics.NOT_COLLAPSED) for p in PRECISIONS}
+    coded = {p: [s for s in st.seeds if (p, s) in st.codes] for p in PRECISIONS}
+    return diagnostics.group_preconditions(st.runs, st.health, {p: st.ok for p in PRECISIONS}, st.floor, needs,
+                                           C1B_EXCESS_DRIFT_MAX, coded=coded)
 
 
 def _measure(st: Study) -> None:

@@ -178,8 +178,8 @@ def test_entropy_floor_of_known_images():
     x = 128 / 255
     assert experiments.entropy_floor(grey) == pytest.approx(32 * 32 * -(x * math.log(x) + (1 - x) * math.log(1 - x)))
     assert experiments.entropy_floor(np.zeros((2, 16, 16, 3), np.uint8)) < 1e-3  # a binary image has no entropy
-    assert C1.below_floor("VAE seed 0", 700.0, 641.0) is None
-    assert "did not train on them" in C1.below_floor("VAE seed 0", 620.0, 641.0)
+    assert diagnostics.below_floor("VAE seed 0", 700.0, 641.0) is None
+    assert "did not train on them" in diagnostics.below_floor("VAE seed 0", 620.0, 641.0)
 
 
 # --------------------------------------------------------------------------- error rates at the cpu run count

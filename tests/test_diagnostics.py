@@ -135,3 +135,22 @@ def test_the_recorder_applies_the_default_precondition_unless_waived():
     res = rec.decide()
     assert [s.verdict.value for s in res.subclaims] == ["supported", "inconclusive"]
     assert any("Xa: model health waived" in n for n in rec.notes)
+
+
+def test_group_preconditions_name_each_groups_failing_runs():
+    from types import SimpleNamespace
+
+    settled = {"loss": [5.0] * 6, "reconstruction_loss": [700.0] * 6}
+    below = {"loss": [5.0] * 6, "reconstruction_loss": [600.0] * 6}
+    drifting = {"loss": [5.0] * 6, "reconstruction_loss": [900.0, 850, 800, 750, 700, 650.0]}
+    hist = {("A", 0): settled, ("A", 1): below, ("B", 0): settled, ("B", 1): settled, ("C", 0): drifting}
+    runs = {k: SimpleNamespace(history=h) for k, h in hist.items()}
+    healths = {k: dg.health(f"{k[0]} seed {k[1]}", {"loss": h["loss"]}) for k, h in hist.items()}
+    needs = {"A": (dg.CONVERGED,), "B": (dg.CONVERGED,), "C": (dg.CONVERGED,)}
+    pre = dg.group_preconditions(runs, healths, {"A": [0, 1], "B": [0], "C": [0]}, 641.0, needs, 0.04)
+    assert pre["A"] == dg.below_floor("A seed 1", 600.0, 641.0) and "did not train on them" in pre["A"]
+    assert pre["B"] == "B seed 1: non-finite latent codes" and pre["C"] is None
+    assert pre["loss"].startswith("C seed 0: not converged: loss above the entropy floor falling")  # only C drifts
+    paired = dg.group_preconditions(runs, healths, {"A": [0], "B": [0], "C": [0]}, 641.0, needs, 0.04,
+                                    coded={"A": [0, 1], "B": [0, 1], "C": [0]})
+    assert paired["A"] is None and paired["B"] is None

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -336,6 +336,39 @@ def excess_loss_drift(label: str, history: dict, floor: float, limit: float) -> 
         f"{label}: not converged: loss above the entropy floor {'falling' if d < 0 else 'rising'} "
         f"{abs(d):.1%} per epoch (limit {limit:.0%}) over the last {window(series.size)} epochs"
     )
+
+
+def below_floor(label: str, loss: float, floor: float) -> str | None:
+    """Why a run's reconstruction loss cannot be measured against ``floor`` (it lies at or
+    below it: the floor's images are not the ones the run trained on), or None."""
+    if loss > floor:
+        return None
+    return (f"{label}: reconstruction loss {loss:.4g} is not above the entropy floor {floor:.4g} of the "
+            "analysed images: the run did not train on them")
+
+
+def group_preconditions(runs: Mapping[tuple[str, Any], Any], healths: Mapping[tuple[str, Any], Health],
+                        usable: Mapping[str, Sequence[Any]], floor: float, needs: Mapping[str, Sequence[str]],
+                        drift_limit: float, coded: Mapping[str, Sequence[Any]] | None = None) -> dict[str, str | None]:
+    """Why each group's runs cannot carry a verdict about trained models, keyed by group
+    (``runs[group, seed]`` with ``.history``; ``usable[group]``: the seeds the statistics
+    use; ``coded[group]``: the seeds with finite latent codes, ``usable`` by default): the
+    health ``needs[group]`` of every run, non-finite codes of a finite run, a usable run's
+    last reconstruction loss not above the entropy ``floor``; under ``"loss"``, the excess
+    loss of a usable run still drifting beyond ``drift_limit`` per epoch
+    (:func:`excess_loss_drift`)."""
+    coded = usable if coded is None else coded
+    pre: dict[str, str | None] = {}
+    for g in needs:
+        seeds = [s for (h, s) in runs if h == g]
+        last = {s: float((runs[g, s].history.get("reconstruction_loss") or [float("nan")])[-1]) for s in seeds}
+        pre[g] = joined(precondition([healths[g, s] for s in seeds], *needs[g]),
+                        *[f"{g} seed {s}: non-finite latent codes" for s in seeds
+                          if s not in coded[g] and healths[g, s].finite],
+                        *[below_floor(f"{g} seed {s}", last[s], floor) for s in usable[g]])
+    pre["loss"] = joined(*[excess_loss_drift(f"{g} seed {s}", runs[g, s].history, floor, drift_limit)
+                           for g in needs for s in usable[g]])
+    return pre
 
 
 def joined(*reasons: str | None) -> str | None:
