@@ -208,3 +208,15 @@ def test_a_users_spec_is_recorded_without_the_posts_stack_fields():
     assert "not_applicable" not in recorded_model_spec(ModelSpec(architecture="mlp"))
     assert recorded_model_spec(ModelSpec()) == spec_to_dict(ModelSpec())  # the posts' stack: every field
     assert model_spec_from_record(spec_to_dict(ModelSpec())) == ModelSpec()
+
+
+def test_label_parts_name_a_model_the_same_in_labels_and_store_entries():
+    from vaebench.store.modelstore import architecture
+    from vaebench.train.records import describe
+
+    vae = ModelSpec(kind="vae", z_dim=16, fact=1e-5, eps_clip=5.0, dense=64)
+    assert vae.label_parts() == [("z", "16"), ("fact", "1e-05"), ("clip", "5"), ("dense", "64")]
+    assert architecture(vae) == "vae-z16-f1e-05-c5-d64"
+    assert describe(vae, TrainSpec(seed=3)) == "vae z=16 fact=1e-05 clip=5 dense=64 seed=3"
+    ae = ModelSpec(kind="ae", z_dim=8, fact=0.0, batchnorm=False)
+    assert ae.label_parts() == [("z", "8")] and architecture(ae) == "ae-z8"

@@ -181,6 +181,19 @@ class ModelSpec:
             return float(self.fact)
         return float(self.fact) * image_size * image_size / self.kl_reference_pixels
 
+    def label_parts(self) -> list[tuple[str, str]]:
+        """What tells this model from others of its kind, as (field, value) texts in the order
+        labels and store entry names give them: the z_dim, and the fact, the eps clip and the
+        Dense width where they apply."""
+        parts = [("z", f"{self.z_dim}")]
+        if self.kind == "vae":
+            parts.append(("fact", f"{self.fact:g}"))
+            if self.eps_clip is not None:
+                parts.append(("clip", f"{self.eps_clip:g}"))
+        if self.dense is not None:
+            parts.append(("dense", f"{self.dense}"))
+        return parts
+
     def downsampling(self) -> int:
         """The factor by which the encoder shrinks each image side."""
         return self.stride ** len(self.filters)

@@ -205,18 +205,16 @@ def key_parts(data_fingerprint: str, model: ModelSpec) -> dict:
             "keras": keras.__version__, "backend": backend.name(), "framework": framework()}
 
 
+#: the letter of each label part in an entry name
+_SHORT = {"z": "z", "fact": "f", "clip": "c", "dense": "d"}
+
+
 def architecture(model: ModelSpec) -> str:
     """The architecture part of an entry name: ``vae-z256-f1e-05`` (plus ``-c<clip>``,
     ``-d<dense>``, ``-<activation>``, ``-bn``/``-nobn`` where they are not the kind's usual),
     led by the architecture's name where it is not the posts' (``mlp-ae-z8``)."""
     parts = [] if model.architecture == DEFAULT_ARCHITECTURE else [model.architecture]
-    parts += [model.kind, f"z{model.z_dim}"]
-    if model.kind == "vae":
-        parts.append(f"f{model.fact:g}")
-        if model.eps_clip is not None:
-            parts.append(f"c{model.eps_clip:g}")
-    if model.dense is not None:
-        parts.append(f"d{model.dense}")
+    parts += [model.kind] + [_SHORT[field] + value for field, value in model.label_parts()]
     if model.activation != "leaky_relu":
         parts.append(model.activation.replace("_", ""))
     if model.batchnorm != (model.kind == "vae"):

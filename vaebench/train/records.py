@@ -47,15 +47,9 @@ def log(message: str) -> None:
 
 
 def describe(model_spec: ModelSpec, train_spec: TrainSpec) -> str:
-    parts = [model_spec.kind, f"z={model_spec.z_dim}"]
+    parts = [model_spec.kind] + [f"{field}={value}" for field, value in model_spec.label_parts()]
     if model_spec.architecture != DEFAULT_ARCHITECTURE:
         parts.insert(0, model_spec.architecture)
-    if model_spec.kind == "vae":
-        parts.append(f"fact={model_spec.fact:g}")
-        if model_spec.eps_clip is not None:
-            parts.append(f"clip={model_spec.eps_clip:g}")
-    if model_spec.dense is not None:
-        parts.append(f"dense={model_spec.dense}")
     if train_spec.precision != "float32":
         parts.append(train_spec.precision)
     parts.append(f"seed={train_spec.seed}")
