@@ -103,6 +103,7 @@ from vaebench import stats
 from vaebench.claims.record import Claim
 from vaebench.errors import StatsError
 from vaebench.stats import Check, Estimate, SubClaim
+from vaebench.stats.design import Stated
 
 EPS_CLIP = 5.0
 FIRST_EPOCH = 3  # (b), (c): epochs from 3 on, compared with earlier ones
@@ -150,6 +151,18 @@ CLAIM = Claim(
         ),
     ),
 )
+
+#: P(C4a supported) at p_C = 0 over the plausible unclipped rates p_U, at the full scale's 14 pairs (:func:`power`;
+#: tests/test_claim_c4.py recomputes them)
+POWER_FULL = {0.1: 0.04, 0.2: 0.30, 0.25: 0.48, 0.3: 0.64, 0.4: 0.88, 0.5: 0.97, 0.75: 1.00}
+#: what C4a can decide before any run: a paired exact binomial ratio, no between-run SD (the design table's row)
+PRIORS = {
+    "C4a": Stated(
+        "exact paired binomial (power(), not a t margin)",
+        "cpu, 3 pairs: no table reaches one-sided 0.05, cannot decide; full, 14 pairs, p_C = 0: P(supported) "
+        + "/".join(f"{v:.2f}" for v in POWER_FULL.values()) + " at p_U = "
+        + "/".join(f"{p:g}" for p in POWER_FULL) + " (posts: 2 of 4 unclipped)"),
+}
 
 
 # --------------------------------------------------------------------------- the runaway event

@@ -95,6 +95,7 @@ from vaebench.claims.record import Claim, to_uint8
 from vaebench.config import ModelSpec
 from vaebench.models import build_encoder, decode, parameter_counts
 from vaebench.stats import Check, Estimate, SubClaim
+from vaebench.stats.design import Prior, Stated
 
 POSTS_SIZE = 96
 FACT = 5.0
@@ -155,6 +156,22 @@ CLAIM = Claim(
                  posts="no visible reduction of quality"),
     ),
 )
+
+#: what each primary check can decide before any run (the design table's rows): C5a is exact, C5b and C5c are
+#: repeated measurements of one machine over rounds, not runs; only C5d has a between-run spread
+PRIORS = {
+    "C5a": Stated("exact: decided by construction",
+                  "three parameter counts of built models against the posts' rounded figures; no between-run spread",
+                  can_support=True),
+    "C5b": Stated("rounds, not runs",
+                  f"paired t over {MEMORY_ROUNDS} rounds of one machine; on a GPU the allocator peaks repeat "
+                  "exactly (the interval is the point: decides); on a CPU no allocator figures: inconclusive"),
+    "C5c": Stated("rounds, not runs",
+                  "exact order-statistic interval of the median step-time ratio over BenchConfig.claim_rounds "
+                  "(15) rounds of one machine; room ln 1.25 = 0.223 against its timing noise (tests/test_claim_c5.py: "
+                  "log-sd 0.05 per step)"),
+    "C5d": Prior(0.05, "paired quality difference: sd 0.05 (q_sd), tests/test_claim_c5.py", half_width=0.2),
+}
 
 
 def _nan_check(name: str, level: float, tolerance: str, reason: str, posts: str | None, **meta) -> Check:

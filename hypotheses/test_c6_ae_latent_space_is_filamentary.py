@@ -95,6 +95,7 @@ from vaebench import latent, stats
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim
 from vaebench.stats import Check, Estimate, SubClaim
+from vaebench.stats.design import Prior
 
 DIM_RATIO_MAX = 0.5          # C6a
 VOID_RATIO_MIN = 2.0         # C6b
@@ -156,6 +157,21 @@ CLAIM = Claim(
                         "the AE's", CLOSER_VOID, posts="densely and without gaps, in contrast to an AE"),
     ),
 )
+
+#: prior between-run spreads (tests/test_claim_c6.py: LOG_SD 0.15 on the logs, FLAT_SD 0.01) and the expected margins:
+#: the posts give no numbers, so the margins are the simulations' planted "clearly true" values (GOOD), said so
+PRIORS = {
+    "C6a": Prior(0.15, "ln units: LOG_SD 0.15, tests/test_claim_c6.py; margin ln(0.5/0.08), its planted truth",
+                 margin=1.83),
+    "C6b": Prior(0.15, "ln units: LOG_SD 0.15, tests/test_claim_c6.py; margin ln(50/2), its planted truth",
+                 margin=3.22),
+    "C6c": Prior(0.15, "ln units: LOG_SD 0.15, tests/test_claim_c6.py; margin ln(12/2), its planted truth",
+                 margin=1.79),
+    "C6d": Prior(0.01, "flatness sd 0.01 (FLAT_SD), tests/test_claim_c6.py; margin 0.93 − 0.8, its planted truth",
+                 margin=0.13),
+    "C6e": Prior(0.168, "ln units: √(0.15² + (0.15/2)²), VAE and ½·AE logs, tests/test_claim_c6.py (Welch, "
+                        "unpaired: approximate); margin ½·ln 50, a VAE at its null", margin=1.96),
+}
 
 #: (per-run key, check name, sub-claim, "above"/"below", threshold, on the log scale, tolerance, posts)
 PRIMARY = (

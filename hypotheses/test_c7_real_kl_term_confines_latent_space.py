@@ -86,6 +86,7 @@ from vaebench.claims.record import Claim, to_uint8
 from vaebench.errors import StatsError, require
 from vaebench.models import decode
 from vaebench.stats import Check, Estimate, SubClaim
+from vaebench.stats.design import Prior
 
 FACT = 5.0
 KL_SHARE_RANGE = (0.01, 0.10)   # C7a
@@ -130,6 +131,19 @@ CLAIM = Claim(
                  "the range of r)", TREND_CHECK, posts="ever weirder images as r grows"),
     ),
 )
+
+#: prior between-run spreads from tests/test_claim_c7.py's simulation; margins from the posts' figures where they give
+#: one (the 3 % KL share, E[R²]/z_dim = 1 of the prior) else from that simulation's planted truth, said so
+PRIORS = {
+    "C7a": Prior(0.003, "KL share sd 10 % of 0.03, tests/test_claim_c7.py; margin: the posts' 3 % to the 1 % edge",
+                 margin=0.02),
+    "C7b": Prior(0.03, "ln units: log-sd 0.03 of E[R²]/z_dim, tests/test_claim_c7.py; truth 1, band ln 1.25",
+                 half_width=0.223),
+    "C7c": Prior(0.05, "paired quality VAE − AE: sd 0.05, tests/test_claim_c7.py; margin its planted 0.4",
+                 margin=0.4),
+    "C7d": Prior(0.041, "larger segment slope per ln r: sd 0.041, mean −0.085 simulated from tests/test_claim_c7.py's "
+                        "curves (slope −0.12, 128 decodes per r)", margin=0.085),
+}
 
 
 def trend_tau(radii: Sequence[float], quality: Sequence[float]) -> float:

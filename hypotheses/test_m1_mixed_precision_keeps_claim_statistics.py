@@ -67,6 +67,7 @@ from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim
 from vaebench.errors import StatsError, require
 from vaebench.stats import Check, Estimate, SubClaim
+from vaebench.stats.design import Prior
 
 PRECISION = "mixed_bfloat16"
 PRECISIONS = ("float32", PRECISION)
@@ -98,6 +99,14 @@ CLAIM = Claim(
         SubClaim("M1c", "bf16 keeps the mean logvar (within half a nat)", NAMES["logvar"]),
     ),
 )
+
+#: prior spreads of the per-seed bf16 − f32 differences: √2 × the twin divergence of tests/test_claim_m1.py
+#: (TWIN_SD; the seed effect cancels in the pairing); truth: no precision effect, at the centre of each band
+PRIORS = {
+    "M1a": Prior(0.0424, "ln units: √2 × twin sd 0.03, tests/test_claim_m1.py", half_width=math.log(LOSS_RATIO_MAX)),
+    "M1b": Prior(0.0283, "ln units: √2 × twin sd 0.02, tests/test_claim_m1.py", half_width=math.log(PEAK_RATIO_MAX)),
+    "M1c": Prior(0.283, "nats: √2 × twin sd 0.2, tests/test_claim_m1.py", half_width=LOGVAR_MARGIN),
+}
 
 
 # --------------------------------------------------------------------------- pure parts (tested on planted inputs)

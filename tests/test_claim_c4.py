@@ -198,3 +198,14 @@ def test_the_paired_interval_on_planted_tables():
     assert math.isinf(est.value) and est.low > 1.0 and math.isinf(est.high)
     est = C4.ratio_interval((0, 0, 0, n), LEVEL)
     assert math.isnan(est.value) and est.low == 0.0 and math.isinf(est.high)
+
+
+def test_the_design_rows_power_is_the_modules_own():
+    """C4a's design-table row (``PRIORS``) states the power of :func:`power` at the full scale's pairs over
+    the plausible unclipped rates, and that the cpu scale's pairs cannot support at all."""
+    assert (N_CPU, N_FULL) == (3, 14)                                   # the numbers the row's text names
+    for p_u, stated in C4.POWER_FULL.items():
+        assert C4.power(N_FULL, p_u)["supported"] == pytest.approx(stated, abs=0.005)
+    assert C4.power(N_CPU, 0.75)["supported"] == 0.0
+    row = C4.PRIORS["C4a"]
+    assert "0.97" in row.reason and "cannot decide" in row.reason and row.can_support is None

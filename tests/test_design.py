@@ -1,12 +1,14 @@
 """The design table's minimum detectable margins against known normal-theory answers."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from claimsim import load_claim
 from scipy import stats as sps
 
 from vaebench.errors import StatsError
-from vaebench.stats.design import Prior, decision_power, design_row, design_table, min_margin, runs_needed
+from vaebench.stats.design import Prior, Stated, decision_power, design_row, design_table, min_margin, runs_needed
 
 
 def test_at_the_edge_the_decision_rate_is_the_level():
@@ -76,3 +78,37 @@ def test_the_design_table_has_a_row_per_subclaim_with_m_from_the_claim():
     assert rows[1]["can_support"] is None and "no prior between-run SD stated" in rows[1]["text"]
     with pytest.raises(StatsError, match=r"priors for \['C9'\]"):
         design_table(subs, {"C9": Prior(1.0, "x", margin=1.0)}, 3)
+
+
+def test_a_stated_check_gives_its_kind_and_reason_instead_of_a_margin():
+    subs = [("C5a", "counts"), ("C5d", "quality")]
+    rows = design_table(subs, {"C5a": Stated("exact: decided by construction", "three counts", can_support=True),
+                               "C5d": Prior(0.05, "stated", half_width=0.2)}, 3)
+    assert rows[0] == {"subclaim": "C5a", "check": "counts", "n_runs": 3, "can_support": True,
+                       "kind": "exact: decided by construction",
+                       "text": "C5a: exact: decided by construction: three counts"}
+    assert rows[1]["refute_margin"] == design_row("C5d", 3, 0.05, half_width=0.2, m=2).refute_margin   # m counts both
+    assert Stated("rounds", "why").can_support is None
+    with pytest.raises(StatsError, match="kind=''"):
+        Stated(" ", "why")
+    with pytest.raises(StatsError, match="reason=''"):
+        Stated("exact", "")
+    with pytest.raises(StatsError, match="neither a Prior nor a Stated"):
+        design_table(subs, {"C5a": 0.05}, 3)
+
+
+HYPOTHESES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "hypotheses").glob("test_*.py"))
+
+
+@pytest.mark.parametrize("stem", HYPOTHESES)
+def test_every_primary_check_states_a_prior_or_a_reason(stem):
+    """No claim module leaves a sub-claim's design row at "no prior stated": each primary check has a
+    :class:`Prior` (a between-run SD with its source) or a :class:`Stated` reason, and its table computes."""
+    module = load_claim(stem)
+    subs = [(s.id, s.primary) for s in module.CLAIM.subclaims]
+    priors = getattr(module, "PRIORS", {})
+    assert {sid for sid, _ in subs} == set(priors), f"{stem}: priors for {sorted(priors)}, sub-claims {subs}"
+    assert all(isinstance(p, (Prior, Stated)) for p in priors.values())
+    for n in (3, 4):
+        rows = design_table(subs, priors, n, module.CLAIM.alpha)
+        assert not any("no prior" in r["text"] for r in rows)

@@ -2,7 +2,8 @@
 primary check can decide at the run's count of runs (:func:`vaebench.stats.design.design_table`),
 from the module's ``CLAIM`` (its sub-claims and primary checks) and its module-level
 ``PRIORS`` (sub-claim id -> :class:`vaebench.stats.design.Prior`: the prior between-run SD
-with its source, and the room its tolerance leaves). Printed at the end of collection and
+with its source, and the room its tolerance leaves; or :class:`vaebench.stats.design.Stated`:
+a check the normal model does not fit, with its kind and reason). Printed at the end of collection and
 recorded in results.json (``design``)."""
 from __future__ import annotations
 

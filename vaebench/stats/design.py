@@ -20,6 +20,12 @@ runs" and :func:`runs_needed` says how many it needs. For a band the support pro
 is computed on the nearer edge only (the far edge h away adds at most the same again to
 the failure chance), which is exact when h ≫ σ/√n and optimistic by at most a factor of 2
 in the miss rate otherwise.
+
+A primary check the model above does not fit — an exact count with no between-run spread
+(decided by construction), a test over repeated measurements of one machine rather than
+over runs, an exact binomial test whose power is a sum over tables — states what it can
+decide in words instead (:class:`Stated`): its row in the table gives the kind and the
+reason, never "no prior".
 """
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ from scipy import stats as sps
 
 from vaebench.errors import StatsError, require
 
-__all__ = ["DesignRow", "min_margin", "decision_power", "runs_needed", "design_row", "Prior", "design_table"]
+__all__ = ["DesignRow", "min_margin", "decision_power", "runs_needed", "design_row", "Prior", "Stated", "design_table"]
 
 #: the largest run count :func:`runs_needed` looks at
 MAX_RUNS = 1000
@@ -136,11 +142,30 @@ class Prior:
                 StatsError)
 
 
-def design_table(subclaims: Sequence[tuple[str, str]], priors: Mapping[str, Prior], n_runs: int,
+@dataclass(frozen=True)
+class Stated:
+    """What a claim module states, before any run, about a primary check that a between-run
+    SD does not describe: its ``kind`` (e.g. "exact: decided by construction", "rounds, not
+    runs", "exact paired binomial") and the ``reason`` — what it can decide and why, with
+    its numbers and their source. ``can_support``: True when it decides whatever the runs
+    (an exact count), False when it cannot at any run count of the scales, None when it
+    depends on what is measured."""
+
+    kind: str
+    reason: str
+    can_support: bool | None = None
+
+    def __post_init__(self) -> None:
+        require(bool(self.kind.strip()), "kind='' : say what kind of check this is", StatsError)
+        require(bool(self.reason.strip()), "reason='' : say what the check can decide and why", StatsError)
+
+
+def design_table(subclaims: Sequence[tuple[str, str]], priors: Mapping[str, Prior | Stated], n_runs: int,
                  alpha: float = 0.05) -> list[dict]:
     """One row per ``(sub-claim id, primary check)``: :func:`design_row` from its stated
     :class:`Prior` at ``n_runs`` runs and m = len(subclaims), with the prior's source; a
-    sub-claim without a prior says so (nothing is known before training)."""
+    :class:`Stated` check gives its kind and reason (no margin: the normal model does not fit
+    it); a sub-claim without either says so (nothing is known before training)."""
     m = len(subclaims)
     unknown = set(priors) - {sid for sid, _ in subclaims}
     require(not unknown, f"priors for {sorted(unknown)}: not sub-claims of this claim", StatsError)
@@ -152,6 +177,11 @@ def design_table(subclaims: Sequence[tuple[str, str]], priors: Mapping[str, Prio
                          "text": f"{sid}: no prior between-run SD stated: what it can decide is unknown "
                                  "before training"})
             continue
+        if isinstance(p, Stated):
+            rows.append({"subclaim": sid, "check": check, "n_runs": n_runs, "can_support": p.can_support,
+                         "kind": p.kind, "text": f"{sid}: {p.kind}: {p.reason}"})
+            continue
+        require(isinstance(p, Prior), f"{sid}: {p!r} is neither a Prior nor a Stated", StatsError)
         row = design_row(sid, n_runs, p.sd, alpha=alpha, m=m, half_width=p.half_width, margin=p.margin)
         rows.append({**row.to_dict(), "subclaim": sid, "check": check, "source": p.source})
     return rows
