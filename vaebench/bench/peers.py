@@ -14,8 +14,11 @@ check: nothing here asserts on seconds.
   for older OpenBLAS builds; they slow a current NumPy) unset there only, with
   ``OMP_WAIT_POLICY=PASSIVE``, and the BLAS kernel that ran named (threadpoolctl, else
   NumPy's build config).
-* :func:`peer_arms` — one function per arm, each training one epoch and returning its
-  seconds, for :func:`vaebench.bench.timing.interleaved_round`.
+* :func:`arm_epoch` — one arm of :data:`ARM_NAMES` built in this process, for a process of
+  its own (:mod:`vaebench.bench.peerproc`, the benchmark's way: issue 22 found arms timed in
+  one process measuring their thread pools' competition).
+* :func:`peer_arms` — the in-process arms (issue 14), one function per arm, each training one
+  epoch and returning its seconds, for :func:`vaebench.bench.timing.interleaved_round`.
 """
 from __future__ import annotations
 
