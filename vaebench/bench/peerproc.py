@@ -55,7 +55,7 @@ class ArmSpec:
 _TF = ArmSpec("tensorflow", "tensorflow", "tensorflow")
 _TORCH = ArmSpec("torch", "torch", "torch", TORCH_PYTHON_ENV)
 ARMS: dict[str, ArmSpec] = {
-    "vaebench": _TF, "vaebench device feed": _TF, "keras fit + tf.data": _TF,
+    "vaebench": _TF, "vaebench host feed": _TF, "keras fit + tf.data": _TF,
     "keras fit, jax backend": ArmSpec("jax", "jax", "jax"), "keras fit, torch backend": _TORCH,
     "torch eager": _TORCH, "torch compile": _TORCH,
 }

@@ -242,7 +242,7 @@ def arm_epoch(arm: str, spec: ModelSpec, image_size: int, images: np.ndarray, ba
         from vaebench.bench.throughput import pack_trainer
 
         trainer = pack_trainer(spec, image_size, images, batch_size, pack=1, learning_rate=learning_rate,
-                               probe_size=min(512, len(images)), feed="device" if arm.endswith("device feed") else None)
+                               probe_size=min(512, len(images)), feed=_arm_feed(arm))
         return trainer.fit_epoch
     if arm.startswith("torch"):
         return _torch_arm(spec, image_size, images, batch_size, threads, learning_rate, compiled=arm == "torch compile")
@@ -260,8 +260,13 @@ def arm_epoch(arm: str, spec: ModelSpec, image_size: int, images: np.ndarray, ba
 
 
 #: the arms :func:`arm_epoch` builds (the Keras backend of each: :data:`vaebench.bench.peerproc.ARMS`)
-ARM_NAMES = ("vaebench", "vaebench device feed", "keras fit + tf.data", "keras fit, jax backend",
+ARM_NAMES = ("vaebench", "vaebench host feed", "vaebench device feed", "keras fit + tf.data", "keras fit, jax backend",
              "keras fit, torch backend", "torch eager", "torch compile")
+
+
+def _arm_feed(arm: str) -> str | None:
+    """The feed a vaebench arm names (``'… host feed'``, ``'… device feed'``), else None: the default."""
+    return next((feed for feed in ("host", "device") if arm.endswith(f"{feed} feed")), None)
 
 
 def _torch_arm(spec, image_size, images, batch_size, threads, learning_rate,
