@@ -17,11 +17,15 @@ asserts on seconds.
     VAEBENCH_TORCH_PYTHON=/path/to/python pytest benchmarks/test_peers.py --benchmark-only \\
         --benchmark-json=peers.json
 
+``$VAEBENCH_PEER_ARMS`` (comma-separated names of ``peerproc.ARMS``) runs a subset.
+
 Sizes: at every scale but ``smoke`` the posts' VAE (z_dim 256, batch 128) at 32×32 (16 steps,
 2,048 images an epoch) and 96×96 (4 steps, 512 images), one warm-up epoch, 5 rounds; at
 ``smoke`` the scale's own model, 2 steps, 2 rounds.
 """
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -47,7 +51,8 @@ def test_peer_throughput(benchmark, scale, image_size):
     config = peerproc.child_config("vaebench", spec, image_size, batch, sizes["steps"], threads)
     result: dict = {}
     benchmark.group = f"peers: own processes, {sizes['steps']} steps {image_size}px batch {batch}"
-    benchmark.pedantic(lambda: result.update(peerproc.run_peers(list(peerproc.ARMS), config, sizes["rounds"],
+    names = [a.strip() for a in os.environ.get("VAEBENCH_PEER_ARMS", "").split(",") if a.strip()] or list(peerproc.ARMS)
+    benchmark.pedantic(lambda: result.update(peerproc.run_peers(names, config, sizes["rounds"],
                                                                 threads)), rounds=1, iterations=1)
     flops = peers.training_flops(spec, image_size)
     peak = peers.sgemm_peak(2048, threads=threads)           # its own process, the BLAS overrides unset there
