@@ -292,7 +292,24 @@ def test_the_feed_is_chosen_by_the_environment_or_the_device(monkeypatch):
     with pytest.raises(SpecError, match="feed='disk' is not a feed"):
         default_feed()
     monkeypatch.delenv(FEED_ENV)
-    assert default_feed() == ("device" if backend.accelerator_visible() else "host")
+    gpu = backend.accelerator_visible()
+    assert default_feed() == ("device" if gpu or backend.name() == "tensorflow" else "host")
+    for name in ("jax", "torch"):
+        assert default_feed(backend_name=name) == ("device" if gpu else "host")
+
+
+def test_the_device_feed_is_the_default_on_a_tensorflow_cpu_while_the_images_fit(monkeypatch):
+    """Issue 22: on a TensorFlow CPU the device feed (bit for bit the host feed's weights:
+    test_the_device_feed_learns_what_the_host_feed_learns) is the default, up to
+    DEVICE_FEED_CPU_BYTES of training images (its variable is a second copy in host memory)."""
+    from vaebench import backend
+    from vaebench.train import feeds
+
+    monkeypatch.delenv(feeds.FEED_ENV, raising=False)
+    monkeypatch.setattr(backend, "accelerator_visible", lambda: False)
+    assert feeds.default_feed(feeds.DEVICE_FEED_CPU_BYTES, "tensorflow") == "device"
+    assert feeds.default_feed(feeds.DEVICE_FEED_CPU_BYTES + 1, "tensorflow") == "host"
+    assert feeds.default_feed(0, "jax") == feeds.default_feed(0, "torch") == "host"
 
 
 FEED_CHECK = """

@@ -14,8 +14,11 @@ check: nothing here asserts on seconds.
   for older OpenBLAS builds; they slow a current NumPy) unset there only, with
   ``OMP_WAIT_POLICY=PASSIVE``, and the BLAS kernel that ran named (threadpoolctl, else
   NumPy's build config).
-* :func:`peer_arms` — one function per arm, each training one epoch and returning its
-  seconds, for :func:`vaebench.bench.timing.interleaved_round`.
+* :func:`arm_epoch` — one arm of :data:`ARM_NAMES` built in this process, for a process of
+  its own (:mod:`vaebench.bench.peerproc`, the benchmark's way: issue 22 found arms timed in
+  one process measuring their thread pools' competition).
+* :func:`peer_arms` — the in-process arms (issue 14), one function per arm, each training one
+  epoch and returning its seconds, for :func:`vaebench.bench.timing.interleaved_round`.
 """
 from __future__ import annotations
 
@@ -230,12 +233,51 @@ def peer_arms(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: 
     return PeerArms(arms, len(images))
 
 
-def _torch_arm(spec, image_size, images, batch_size, threads, learning_rate) -> Callable[[], float]:
+def arm_epoch(arm: str, spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, threads: int,
+              learning_rate: float = 5e-4) -> Callable[[], object]:
+    """One epoch over ``images`` of the arm named ``arm`` (:data:`ARM_NAMES`), built in this
+    process on its Keras backend (a process of its own: :mod:`vaebench.bench.peerproc`)."""
+    require(arm in ARM_NAMES, f"arm={arm!r} is not a peer arm; use one of {ARM_NAMES}")
+    if arm.startswith("vaebench"):
+        from vaebench.bench.throughput import pack_trainer
+
+        trainer = pack_trainer(spec, image_size, images, batch_size, pack=1, learning_rate=learning_rate,
+                               probe_size=min(512, len(images)), feed=_arm_feed(arm))
+        return trainer.fit_epoch
+    if arm.startswith("torch"):
+        return _torch_arm(spec, image_size, images, batch_size, threads, learning_rate, compiled=arm == "torch compile")
+    from vaebench.bench.setup import compiled_model
+
+    model = compiled_model(spec, image_size, seed=0, learning_rate=learning_rate)
+    if arm == "keras fit + tf.data":
+        import tensorflow as tf
+
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        data = tf.data.Dataset.from_tensor_slices(images).batch(batch_size).with_options(options).prefetch(2)
+        return lambda: model.fit(data, epochs=1, shuffle=False, verbose=0)
+    return lambda: model.fit(images, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+
+
+#: the arms :func:`arm_epoch` builds (the Keras backend of each: :data:`vaebench.bench.peerproc.ARMS`)
+ARM_NAMES = ("vaebench", "vaebench host feed", "vaebench device feed", "keras fit + tf.data", "keras fit, jax backend",
+             "keras fit, torch backend", "torch eager", "torch compile")
+
+
+def _arm_feed(arm: str) -> str | None:
+    """The feed a vaebench arm names (``'… host feed'``, ``'… device feed'``), else None: the default."""
+    return next((feed for feed in ("host", "device") if arm.endswith(f"{feed} feed")), None)
+
+
+def _torch_arm(spec, image_size, images, batch_size, threads, learning_rate,
+               compiled: bool = False) -> Callable[[], float]:
     import torch
 
     torch.manual_seed(0)
     net = torch_vae(spec, image_size)
     opt = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    if compiled:
+        net = torch.compile(net)
     data = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
 
     def epoch() -> float:

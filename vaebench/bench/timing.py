@@ -195,3 +195,22 @@ def dispatch_seconds(arguments: int, calls: int = 200, backend_name: str | None 
         xs = step(xs)
     jax.block_until_ready(xs)
     return (time.perf_counter() - t0) / calls
+
+
+def paired_log_ratio(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estimate:
+    """The geometric mean of the paired per-round ratios ``a[i] / b[i]`` with the t interval of
+    their mean logarithm, exponentiated (:func:`vaebench.stats.estimate.mean_ci`): round i of
+    ``a`` ran next to round i of ``b``, so a load that scales both cancels in the ratio, and a
+    ratio of times is symmetric on the log scale (``a/b`` and ``b/a`` get reciprocal intervals)."""
+    from vaebench.stats.estimate import mean_ci
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    require(a.ndim == 1 and a.shape == b.shape and a.size >= 2,
+            f"paired_log_ratio needs two paired 1-D samples of the same length >= 2 (got {a.shape} and {b.shape})",
+            StatsError)
+    require(bool(np.all(a > 0) and np.all(b > 0) and np.all(np.isfinite(a)) and np.all(np.isfinite(b))),
+            "paired_log_ratio needs finite times > 0", StatsError)
+    est = mean_ci(np.log(a / b), level)
+    return Estimate(math.exp(est.value), math.exp(est.low), math.exp(est.high), est.level,
+                    "geometric mean of paired ratios, t interval of the log", est.n)

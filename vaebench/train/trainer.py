@@ -79,7 +79,7 @@ class PackTrainer:
     def __init__(self, data_spec: DataSpec, jobs: Sequence[Job], train_images: np.ndarray,
                  probe_images: np.ndarray | None = None, progress: bool = True, feed: str | None = None):
         jobs = list(jobs)
-        self.feed = default_feed() if feed is None else check_feed(feed)
+        self.feed = default_feed(train_images.nbytes) if feed is None else check_feed(feed)
         require(len(jobs) > 0, "no job to train: pass at least one Job(model_spec, train_spec)", TrainingError)
         keys = {j.train.pack_key() for j in jobs}
         require(
