@@ -38,10 +38,11 @@ class Trained:
 
 class Session:
     def __init__(self, scale: Scale | str | None = None, store: ModelStore | str | Path | None = None,
-                 progress: bool = True):
+                 progress: bool = True, workers: int | None = None, budget_from: dict | None = None):
         self.scale = scale if isinstance(scale, Scale) else get_scale(scale)
         self.store = store if isinstance(store, ModelStore) else ModelStore(store, progress=progress)
-        self.progress = progress
+        self.progress, self.workers = progress, workers
+        self.budget_from = dict(budget_from or {})
         self._data: dict[DataSpec, tuple] = {}
         self._models: dict[tuple, Trained] = {}
         self._latents: dict[tuple, dict] = {}
@@ -128,7 +129,8 @@ class Session:
             plan = Plan(tuple(planned(self.store, data_spec, j.model, j.train, fingerprint, stored=False)
                               for j in missing), store=str(self.store.root), pack=pack, scale=self.scale.name)
             by_name = dict(zip((m.name for m in plan.models), missing))
-            for run in LocalExecutor(progress=self.progress).run(plan, self.store, datasets=self.datasets):
+            executor = LocalExecutor(progress=self.progress, workers=self.workers)
+            for run in executor.run(plan, self.store, datasets=self.datasets):
                 entries.update((by_name[name], entry) for name, entry in zip(run.names, run.entries))
                 self.timings["train " + ", ".join(run.names)] = run.seconds
         for job in wanted:
@@ -198,11 +200,14 @@ class Session:
         return self._scorer
 
     def environment(self) -> dict:
+        from vaebench.config import budget
+
         t = self.scale.train
         return {"scale": self.scale.name, "data": self.data_notes(),
                 "z_dim": self.scale.z_dim, "epochs": t.epochs, "batch_size": t.batch_size,
                 "precision": t.precision, "pack": self.scale.pack,
-                "seeds": list(self.scale.seeds), "backend": backend.name(), "device": backend.device(),
+                "seeds": list(self.scale.seeds), "budget": budget(self.scale, **self.budget_from),
+                "backend": backend.name(), "device": backend.device(),
                 "versions": backend.versions(), "store": str(self.store.root),
                 "model_seconds": {k: round(v, 2) for k, v in self.timings.items()}}
 

@@ -34,7 +34,14 @@ def _run_setting(env: dict) -> dict:
     seeds = env.get("seeds")
     return {"scale": env.get("scale"), "source": data.get("source"), "image_size": data.get("image_size"),
             "train_images": data.get("train_images", data.get("n_train_asked")), "epochs": env.get("epochs"),
-            "runs_per_model": len(seeds) if isinstance(seeds, list) else None}
+            "runs_per_model": len(seeds) if isinstance(seeds, list) else None,
+            "budget": env.get("budget") if isinstance(env.get("budget"), dict) else None}
+
+
+def _set_by(s: dict, what: str) -> str:
+    """`` (--vaebench-epochs)`` where the run's budget option, not the scale, set ``what``."""
+    where = (s.get("budget") or {}).get(f"{what}_from")
+    return f" ({where})" if where and where != "scale" else ""
 
 
 def _record_setting(scale: dict, run: dict) -> dict:
@@ -76,9 +83,9 @@ def _describe(s: dict, keys=("scale", "source", "image_size", "train_images", "e
     if v.get("train_images") is not None:
         parts.append(f"{exact(number(v['train_images']))} train")
     if v.get("epochs") is not None:
-        parts.append(f"{v['epochs']} ep")
+        parts.append(f"{v['epochs']} ep{_set_by(s, 'epochs')}")
     if v.get("runs_per_model") is not None:
-        parts.append(f"{v['runs_per_model']} runs/{'arm' if s.get('per_arm') else 'model'}")
+        parts.append(f"{v['runs_per_model']} runs/{'arm' if s.get('per_arm') else 'model'}{_set_by(s, 'runs')}")
     if s.get("training") == "none":
         parts.append("no training")
     if s.get("rounds"):
@@ -398,6 +405,7 @@ def view(results: dict) -> dict:
     summary, records = results.get("summary", []), results.get("records", [])
     banner = None
     off_posts = setting.get("scale") != posts["scale"] or (setting.get("source") or posts["source"]) != posts["source"]
+    off_posts = off_posts or bool(_set_by(setting, "epochs") or _set_by(setting, "runs"))
     if setting.get("scale") and off_posts:
         banner = {
             "ours": _describe(setting),
