@@ -9,7 +9,7 @@ loaded (from the cache: no decode) before any model is looked up.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from vaebench import backend
 from vaebench.config import DataSpec, ModelSpec, Scale, TrainSpec, get_scale
+from vaebench.errors import SpecError, require
 from vaebench.store.modelstore import Entry, ModelStore
 
 
@@ -140,6 +141,23 @@ class Session:
             self.timings[f"load {entry.name}"] = time.perf_counter() - t0
         return [self._models[data_spec, j.model, j.train] for j in jobs]
 
+    def at_epochs(self, run: Trained, k: int) -> Trained:
+        """The same run as ``run`` (its model, seed, data and every other training setting)
+        trained ``k`` epochs instead: a :class:`Trained`, as :meth:`model` gives. It is the model
+        a direct training of ``k`` epochs gives, loaded from the store: training ``E`` epochs
+        stores the models at ⌈E/3⌉ and ⌈2E/3⌉ on the way (:func:`vaebench.store.executors.pack.
+        snapshot_epochs`), so those are store hits; another ``k`` below ``E`` trains from the
+        start, one above resumes from ``run`` (bit for bit on TensorFlow's CPU)."""
+        from vaebench.config import check_count
+
+        require(isinstance(run, Trained), f"run={run!r} must be a run the session gave (session.model, "
+                "session.models, trained(...)), not a model", SpecError)
+        k = check_count("k", k, allow_zero=False)
+        entry = run.entry
+        if k == entry.train.epochs:
+            return run
+        return self.models([(entry.model_spec, entry.train.seed, replace(entry.train, epochs=k))], entry.data)[0]
+
     def plan(self, requests: Sequence[tuple], data_spec: DataSpec | None = None) -> list:
         """The :class:`vaebench.store.plan.PlannedModel` of each distinct request (see
         :meth:`models`), with whether the store holds it; nothing is trained or loaded but
@@ -152,7 +170,6 @@ class Session:
         return [planned(self.store, data_spec, j.model, j.train, fingerprint) for j in jobs]
 
     def _job(self, request: tuple):
-        from vaebench.errors import SpecError, require
         from vaebench.train import Job
 
         require(isinstance(request, tuple) and len(request) in (2, 3) and isinstance(request[0], ModelSpec),

@@ -61,6 +61,10 @@ class TrainedModels:
             self.many([(model_spec, seed, train_spec)], data_spec)
         return self._live(self.session.model, model_spec, seed, train_spec, data_spec)
 
+    def at_epochs(self, run, k):
+        """``run`` trained ``k`` epochs (:meth:`vaebench.claims.session.Session.at_epochs`)."""
+        return self._live(self.session.at_epochs, run, k)
+
     def many(self, requests, data_spec=None):
         if self.plan is not None:
             models = self._live(self.session.plan, list(requests), data_spec)
