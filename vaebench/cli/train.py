@@ -98,6 +98,8 @@ def _report_model(trained) -> str | None:
     final = f"final loss {losses[-1]:.2f}" if losses else "no epoch completed"
     line = (f"{entry.name}: {len(losses)}/{entry.train.epochs} epochs, {final}, "
             f"{entry.meta.get('images_per_second', 0):,.0f} img/s per model (pack of {entry.meta.get('pack', 1)})")
+    if entry.meta.get("resumed_from_epochs"):
+        line += f" (resumed from its {entry.meta['resumed_from_epochs']}-epoch entry)"
     if trained.stopped:
         line += f"\n  STOPPED: {trained.stopped}"
     print(line)

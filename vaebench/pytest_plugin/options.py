@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vaebench.errors import SpecError, VaebenchError
+from vaebench.errors import SpecError
 
 #: seeds are 32-bit unsigned integers (numpy's and the backends' seeding)
 SEED_LIMIT = 2**32
@@ -97,7 +97,7 @@ def check_options(config) -> None:
         check_data(config.getoption("--vaebench-data", None), "--vaebench-data")
         parse_seeds(config.getoption("--vaebench-seeds", None))
         check_budget_options(config)
-    except VaebenchError as e:
+    except SpecError as e:
         raise pytest.UsageError(str(e)) from None
     store = config.getoption("--vaebench-store", None) or os.environ.get("VAEBENCH_STORE")
     if store:
@@ -113,9 +113,8 @@ def check_options(config) -> None:
 
 def check_budget_options(config) -> tuple[int | None, int | None, int | None]:
     """``(epochs, runs, workers)`` of ``--vaebench-epochs/-runs/-workers`` (None: not given),
-    checked: a bad value is a :class:`SpecError` or :class:`TrainingError` naming it."""
+    checked: a bad value is a :class:`SpecError` naming it."""
     from vaebench.config import check_budget
-    from vaebench.store.executors.local import requested_workers
 
     epochs = check_budget("--vaebench-epochs", config.getoption("--vaebench-epochs", None))
     runs = check_budget("--vaebench-runs", config.getoption("--vaebench-runs", None))
@@ -124,7 +123,12 @@ def check_budget_options(config) -> tuple[int | None, int | None, int | None]:
         raise SpecError(f"--vaebench-runs={runs} with --vaebench-seeds naming {len(seeds)} seeds: give one of them, "
                         "or as many seeds as runs")
     workers = config.getoption("--vaebench-workers", None)
-    workers = requested_workers(workers, name="--vaebench-workers") if workers is not None else None
+    if workers is not None:
+        text = str(workers).strip()
+        if not (text.isdigit() and int(text) >= 1):
+            raise SpecError(f"--vaebench-workers={workers!r} must be a whole number >= 1 (worker processes of the "
+                            "local executor, e.g. --vaebench-workers 2)")
+        workers = int(text)
     return epochs, runs, workers
 
 
