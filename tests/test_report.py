@@ -246,3 +246,12 @@ def test_estimate_parts():
     nan = estimate_parts({"value": "nan", "low": 0.0, "high": "inf", "level": 0.95, "method": "exact", "n": 3},
                          "nan [0, inf] (95% exact)")
     assert nan["value"] == "— [0, ∞]" and nan["marks"] == ["no estimate"]
+
+
+def test_a_budget_set_by_an_option_is_shown_and_is_not_the_posts_setting():
+    posts = results(scale="full", source="celeba", image_size=96, n_train=170_000, epochs=48, seeds=(0, 1, 2, 3))
+    posts["environment"]["budget"] = {"epochs": 48, "runs_per_model": 4, "runs_per_arm": 14,
+                                      "epochs_from": "--vaebench-epochs", "runs_from": "scale"}
+    page = render_html(posts)
+    assert 'id="scale-banner"' in page and "48 ep (--vaebench-epochs)" in page
+    assert "4 runs/model (--vaebench-runs)" not in page

@@ -120,6 +120,7 @@ def _same_model(a, b):
 @pytest.mark.slow
 def test_at_epochs_loads_the_snapshots_and_resumes_a_longer_budget(tmp_path, session, tiny_vae, tiny_train,
                                                                    monkeypatch):
+    monkeypatch.setenv("VAEBENCH_SNAPSHOTS", "1")
     three = dataclasses.replace(session.scale, train=dataclasses.replace(tiny_train, epochs=3))
     session = Session(three, session.store, progress=False)
     run = session.model(tiny_vae, 0)
