@@ -5,7 +5,14 @@ The store trains nothing itself: executors (:mod:`vaebench.store.executors`) ``g
 
 An entry is a folder ``<root>/models/<name>/`` holding ``model.weights.h5``,
 ``spec.json`` (data, model and training specs, the key's other parts, versions),
-``history.json`` and ``manifest.json`` (SHA-256 of each file, written last).
+``history.json``, ``train_state.npz`` (what a longer training resumes from:
+:mod:`vaebench.train.state`; absent in snapshots, which are not resumed from) and
+``manifest.json`` (SHA-256 of each file, written last).
+
+A request for E' epochs that the store lacks resumes from the entry of the same specs,
+data and code with the most epochs E < E' that holds a training state (:meth:`ModelStore.resumable`,
+used by :func:`vaebench.store.executors.pack.train_pack`): the result is the direct training's,
+and nothing of the resume is in the key (the meta says ``resumed_from_epochs``).
 
 The key (the hash that ends an entry's name) covers everything that changes the
 weights, so the store never serves a model that its spec, data and code would not

@@ -32,6 +32,14 @@ bit for bit the host path's weights on CPU with TensorFlow, to float32 rounding 
 (``tests/test_training.py``).
 
 :func:`train` trains one model: it is a pack of one, so there is one training path.
+
+Training resumes exactly (``starts=``, one :class:`Start` per member, all after one epoch):
+each member gets its weights, Adam's moments and step count and its generators' states back
+(:mod:`vaebench.train.state`) and goes on at the next epoch, whose image order depends on
+the seed and the epoch alone; nothing depends on the total number of epochs (no schedule),
+so E epochs, a pause and E' - E more are E' epochs, bit for bit on CPU with TensorFlow
+(``tests/test_train_state.py``). ``run(on_epoch=...)`` lets the store keep the models at
+earlier epochs (snapshots) while they train.
 """
 from __future__ import annotations
 
