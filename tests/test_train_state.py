@@ -67,3 +67,45 @@ def test_starts_must_share_one_epoch_before_the_last(tiny_data, tiny_ae, tiny_tr
         PackTrainer(tiny_data, jobs, tiny_images, progress=False, starts=starts)
     with pytest.raises(TrainingError, match="1 starts for 2 jobs"):
         PackTrainer(tiny_data, jobs, tiny_images, progress=False, starts=starts[:1])
+
+
+JAX_RESUME = """
+import dataclasses, json, sys, numpy as np
+from vaebench.config import DataSpec, ModelSpec, TrainSpec
+from vaebench.train import Job, PackTrainer, Start
+data = DataSpec(image_size=16, n_train=64, n_test=16)
+vae = ModelSpec(kind="vae", z_dim=4, filters=(4, 8), batchnorm=True, fact=1e-2)
+images = (np.random.default_rng(0).random((64, 16, 16, 3)) * 255).astype(np.uint8)
+t = TrainSpec(epochs=3, batch_size=16, probe_size=16)
+jobs = [Job(vae, t), Job(vae, dataclasses.replace(t, seed=1))]
+direct = PackTrainer(data, jobs, images, progress=False).run()
+short = PackTrainer(data, [Job(j.model, dataclasses.replace(j.train, epochs=1)) for j in jobs], images,
+                    progress=False).run()
+starts = []
+for k, r in enumerate(short):
+    path = f"{sys.argv[1]}/m{k}.weights.h5"
+    r.model.save_weights(path)
+    starts.append(Start(epoch=1, weights=path, state=r.state, history=r.history))
+resumed = PackTrainer(data, jobs, images, progress=False, starts=starts).run()
+print(json.dumps([[max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in
+                   zip(a.model.weights, b.model.weights)), a.history["loss"] == b.history["loss"]]
+                  for a, b in zip(direct, resumed)]))
+"""
+
+
+@pytest.mark.slow
+def test_a_resumed_pack_on_jax_is_the_direct_training(tmp_path):
+    """The same on JAX (the GPU machines' backend), in a subprocess: bit for bit on this CPU."""
+    import importlib.util
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("needs jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", JAX_RESUME, str(tmp_path)], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [[0.0, True], [0.0, True]]
