@@ -1,7 +1,9 @@
 """The pack task every executor runs: :func:`train_pack` makes sure the models of one pack
 are in the store, through the store's protocol (get, claim, train, put, release; wait for
 an entry another process holds), so the one-training-per-spec and atomic-write guarantees
-of :mod:`vaebench.store.modelstore` hold across processes and nodes."""
+of :mod:`vaebench.store.modelstore` hold across processes and nodes. A model the store holds
+at fewer epochs resumes from there (:func:`_by_start`); while a pack trains, its models are
+also stored at the epochs of :func:`snapshot_epochs` (:func:`snapshot_publisher`)."""
 from __future__ import annotations
 
 import math
