@@ -13,6 +13,13 @@ from vaebench.config import DataSpec, ModelSpec, TrainSpec
 pytest_plugins = ("pytester",)
 
 
+@pytest.fixture(autouse=True)
+def _no_snapshots(monkeypatch):
+    """Training publishes no snapshot entries in the unit tests (their stores hold what they
+    train, as they assert); the tests of snapshots turn them on (VAEBENCH_SNAPSHOTS=1)."""
+    monkeypatch.setenv("VAEBENCH_SNAPSHOTS", "0")
+
+
 @pytest.fixture
 def tiny_data():
     return DataSpec(image_size=16, n_train=64, n_test=16)

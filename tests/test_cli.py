@@ -35,12 +35,26 @@ def _train(tmp_path, *options):
     (["--data", "/nonexistent/images"], "for a folder of images use folder:/nonexistent/images"),
     (["--seed", "0", "0"], "--seed 0 0 repeats seed 0: each seed is one independent run"),
     (["--seed", "4294967296"], "--seed 4294967296: seed 4294967296 is outside [0, 2**32 - 1]"),
+    (["--epochs", "0"], "--epochs='0' must be a whole number >= 1 (e.g. --epochs 48)"),
+    (["--runs", "x"], "--runs='x' must be a whole number >= 1"),
+    (["--runs", "2", "--seed", "4"], "--runs 2 with --seed naming 1 seeds: give one of them"),
+    (["--plan", "p.json", "--epochs", "4"], "--epochs with --plan: the plan holds every spec"),
 ])
 def test_train_options_that_do_not_apply_are_errors(tmp_path, tiny_scale, capsys, options, message):
     assert _train(tmp_path, *options) == 2
     err = capsys.readouterr().err
     assert err.startswith("vaebench: error: ") and message in err
     assert not (tmp_path / "store" / "models").exists() or not any((tmp_path / "store" / "models").iterdir())
+
+
+@pytest.mark.slow
+def test_train_takes_a_budget_and_resumes_a_longer_one(tmp_path, tiny_scale, capsys):
+    assert _train(tmp_path, "--kind", "ae", "--epochs", "3", "--runs", "2") == 0
+    out = capsys.readouterr().out
+    assert out.count("3/3 epochs, final loss") == 2 and "-ae-z4-s0-" in out and "-ae-z4-s1-" in out
+    assert _train(tmp_path, "--kind", "ae", "--epochs", "4", "--seed", "1") == 0
+    out = capsys.readouterr().out
+    assert "4/4 epochs, final loss" in out and "(resumed from its 3-epoch entry)" in out
 
 
 @pytest.mark.slow
@@ -170,6 +184,7 @@ def test_main_exits_non_zero_when_a_test_errors(tmp_path, module):
     (["--hypotheses", "nowhere"], "--hypotheses='nowhere' does not exist"),
     (["--data", "celeba"], "data='celeba' names no folder"),
     (["--data", "/nonexistent/images"], "for a folder of images use folder:/nonexistent/images"),
+    (["--epochs", "-1"], "--epochs='-1' must be a whole number >= 1"),
 ])
 def test_main_bad_options(tmp_path, options, message):
     run = _main(tmp_path, *options)

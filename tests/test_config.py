@@ -220,3 +220,24 @@ def test_label_parts_name_a_model_the_same_in_labels_and_store_entries():
     assert describe(vae, TrainSpec(seed=3)) == "vae z=16 fact=1e-05 clip=5 dense=64 seed=3"
     ae = ModelSpec(kind="ae", z_dim=8, fact=0.0, batchnorm=False)
     assert ae.label_parts() == [("z", "8")] and architecture(ae) == "ae-z8"
+
+
+def test_a_budget_replaces_the_epochs_and_the_runs_of_a_scale():
+    from vaebench.config import budget, with_budget
+
+    cpu = SCALES["cpu"]
+    assert with_budget(cpu) == cpu
+    longer = with_budget(cpu, epochs=48)
+    assert longer.train == dataclasses.replace(cpu.train, epochs=48) and longer.seeds == cpu.seeds
+    more = with_budget(SCALES["full"], runs="6")
+    assert more.seeds == (0, 1, 2, 3, 4, 5) and more.runaway_runs == 6 and more.train == SCALES["full"].train
+    assert budget(longer, epochs_from="--epochs") == {"epochs": 48, "runs_per_model": 3, "runs_per_arm": 3,
+                                                      "epochs_from": "--epochs", "runs_from": "scale"}
+
+
+@pytest.mark.parametrize("value", [0, -3, "x", "2.5", True, 1.0])
+def test_a_budget_must_be_a_whole_number_from_one(value):
+    from vaebench.config import check_budget
+
+    with pytest.raises(SpecError, match=f"--epochs={re.escape(repr(value))} must be a whole number >= 1"):
+        check_budget("--epochs", value)

@@ -381,3 +381,17 @@ def test_a_killed_worker_leaves_no_damaged_entry_and_its_pack_is_named(store, fi
     assert [r.trained for r in runs] == [(vae.name,)]
     for entry in ModelStore(store.root, progress=False).entries():
         entry.load_model()
+
+
+@pytest.mark.parametrize("epochs, at", [(1, ()), (2, (1,)), (3, (1, 2)), (12, (4, 8)), (24, (8, 16)), (10, (4, 7))])
+def test_snapshots_are_taken_at_a_third_and_two_thirds_of_the_epochs(epochs, at):
+    from vaebench.store.executors.pack import snapshot_epochs
+
+    assert snapshot_epochs(epochs) == at
+
+
+def test_snapshots_are_on_unless_the_environment_turns_them_off():
+    from vaebench.store.executors.pack import snapshots_on
+
+    assert snapshots_on({}) and snapshots_on({"VAEBENCH_SNAPSHOTS": "1"})
+    assert not snapshots_on({"VAEBENCH_SNAPSHOTS": "0"}) and not snapshots_on({"VAEBENCH_SNAPSHOTS": "off"})

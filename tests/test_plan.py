@@ -174,3 +174,20 @@ def test_a_plan_onto_a_full_disk_is_one_plan_error_and_no_temporary(tmp_path, mo
                        r"or write elsewhere\); pass a writable path to --vaebench-plan"):
         Plan((_model("ae", 0),)).write(tmp_path / "plan.json")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_plan_says_which_models_resume_from_a_shorter_training(tmp_path, tiny_data, tiny_ae, tiny_train,
+                                                                  tiny_images):
+    from vaebench.train import train
+
+    store = ModelStore(tmp_path / "store", progress=False)
+    with store.claim(tiny_data, tiny_ae, tiny_train, fingerprint="0" * 32) as claim:     # 2 epochs, stored
+        claim.put(train(tiny_data, tiny_ae, tiny_train, tiny_images, progress=False))
+    longer = planned(store, tiny_data, tiny_ae, dataclasses.replace(tiny_train, epochs=5), "0" * 32)
+    other = planned(store, tiny_data, tiny_ae, dataclasses.replace(tiny_train, epochs=5, seed=1), "0" * 32)
+    assert (longer.resumes_from, other.resumes_from) == (2, None)
+    plan = Plan.of([longer, other], store=str(store.root), pack=1)
+    assert plan.summary().endswith("(1 resume from shorter trainings in the store)")
+    again = Plan.read(plan.write(tmp_path / "plan.json"))
+    assert [m.resumes_from for m in again.models] == [2, None]

@@ -153,6 +153,12 @@ def test_module_without_claim_is_an_error(pytester):
     (["--vaebench-seeds", "1,4294967296"], "seed 4294967296 is outside [0, 2**32 - 1]"),
     (["--vaebench-seeds", "-1"], "seed -1 is outside [0, 2**32 - 1]"),
     (["--vaebench-pack", "0"], "--vaebench-pack=0 must be an integer >= 1"),
+    (["--vaebench-epochs", "0"], "--vaebench-epochs='0' must be a whole number >= 1 (e.g. --vaebench-epochs 48)"),
+    (["--vaebench-epochs", "1.5"], "--vaebench-epochs='1.5' must be a whole number >= 1"),
+    (["--vaebench-runs", "-2"], "--vaebench-runs='-2' must be a whole number >= 1"),
+    (["--vaebench-runs", "3", "--vaebench-seeds", "0,1"], "--vaebench-runs=3 with --vaebench-seeds naming 2 seeds"),
+    (["--vaebench-workers", "two"], "--vaebench-workers='two' must be a whole number >= 1 (worker processes"),
+    (["--vaebench-workers", "0"], "--vaebench-workers='0' must be a whole number >= 1"),
     (["--vaebench-data", "folder:{root}/nowhere"], "{root}/nowhere does not exist; pass the folder that holds"),
     (["--vaebench-data", "celeba:{root}/afile"], "{root}/afile is a file, not a folder"),
     (["--vaebench-data", "{root}/images"], "is not a data source; use synthetic, celeba:PATH or folder:PATH; for a "
@@ -206,10 +212,23 @@ def test_seeds_option_overrides_the_scale(pytester):
     result.assert_outcomes(passed=1)
 
 
+def test_budget_options_override_the_scale_for_every_claim(pytester):
+    pytester.makepyfile(test_s="def test_x(scale, vaebench_session):\n"
+                               "    assert scale.train.epochs == 5 and scale.seeds == (0, 1, 2, 3)\n"
+                               "    assert scale.runaway_runs == 4 and scale.training(2).epochs == 5\n"
+                               "    assert vaebench_session.workers == 2\n"
+                               "    budget = vaebench_session.environment()['budget']\n"
+                               "    assert budget['epochs_from'] == '--vaebench-epochs'\n")
+    result = pytester.runpytest("--vaebench-epochs", "5", "--vaebench-runs", "4", "--vaebench-workers", "2",
+                                "--vaebench-scale", "smoke")
+    result.assert_outcomes(passed=1)
+
+
 def test_help_documents_the_options(pytester):
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(
-        ["*--vaebench-scale*", "*--vaebench-store*", "*--vaebench-report*", "*--vaebench-seeds*"]
+        ["*--vaebench-scale*", "*--vaebench-store*", "*--vaebench-report*", "*--vaebench-seeds*",
+         "*--vaebench-epochs*", "*--vaebench-runs*", "*--vaebench-workers*"]
     )
 
 

@@ -301,3 +301,12 @@ def test_long_lists_of_flagged_models_are_folded():
 def test_the_tally_opens_the_page(page):
     assert re.search(r'<p class="tally" id="tally">1 claim: 0 supported, 1 refuted, 0 inconclusive</p>', page)
     assert page.index('id="tally"') < page.index('id="verdicts"')
+
+
+def test_a_budget_set_by_an_option_is_shown_and_is_not_the_posts_setting():
+    posts = results(scale="full", source="celeba", image_size=96, n_train=170_000, epochs=48, seeds=(0, 1, 2, 3))
+    posts["environment"]["budget"] = {"epochs": 48, "runs_per_model": 4, "runs_per_arm": 14,
+                                      "epochs_from": "--vaebench-epochs", "runs_from": "scale"}
+    page = render_html(posts)
+    assert 'id="scale-banner"' in page and "48 ep (--vaebench-epochs)" in page
+    assert "4 runs/model (--vaebench-runs)" not in page

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from vaebench.claims.session import Session
+from vaebench.claims.session import Session, Trained
 from vaebench.config import SCALES, DataSpec
 from vaebench.errors import SpecError
 
@@ -105,3 +105,54 @@ def test_after_an_executor_trained_the_plan_the_session_only_loads(session, tiny
     warm = Session(session.scale, session.store.root, progress=False)
     assert [t.entry.name for t in warm.models(requests)] == [m.name for m in plan.models]
     assert _trainings(warm) == []
+
+
+def _same_model(a, b):
+    import numpy as np
+
+    for wa, wb in zip(a.model.weights, b.model.weights):
+        np.testing.assert_array_equal(np.asarray(wa), np.asarray(wb))
+    for key in set(a.history) - {"seconds"}:
+        np.testing.assert_array_equal(np.asarray(a.history[key]), np.asarray(b.history[key]), err_msg=key)
+    assert set(a.history) == set(b.history)
+
+
+@pytest.mark.slow
+def test_at_epochs_loads_the_snapshots_and_resumes_a_longer_budget(tmp_path, session, tiny_vae, tiny_train,
+                                                                   monkeypatch):
+    monkeypatch.setenv("VAEBENCH_SNAPSHOTS", "1")
+    three = dataclasses.replace(session.scale, train=dataclasses.replace(tiny_train, epochs=3))
+    session = Session(three, session.store, progress=False)
+    run = session.model(tiny_vae, 0)
+    assert session.at_epochs(run, 3) is run
+    one, two = session.at_epochs(run, 1), session.at_epochs(run, 2)
+    assert len(_trainings(session)) == 1                                    # both were stored on the way
+    assert [len(t.history["loss"]) for t in (one, two)] == [1, 2] and two.entry.meta["snapshot_of_epochs"] == 3
+    assert two.history["loss"] == run.history["loss"][:2]
+    five = session.at_epochs(run, 5)
+    assert five.entry.meta["resumed_from_epochs"] == 3 and five.entry.train.epochs == 5
+    assert five.history["loss"][:3] == run.history["loss"]
+    monkeypatch.setenv("VAEBENCH_SNAPSHOTS", "0")      # the direct trainings: longest first, nothing to resume from
+    direct = Session(three, tmp_path / "direct", progress=False)
+    direct_five = direct.model(tiny_vae, 0, dataclasses.replace(tiny_train, epochs=5))
+    direct_two = direct.model(tiny_vae, 0, dataclasses.replace(tiny_train, epochs=2))
+    assert len(_trainings(direct)) == 2 and "resumed_from_epochs" not in direct_five.entry.meta
+    _same_model(five, direct_five)
+    _same_model(two, direct_two)
+
+
+def test_at_epochs_checks_its_arguments(session, tiny_ae):
+    with pytest.raises(SpecError, match="k=0 must be an integer >= 1"):
+        session.at_epochs(Trained(entry=None, model=None), 0)
+    with pytest.raises(SpecError, match="run=.* must be a run the session gave"):
+        session.at_epochs(tiny_ae, 2)
+
+
+def test_the_environment_records_the_budget(tmp_path, tiny_train):
+    from vaebench.config import with_budget
+
+    scale = with_budget(SCALES["smoke"], epochs=7, runs=4)
+    env = Session(scale, tmp_path, progress=False, budget_from={"epochs_from": "--vaebench-epochs"}).environment()
+    assert env["epochs"] == 7 and env["seeds"] == [0, 1, 2, 3]
+    assert env["budget"] == {"epochs": 7, "runs_per_model": 4, "runs_per_arm": 4, "epochs_from": "--vaebench-epochs",
+                             "runs_from": "scale"}

@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from vaebench.store.modelstore import KEY_PARTS, MANIFEST, WEIGHTS, ModelStore, default_root
+from vaebench.store.modelstore import KEY_PARTS, MANIFEST, STATE, WEIGHTS, ModelStore, default_root
 from vaebench.train.trainer import train
 
 #: a data fingerprint (any string stands for the content of the tiny images)
@@ -90,7 +90,8 @@ def test_stale_tmp_of_a_dead_writer_is_removed(tmp_path, tiny_data, tiny_ae, tin
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("damage", ["truncate_weights", "delete_history", "delete_manifest", "edit_spec"])
+@pytest.mark.parametrize("damage", ["truncate_weights", "delete_history", "delete_manifest", "edit_spec",
+                                    "edit_state"])
 def test_damaged_entry_is_detected_and_rebuilt(tmp_path, tiny_data, tiny_ae, tiny_train, trainer, damage):
     store = ModelStore(tmp_path, progress=False)
     entry = fill(store, tiny_data, tiny_ae, tiny_train, trainer)
@@ -101,6 +102,8 @@ def test_damaged_entry_is_detected_and_rebuilt(tmp_path, tiny_data, tiny_ae, tin
         (entry.path / "history.json").unlink()
     elif damage == "delete_manifest":
         (entry.path / MANIFEST).unlink()
+    elif damage == "edit_state":
+        (entry.path / STATE).write_bytes(b"not the state")
     else:
         spec = json.loads((entry.path / "spec.json").read_text())
         spec["train"]["epochs"] = 99
@@ -494,3 +497,36 @@ def test_clear_leaves_a_lock_another_process_holds(tmp_path, tiny_data, tiny_ae,
     held.release()
     with store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP) as again:
         assert again is not None and again.held
+
+
+@pytest.mark.slow
+def test_an_entry_holds_its_training_state_and_the_longest_shorter_one_is_resumed_from(
+        tmp_path, tiny_data, tiny_ae, tiny_train, trainer):
+    import dataclasses
+
+    store = ModelStore(tmp_path, progress=False)
+    entry = fill(store, tiny_data, tiny_ae, tiny_train, trainer)         # 2 epochs
+    state = entry.train_state()
+    assert int(state["epoch"]) == 2 and "momentums/0" in state and entry.resumable
+    assert STATE in json.loads((entry.path / MANIFEST).read_text())["sha256"]
+    longer = dataclasses.replace(tiny_train, epochs=5)
+    assert store.resumable(tiny_data, tiny_ae, longer, fingerprint=FP).name == entry.name
+    assert store.resumable(tiny_data, tiny_ae, tiny_train, fingerprint=FP) is None      # nothing below 2 epochs
+    assert store.resumable(tiny_data, tiny_ae, dataclasses.replace(longer, seed=1), fingerprint=FP) is None
+    assert store.resumable(tiny_data, tiny_ae, dataclasses.replace(longer, learning_rate=1e-3), fingerprint=FP) is None
+    assert store.resumable(tiny_data, tiny_ae, longer, fingerprint="1" * 32) is None
+
+
+@pytest.mark.slow
+def test_an_entry_without_training_state_loads_and_is_not_resumed_from(tmp_path, tiny_data, tiny_ae, tiny_train,
+                                                                       trainer):
+    import dataclasses
+
+    store = ModelStore(tmp_path, progress=False)
+    result = trainer()
+    result.state = None
+    with store.claim(tiny_data, tiny_ae, tiny_train, fingerprint=FP) as claim:
+        entry = claim.put(result)
+    assert not (entry.path / STATE).exists() and store.verify(entry.path) is None and not entry.resumable
+    entry.load_model()
+    assert store.resumable(tiny_data, tiny_ae, dataclasses.replace(tiny_train, epochs=3), fingerprint=FP) is None

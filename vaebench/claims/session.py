@@ -9,7 +9,7 @@ loaded (from the cache: no decode) before any model is looked up.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from vaebench import backend
 from vaebench.config import DEFAULT_ARCHITECTURE, DataSpec, ModelSpec, Scale, TrainSpec, get_scale
+from vaebench.errors import SpecError, require
 from vaebench.store.modelstore import Entry, ModelStore
 
 
@@ -38,10 +39,11 @@ class Trained:
 
 class Session:
     def __init__(self, scale: Scale | str | None = None, store: ModelStore | str | Path | None = None,
-                 progress: bool = True):
+                 progress: bool = True, workers: int | None = None, budget_from: dict | None = None):
         self.scale = scale if isinstance(scale, Scale) else get_scale(scale)
         self.store = store if isinstance(store, ModelStore) else ModelStore(store, progress=progress)
-        self.progress = progress
+        self.progress, self.workers = progress, workers
+        self.budget_from = dict(budget_from or {})
         self._data: dict[DataSpec, tuple] = {}
         self._models: dict[tuple, Trained] = {}
         self._latents: dict[tuple, dict] = {}
@@ -134,7 +136,8 @@ class Session:
             plan = Plan(tuple(planned(self.store, data_spec, j.model, j.train, fingerprint, stored=False)
                               for j in missing), store=str(self.store.root), pack=pack, scale=self.scale.name)
             by_name = dict(zip((m.name for m in plan.models), missing))
-            for run in LocalExecutor(progress=self.progress).run(plan, self.store, datasets=self.datasets):
+            executor = LocalExecutor(progress=self.progress, workers=self.workers)
+            for run in executor.run(plan, self.store, datasets=self.datasets):
                 entries.update((by_name[name], entry) for name, entry in zip(run.names, run.entries))
                 self.timings["train " + ", ".join(run.names)] = run.seconds
         self._check_architectures(data_spec, wanted)
@@ -164,6 +167,23 @@ class Session:
         for spec in dict.fromkeys(j.model for j in jobs if j.model.architecture != DEFAULT_ARCHITECTURE):
             check_architecture(spec.architecture, spec, data_spec.image_size)
 
+    def at_epochs(self, run: Trained, k: int) -> Trained:
+        """The same run as ``run`` (its model, seed, data and every other training setting)
+        trained ``k`` epochs instead: a :class:`Trained`, as :meth:`model` gives. It is the model
+        a direct training of ``k`` epochs gives, loaded from the store: training ``E`` epochs
+        stores the models at ⌈E/3⌉ and ⌈2E/3⌉ on the way (:func:`vaebench.store.executors.pack.
+        snapshot_epochs`), so those are store hits; another ``k`` below ``E`` trains from the
+        start, one above resumes from ``run`` (bit for bit on TensorFlow's CPU)."""
+        from vaebench.config import check_count
+
+        require(isinstance(run, Trained), f"run={run!r} must be a run the session gave (session.model, "
+                "session.models, trained(...)), not a model", SpecError)
+        k = check_count("k", k, allow_zero=False)
+        entry = run.entry
+        if k == entry.train.epochs:
+            return run
+        return self.models([(entry.model_spec, entry.train.seed, replace(entry.train, epochs=k))], entry.data)[0]
+
     def plan(self, requests: Sequence[tuple], data_spec: DataSpec | None = None) -> list:
         """The :class:`vaebench.store.plan.PlannedModel` of each distinct request (see
         :meth:`models`), with whether the store holds it; nothing is trained or loaded but
@@ -176,7 +196,6 @@ class Session:
         return [planned(self.store, data_spec, j.model, j.train, fingerprint) for j in jobs]
 
     def _job(self, request: tuple):
-        from vaebench.errors import SpecError, require
         from vaebench.train import Job
 
         require(isinstance(request, tuple) and len(request) in (2, 3) and isinstance(request[0], ModelSpec),
@@ -224,11 +243,14 @@ class Session:
         return self._scorer
 
     def environment(self) -> dict:
+        from vaebench.config import budget
+
         t = self.scale.train
         return {"scale": self.scale.name, "data": self.data_notes(),
                 "z_dim": self.scale.z_dim, "epochs": t.epochs, "batch_size": t.batch_size,
                 "precision": t.precision, "pack": self.scale.pack,
-                "seeds": list(self.scale.seeds), "backend": backend.name(), "device": backend.device(),
+                "seeds": list(self.scale.seeds), "budget": budget(self.scale, **self.budget_from),
+                "backend": backend.name(), "device": backend.device(),
                 "versions": backend.versions(), "store": str(self.store.root),
                 "model_seconds": {k: round(v, 2) for k, v in self.timings.items()}}
 

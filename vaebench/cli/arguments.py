@@ -39,6 +39,10 @@ def _common(p) -> None:
     p.add_argument("--data", default=None,
                    help="synthetic, celeba:PATH or folder:PATH (default: $VAEBENCH_DATA or synthetic); the "
                         "image size and counts are the scale's, a folder gives what it holds up to them")
+    p.add_argument("--epochs", default=None, metavar="N",
+                   help="train N epochs instead of the scale's (a stored shorter training is resumed)")
+    p.add_argument("--runs", default=None, metavar="N",
+                   help="N training runs (seeds 0..N-1) per model instead of the scale's")
 
 
 def _main_arguments(p) -> None:

@@ -32,6 +32,9 @@ def cmd_main(args) -> int:
     require(args.scale in (None, "auto") or args.scale in SCALES,
             f"--scale={args.scale!r} is not a scale; use one of {sorted(SCALES)} or auto", SpecError)
     check_data(args.data, "--data")    # a bad --data fails here, not in every test
+    from vaebench.cli.train import budget_of
+
+    epochs, runs = budget_of(args)     # so do bad --epochs and --runs
     hypotheses = _hypotheses(args)
     if hypotheses is None:
         return _train_defaults(args)
@@ -41,9 +44,10 @@ def cmd_main(args) -> int:
     require(why is None, f"the reports folder {reports} cannot be written: {why}; pass --report DIR", SpecError)
     argv = [str(hypotheses), "-p", "no:cacheprovider", "-q", "--vaebench-report", str(reports)]
     for option, value in (("--vaebench-scale", args.scale), ("--vaebench-store", args.store),
-                          ("--vaebench-data", args.data)):
+                          ("--vaebench-data", args.data), ("--vaebench-epochs", epochs),
+                          ("--vaebench-runs", runs)):
         if value:
-            argv += [option, value]
+            argv += [option, str(value)]
     print(f"claims: {hypotheses}", file=sys.stderr, flush=True)
     import pytest
 

@@ -1,8 +1,9 @@
 """The ``vaebench`` command.
 
-    vaebench main [--scale S] [--data D] [--store DIR] [--hypotheses PATH]
+    vaebench main [--scale S] [--data D] [--store DIR] [--hypotheses PATH] [--epochs N] [--runs N]
                                               all claims at the scale, then the report's path
     vaebench train [--kind ae|vae] [--fact F] [--seed 0 1 ..] [--pack N] [--precision P] [--data D]
+                   [--epochs N] [--runs N]
                                               train (or load) models through the store
     vaebench train --plan PLAN [--executor local|ray] [--address ADDR] [--store DIR]
                                               train the missing models of a plan (pytest --vaebench-plan)

@@ -9,13 +9,32 @@ from vaebench.errors import SpecError, require
 
 
 def scale_of(args):
-    """The scale the options ask for, reading the data ``--data`` names (a folder must exist)."""
-    from vaebench.config import get_scale, with_data
+    """The scale the options ask for, reading the data ``--data`` names (a folder must exist),
+    with the budget of ``--epochs`` and ``--runs``."""
+    from vaebench.config import get_scale, with_budget, with_data
     from vaebench.pytest_plugin.options import check_data
 
     data = getattr(args, "data", None)
     check_data(data, "--data")
-    return with_data(get_scale(args.scale), data)
+    epochs, runs = budget_of(args)
+    return with_budget(with_data(get_scale(args.scale), data), epochs, runs)
+
+
+def budget_of(args) -> tuple[int | None, int | None]:
+    """``(epochs, runs)`` of ``--epochs`` and ``--runs`` (None: the scale's), checked."""
+    from vaebench.config import check_budget
+
+    return (check_budget("--epochs", getattr(args, "epochs", None)),
+            check_budget("--runs", getattr(args, "runs", None)))
+
+
+def _seeds(args, runs: int | None) -> list[int]:
+    """The seeds to train: ``--seed``, else ``0 .. --runs - 1``, else 0."""
+    if runs is None:
+        return list(args.seed or [0])
+    require(args.seed is None or len(args.seed) == runs, f"--runs {runs} with --seed naming {len(args.seed or [])} "
+            "seeds: give one of them, or as many seeds as runs", SpecError)
+    return list(args.seed or range(runs))
 
 
 def _model_spec(args, scale):
@@ -48,7 +67,8 @@ def cmd_train(args) -> int:
         return _train_plan(args, run)
     scale = scale_of(args)
     spec = _model_spec(args, scale)          # bad options fail before anything loads
-    requests = [(spec, s, scale.training(s, precision=args.precision or "float32")) for s in args.seed or [0]]
+    seeds = _seeds(args, budget_of(args)[1])
+    requests = [(spec, s, scale.training(s, precision=args.precision or "float32")) for s in seeds]
     from vaebench.claims.session import Session
 
     session = Session(scale, args.store)
@@ -78,6 +98,8 @@ def _report_model(trained) -> str | None:
     final = f"final loss {losses[-1]:.2f}" if losses else "no epoch completed"
     line = (f"{entry.name}: {len(losses)}/{entry.train.epochs} epochs, {final}, "
             f"{entry.meta.get('images_per_second', 0):,.0f} img/s per model (pack of {entry.meta.get('pack', 1)})")
+    if entry.meta.get("resumed_from_epochs"):
+        line += f" (resumed from its {entry.meta['resumed_from_epochs']}-epoch entry)"
     if trained.stopped:
         line += f"\n  STOPPED: {trained.stopped}"
     print(line)
@@ -91,7 +113,8 @@ def _train_plan(args, run) -> int:
     from vaebench.store.plan import Plan
 
     given = [f"--{name.replace('_', '-')}" for name in ("scale", "data", "kind", "fact", "eps_clip", "dense", "seed",
-                                                         "precision") if getattr(args, name) is not None]
+                                                         "precision", "epochs", "runs")
+             if getattr(args, name) is not None]
     require(not given, f"{', '.join(given)} with --plan: the plan holds every spec; drop them, or train without "
             "--plan", SpecError)
     plan = Plan.read(args.plan)

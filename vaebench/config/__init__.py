@@ -4,7 +4,15 @@ scales that choose them and the posts' setting (:mod:`.scales`), and the
 
 Layer 1: imports only the foundation (errors, backend)."""
 from vaebench.config.dataopt import DATA_ENV, parse_data, with_data  # noqa: F401
-from vaebench.config.scales import SCALES, Scale, get_scale, posts_setting  # noqa: F401
+from vaebench.config.scales import (  # noqa: F401
+    SCALES,
+    Scale,
+    budget,
+    check_budget,
+    get_scale,
+    posts_setting,
+    with_budget,
+)
 from vaebench.config.specs import (  # noqa: F401
     ACTIVATIONS,
     ARCHITECTURE_NAME,

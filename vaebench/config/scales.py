@@ -119,7 +119,35 @@ def get_scale(name: str | None = None) -> Scale:
     return SCALES[name]
 
 
-#: the environment variable that picks the data source when no option does
+def check_budget(name: str, value: Any) -> int | None:
+    """``value`` as an int when it is None or a whole number >= 1 (``'12'`` from a command
+    line too), else :class:`SpecError` naming the option and value."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    require(not isinstance(value, bool) and text.lstrip("+").isdigit() and int(text) >= 1,
+            f"{name}={value!r} must be a whole number >= 1 (e.g. {name} 48); leave it out for the scale's")
+    return int(text)
+
+
+def with_budget(scale: Scale, epochs: int | None = None, runs: int | None = None) -> Scale:
+    """``scale`` with another budget: ``epochs`` of training for every model, ``runs``
+    training runs (seeds ``0 .. runs-1``) per model and per arm of C4. None keeps the
+    scale's. A longer budget is new store entries; the store resumes them from the
+    shorter ones it holds (:mod:`vaebench.store.modelstore`)."""
+    epochs, runs = check_budget("epochs", epochs), check_budget("runs", runs)
+    if epochs is not None:
+        scale = replace(scale, train=replace(scale.train, epochs=epochs))
+    if runs is not None:
+        scale = replace(scale, seeds=tuple(range(runs)), runaway_runs=runs)
+    return scale
+
+
+def budget(scale: Scale, epochs_from: str = "scale", runs_from: str = "scale") -> dict:
+    """The budget ``scale`` trains at, for results.json and the report: epochs, runs per
+    model and per C4 arm, and where each came from (``'scale'`` or the option that set it)."""
+    return {"epochs": scale.train.epochs, "runs_per_model": len(scale.seeds), "runs_per_arm": scale.runaway_runs,
+            "epochs_from": epochs_from, "runs_from": runs_from}
 
 
 def posts_setting() -> dict:

@@ -17,11 +17,15 @@ Options (``pytest --help``, group "vaebench"):
                      (then ``vaebench train --plan PATH --executor local|ray``)
   --vaebench-precision  float32 | mixed_bfloat16: the compute precision of the claims' models
                      (default: the scale's, float32; check M1 first)
+  --vaebench-epochs  N: every claim's models train N epochs (default: the scale's); a stored shorter
+                     training of the same model resumes instead of starting again
+  --vaebench-runs    N: N training runs (seeds 0..N-1) per model and per arm of C4 (default: the scale's)
+  --vaebench-workers N: worker processes of the local executor (default: $VAEBENCH_WORKERS, else 1)
 
-A bad value of any of them (a seed repeated or >= 2**32, a data folder that does not exist,
-a store, report or plan location below a file or read-only) is a usage error at start (exit 4),
-before anything is collected or trained. The default report folder is not checked at start
-(the plugin runs in every pytest run of the environment); when writing the report fails
+A bad value of any of them (a seed repeated or >= 2**32, epochs or runs not a whole number >= 1,
+a data folder that does not exist, a store, report or plan location below a file or read-only)
+is a usage error at start (exit 4), before anything is collected or trained. The default report
+folder is not checked at start (the plugin runs in every pytest run of the environment); when writing the report fails
 at the end, the verdict table is still printed and results.json goes to
 ``<tmp>/vaebench-results/<run>/``, with the path said.
 

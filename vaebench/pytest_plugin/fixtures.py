@@ -7,13 +7,13 @@ import dataclasses
 
 import pytest
 
-from vaebench.pytest_plugin.options import parse_seeds
+from vaebench.pytest_plugin.options import check_budget_options, parse_seeds
 
 
 @pytest.fixture(scope="session")
 def vaebench_session(request):
     from vaebench.claims.session import Session
-    from vaebench.config import get_scale, with_data
+    from vaebench.config import get_scale, with_budget, with_data
 
     option = request.config.getoption
     scale = with_data(get_scale(option("--vaebench-scale")), option("--vaebench-data"))
@@ -25,7 +25,11 @@ def vaebench_session(request):
     precision = option("--vaebench-precision")
     if precision is not None:
         scale = dataclasses.replace(scale, train=dataclasses.replace(scale.train, precision=precision))
-    return Session(scale, option("--vaebench-store"))
+    epochs, runs, workers = check_budget_options(request.config)
+    scale = with_budget(scale, epochs, runs)
+    budget_from = {"epochs_from": "scale" if epochs is None else "--vaebench-epochs",
+                   "runs_from": "scale" if runs is None else "--vaebench-runs"}
+    return Session(scale, option("--vaebench-store"), workers=workers, budget_from=budget_from)
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +60,10 @@ class TrainedModels:
         if self.plan is not None:
             self.many([(model_spec, seed, train_spec)], data_spec)
         return self._live(self.session.model, model_spec, seed, train_spec, data_spec)
+
+    def at_epochs(self, run, k):
+        """``run`` trained ``k`` epochs (:meth:`vaebench.claims.session.Session.at_epochs`)."""
+        return self._live(self.session.at_epochs, run, k)
 
     def many(self, requests, data_spec=None):
         if self.plan is not None:

@@ -53,6 +53,14 @@ def pytest_addoption(parser):
                          "the store holds) to PATH and train nothing: each test that asks for models is skipped "
                          "('planned: N models'); train the plan with 'vaebench train --plan PATH --executor "
                          "local|ray', then run the claims again")
+    group.addoption("--vaebench-epochs", default=None, metavar="N",
+                    help="train every claim's models N epochs instead of the scale's (new store entries; a stored "
+                         "shorter training of the same model is resumed, not repeated)")
+    group.addoption("--vaebench-runs", default=None, metavar="N",
+                    help="N training runs (seeds 0..N-1) per model and per arm of C4 instead of the scale's")
+    group.addoption("--vaebench-workers", default=None, metavar="N",
+                    help="worker processes of the local executor that trains missing packs at once (default: "
+                         "$VAEBENCH_WORKERS, else 1: this process); a model's weights are those of training it alone")
     group.addoption("--vaebench-verdicts", default=None, choices=("outcome", "record"),
                     help="'outcome': a refuted claim fails its test and an inconclusive one shows as "
                          "INCONCLUSIVE; 'record': verdicts go to the table and the report only, and a claim "
@@ -88,6 +96,7 @@ def check_options(config) -> None:
     try:
         check_data(config.getoption("--vaebench-data", None), "--vaebench-data")
         parse_seeds(config.getoption("--vaebench-seeds", None))
+        check_budget_options(config)
     except SpecError as e:
         raise pytest.UsageError(str(e)) from None
     store = config.getoption("--vaebench-store", None) or os.environ.get("VAEBENCH_STORE")
@@ -100,6 +109,27 @@ def check_options(config) -> None:
     plan = config.getoption("--vaebench-plan", None)
     if plan:
         _require_writable(Path(plan), "--vaebench-plan", folder=False)
+
+
+def check_budget_options(config) -> tuple[int | None, int | None, int | None]:
+    """``(epochs, runs, workers)`` of ``--vaebench-epochs/-runs/-workers`` (None: not given),
+    checked: a bad value is a :class:`SpecError` naming it."""
+    from vaebench.config import check_budget
+
+    epochs = check_budget("--vaebench-epochs", config.getoption("--vaebench-epochs", None))
+    runs = check_budget("--vaebench-runs", config.getoption("--vaebench-runs", None))
+    seeds = parse_seeds(config.getoption("--vaebench-seeds", None))
+    if runs is not None and seeds is not None and len(seeds) != runs:
+        raise SpecError(f"--vaebench-runs={runs} with --vaebench-seeds naming {len(seeds)} seeds: give one of them, "
+                        "or as many seeds as runs")
+    workers = config.getoption("--vaebench-workers", None)
+    if workers is not None:
+        text = str(workers).strip()
+        if not (text.isdigit() and int(text) >= 1):
+            raise SpecError(f"--vaebench-workers={workers!r} must be a whole number >= 1 (worker processes of the "
+                            "local executor, e.g. --vaebench-workers 2)")
+        workers = int(text)
+    return epochs, runs, workers
 
 
 def check_data(text: str | None, option: str = "--vaebench-data") -> tuple[str, str | None]:

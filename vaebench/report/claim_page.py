@@ -37,7 +37,14 @@ def _run_setting(env: dict) -> dict:
     return {"scale": env.get("scale"), "source": data.get("source"), "image_size": data.get("image_size"),
             "train_images": data.get("train_images", data.get("n_train_asked")), "epochs": env.get("epochs"),
             "z_dim": env.get("z_dim"),
-            "runs_per_model": len(seeds) if isinstance(seeds, list) else None}
+            "runs_per_model": len(seeds) if isinstance(seeds, list) else None,
+            "budget": env.get("budget") if isinstance(env.get("budget"), dict) else None}
+
+
+def _set_by(s: dict, what: str) -> str:
+    """`` (--vaebench-epochs)`` where the run's budget option, not the scale, set ``what``."""
+    where = (s.get("budget") or {}).get(f"{what}_from")
+    return f" ({where})" if where and where != "scale" else ""
 
 
 def _record_setting(record: dict, run: dict) -> dict:
@@ -93,9 +100,9 @@ def _describe(s: dict, keys=_SETTING) -> str:
     if v.get("z_dim") is not None:
         parts.append(f"z {_many(v['z_dim'])}")
     if v.get("epochs") is not None:
-        parts.append(f"{_many(v['epochs'])} ep")
+        parts.append(f"{_many(v['epochs'])} ep{_set_by(s, 'epochs')}")
     if v.get("runs_per_model") is not None:
-        parts.append(f"{_many(v['runs_per_model'])} runs/{'arm' if s.get('per_arm') else 'model'}")
+        parts.append(f"{_many(v['runs_per_model'])} runs/{'arm' if s.get('per_arm') else 'model'}{_set_by(s, 'runs')}")
     if v.get("precision") and v["precision"] != "float32":
         parts.append(_many(v["precision"]))
     if "backend" in keys and s.get("backend"):
@@ -419,6 +426,7 @@ def view(results: dict) -> dict:
     banner = None
     off_posts = setting.get("scale") != posts["scale"] or (setting.get("source") or posts["source"]) != posts["source"]
     any_posts = not records or any(_has_posts([r]) for r in records)
+    off_posts = off_posts or bool(_set_by(setting, "epochs") or _set_by(setting, "runs"))
     if setting.get("scale") and off_posts and any_posts:
         banner = {
             "ours": _describe(setting),

@@ -5,7 +5,14 @@ The store trains nothing itself: executors (:mod:`vaebench.store.executors`) ``g
 
 An entry is a folder ``<root>/models/<name>/`` holding ``model.weights.h5``,
 ``spec.json`` (data, model and training specs, the key's other parts, versions),
-``history.json`` and ``manifest.json`` (SHA-256 of each file, written last).
+``history.json``, ``train_state.npz`` (what a longer training resumes from:
+:mod:`vaebench.train.state`; absent in snapshots, which are not resumed from) and
+``manifest.json`` (SHA-256 of each file, written last).
+
+A request for E' epochs that the store lacks resumes from the entry of the same specs,
+data and code with the most epochs E < E' that holds a training state (:meth:`ModelStore.resumable`,
+used by :func:`vaebench.store.executors.pack.train_pack`): the result is the direct training's,
+and nothing of the resume is in the key (the meta says ``resumed_from_epochs``).
 
 The key (the hash that ends an entry's name) covers everything that changes the
 weights, so the store never serves a model that its spec, data and code would not
@@ -64,7 +71,7 @@ import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -91,6 +98,9 @@ from vaebench.progress import log
 
 WEIGHTS = "model.weights.h5"
 FILES = (WEIGHTS, "spec.json", "history.json")
+#: what training needs to go on from the entry (:mod:`vaebench.train.state`); optional: an entry
+#: without it loads, and is not resumed from
+STATE = "train_state.npz"
 MANIFEST = "manifest.json"
 TMP_PREFIX = ".tmp-"
 
@@ -245,6 +255,20 @@ class Entry:
             return None
         return spec_hash(self.data, self.model_spec, self.train, self.key_parts)
 
+    @property
+    def resumable(self) -> bool:
+        """Whether training can go on from this entry: it holds its training state and did not stop."""
+        return (self.path / STATE).is_file() and not self.meta.get("stopped")
+
+    def train_state(self) -> dict:
+        """What training needs to go on from here (:func:`vaebench.train.state.capture`)."""
+        try:
+            with np.load(self.path / STATE) as f:
+                return {k: f[k] for k in f.files}
+        except (OSError, ValueError) as e:
+            raise StoreError(f"store entry {self.name}: its training state does not load ({type(e).__name__}: "
+                             f"{e}); {_remove_it(self.path)}") from e
+
     def load_model(self) -> AE:
         model = build_model(self.model_spec, self.data.image_size, seed=self.train.seed,
                             precision=self.train.precision)
@@ -310,7 +334,7 @@ class ModelStore:
             hashes = json.loads(manifest.read_text())["sha256"]
         except (ValueError, KeyError, OSError) as e:
             return f"unreadable manifest ({e})"
-        for name in FILES:
+        for name in FILES + tuple(n for n in (STATE,) if n in hashes):
             f = path / name
             if not f.is_file():
                 return f"missing {name}"
@@ -437,13 +461,14 @@ class ModelStore:
             trash.unlink(missing_ok=True)
 
     def put(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, model: keras.Model,
-            history: dict, meta: dict | None = None, *, fingerprint: str) -> Entry:
-        """Write an entry atomically (temporary folder, fsync, rename)."""
+            history: dict, meta: dict | None = None, *, fingerprint: str, state: dict | None = None) -> Entry:
+        """Write an entry atomically (temporary folder, fsync, rename); with ``state`` (the
+        training state, :mod:`vaebench.train.state`) a longer training can resume from it."""
         final = self.path_for(data, model_spec, train, fingerprint=fingerprint)
         require(not final.exists() or final.is_dir(), f"{final} is a file where the store keeps the entry folder "
                 f"of this model; remove it (rm {final}) or use another store", StoreError)
         tmp = self.models / atomic.temp_name(TMP_PREFIX + final.name)
-        what, nbytes = f"write the entry {final.name}", _weights_bytes(model)
+        what, nbytes = f"write the entry {final.name}", _weights_bytes(model) * (3 if state else 1)
         _check_space(self.root, self.models, what, nbytes)
         try:
             tmp.mkdir()
@@ -456,7 +481,11 @@ class ModelStore:
                                                   "train": spec_to_dict(train),
                                                   "key": key_parts(fingerprint, model_spec), "meta": meta})
             atomic.write_json(tmp / "history.json", history)
-            atomic.write_json(tmp / MANIFEST, {"sha256": {n: _sha256(tmp / n) for n in FILES}})
+            names = FILES
+            if state:
+                np.savez(tmp / STATE, **state)
+                names += (STATE,)
+            atomic.write_json(tmp / MANIFEST, {"sha256": {n: _sha256(tmp / n) for n in names}})
             atomic.fsync(tmp, directory=True)
             if final.exists():
                 self._remove(final)
@@ -472,10 +501,26 @@ class ModelStore:
     def put_result(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, result, *,
                    fingerprint: str) -> Entry:
         """Write a :class:`vaebench.train.trainer.TrainResult` as the entry of these specs (atomic,
-        :meth:`put`), with its stop, seconds, images/s and info in the entry's meta."""
+        :meth:`put`), with its stop, seconds, images/s and info in the entry's meta (a resumed
+        training's ``resumed_from_epochs`` too: it is not part of the key) and its training state."""
         meta = {"stopped": result.stopped, "seconds": result.seconds,
                 "images_per_second": result.images_per_second, **result.info}
-        return self.put(data, model_spec, train, result.model, result.history, meta, fingerprint=fingerprint)
+        return self.put(data, model_spec, train, result.model, result.history, meta, fingerprint=fingerprint,
+                        state=getattr(result, "state", None))
+
+    def resumable(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, *,
+                  fingerprint: str) -> Entry | None:
+        """The entry with the most epochs below ``train.epochs`` that differs from these specs in
+        its epochs alone and that training can go on from (:attr:`Entry.resumable`), or None.
+        An entry that cannot be read is passed over (its own request reports it)."""
+        for epochs in range(train.epochs - 1, 0, -1):
+            try:
+                entry = self.get(data, model_spec, replace(train, epochs=epochs), fingerprint=fingerprint)
+            except StoreError:
+                continue
+            if entry is not None and entry.resumable:
+                return entry
+        return None
 
     # -- one training per spec -----------------------------------------------------------
     def claim(self, data: DataSpec, model_spec: ModelSpec, train: TrainSpec, *, fingerprint: str,

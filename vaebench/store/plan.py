@@ -51,12 +51,15 @@ class PlannedModel:
     #: the key's parts besides the specs when planned (code, Keras, backend, framework): they tell
     #: a plan of other code from one whose specs were edited (None: not recorded)
     key: dict | None = field(default=None, compare=False)
+    #: the epochs of the stored entry its training resumes from when planned (None: from the start)
+    resumes_from: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "stored": self.stored, "fingerprint": self.fingerprint,
                 "data": spec_to_dict(self.data), "model": recorded_model_spec(self.model),
                 "train": spec_to_dict(self.train),
-                **({"key": self.key} if self.key is not None else {})}
+                **({"key": self.key} if self.key is not None else {}),
+                **({"resumes_from": self.resumes_from} if self.resumes_from is not None else {})}
 
     @classmethod
     def from_dict(cls, d, where: str = "model") -> "PlannedModel":
@@ -77,9 +80,12 @@ class PlannedModel:
                 specs[k] = model_spec_from_record(d[k]) if cls_ is ModelSpec else spec_from_dict(cls_, d[k])
             except (VaebenchError, TypeError, ValueError) as e:
                 raise PlanError(f"{where}.{k} ({d['name']}): {e}") from None
-        key = d.get("key")
+        key, resumes = d.get("key"), d.get("resumes_from")
         require(key is None or isinstance(key, dict), f"{where}.key={key!r} must be an object", PlanError)
-        return cls(fingerprint=d["fingerprint"], name=d["name"], stored=d.get("stored", False), key=key, **specs)
+        require(resumes is None or (isinstance(resumes, int) and not isinstance(resumes, bool) and resumes > 0),
+                f"{where}.resumes_from={resumes!r} must be a number of epochs >= 1 or absent", PlanError)
+        return cls(fingerprint=d["fingerprint"], name=d["name"], stored=d.get("stored", False), key=key,
+                   resumes_from=resumes, **specs)
 
 
 def planned(store, data: DataSpec, model: ModelSpec, train: TrainSpec, fingerprint: str,
@@ -92,7 +98,19 @@ def planned(store, data: DataSpec, model: ModelSpec, train: TrainSpec, fingerpri
     name = store.entry_name(data, model, train, fingerprint=fingerprint)
     if stored is None:
         stored = holds(store, name)
-    return PlannedModel(data, model, train, fingerprint, name, stored, key=key_parts(fingerprint, model))
+    resumes = None if stored else resumes_from(store, data, model, train, fingerprint)
+    return PlannedModel(data, model, train, fingerprint, name, stored, key=key_parts(fingerprint, model),
+                        resumes_from=resumes)
+
+
+def resumes_from(store, data: DataSpec, model: ModelSpec, train: TrainSpec, fingerprint: str) -> int | None:
+    """The epochs of the entry a training of these specs would resume from now (the most below
+    ``train.epochs`` that loads and holds a training state), or None; nothing is removed."""
+    for epochs in range(train.epochs - 1, 0, -1):
+        name = store.entry_name(data, model, replace(train, epochs=epochs), fingerprint=fingerprint)
+        if holds(store, name) and store.read(store.models / name).resumable:
+            return epochs
+    return None
 
 
 def holds(store, name: str) -> bool:
@@ -174,7 +192,9 @@ class Plan:
 
     def summary(self) -> str:
         n, todo = len(self.models), len(self.missing())
-        return f"{n} models, {n - todo} in the store, {todo} to train in {len(self.packs())} packs of up to {self.pack}"
+        resumed = sum(m.resumes_from is not None for m in self.missing())
+        return (f"{n} models, {n - todo} in the store, {todo} to train in {len(self.packs())} packs of up to "
+                f"{self.pack}" + (f" ({resumed} resume from shorter trainings in the store)" if resumed else ""))
 
     # -- JSON --------------------------------------------------------------------------
     def to_dict(self) -> dict:

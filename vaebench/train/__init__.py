@@ -18,11 +18,12 @@ from vaebench.train.feeds import (
     steps_per_execution,
 )
 from vaebench.train.pack import Pack
-from vaebench.train.records import Job, TrainResult, describe
+from vaebench.train.records import Job, Start, TrainResult, describe
 from vaebench.train.trainer import PackTrainer, train, train_many
 
 __all__ = [
-    "DEVICE_STEPS_PER_EXECUTION", "FEED_ENV", "FEEDS", "Job", "Pack", "PackBatches", "PackTrainer", "TrainResult",
+    "DEVICE_STEPS_PER_EXECUTION", "FEED_ENV", "FEEDS", "Job", "Pack", "PackBatches", "PackTrainer", "Start",
+    "TrainResult",
     "batch_indices", "check_feed", "default_feed", "describe", "epoch_order", "index_dataset", "pack_dataset",
     "steps_per_execution", "train", "train_many",
 ]

@@ -28,10 +28,23 @@ class TrainResult:
     seconds: float = 0.0
     images_per_second: float = 0.0
     info: dict = field(default_factory=dict)
+    #: what training needs to go on from here (:func:`vaebench.train.state.capture`), or None
+    state: dict | None = None
 
     @property
     def epochs_done(self) -> int:
         return len(self.history.get("loss", []))
+
+
+@dataclass
+class Start:
+    """Where a member resumes: after ``epoch`` epochs, with the weights in the file ``weights``,
+    the training ``state`` (:func:`vaebench.train.state.capture`) and the ``history`` so far."""
+
+    epoch: int
+    weights: str
+    state: dict
+    history: dict
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,20 @@ bit for bit the host path's weights on CPU with TensorFlow, to float32 rounding 
 (``tests/test_training.py``).
 
 :func:`train` trains one model: it is a pack of one, so there is one training path.
+
+Training resumes exactly (``starts=``, one :class:`Start` per member, all after one epoch):
+each member gets its weights, Adam's moments and step count and its generators' states back
+(:mod:`vaebench.train.state`) and goes on at the next epoch, whose image order depends on
+the seed and the epoch alone; nothing depends on the total number of epochs (no schedule),
+so E epochs, a pause and E' - E more are E' epochs, bit for bit on CPU with TensorFlow
+(``tests/test_train_state.py``). ``run(on_epoch=...)`` lets the store keep the models at
+earlier epochs (snapshots) while they train.
 """
 from __future__ import annotations
 
 import math
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -57,7 +65,8 @@ from vaebench.train.feeds import (
     steps_per_execution,
 )
 from vaebench.train.pack import Pack
-from vaebench.train.records import Job, MemberRecord, TrainResult, log
+from vaebench.train.records import Job, MemberRecord, Start, TrainResult, log
+from vaebench.train.state import capture, restore
 
 
 class PackTrainer:
@@ -77,7 +86,8 @@ class PackTrainer:
     """
 
     def __init__(self, data_spec: DataSpec, jobs: Sequence[Job], train_images: np.ndarray,
-                 probe_images: np.ndarray | None = None, progress: bool = True, feed: str | None = None):
+                 probe_images: np.ndarray | None = None, progress: bool = True, feed: str | None = None,
+                 starts: Sequence[Start] | None = None):
         jobs = list(jobs)
         self.feed = default_feed(train_images.nbytes) if feed is None else check_feed(feed)
         require(len(jobs) > 0, "no job to train: pass at least one Job(model_spec, train_spec)", TrainingError)
@@ -119,6 +129,24 @@ class PackTrainer:
         )
         self.epoch = 0
         self.seconds = 0.0
+        self.resumed_from: int | None = None
+        if starts is not None:
+            self._resume(list(starts))
+
+    def _resume(self, starts: list[Start]) -> None:
+        """Every member from its :class:`Start` (one epoch for all: the pack takes one step count)."""
+        require(len(starts) == len(self.members), f"{len(starts)} starts for {len(self.members)} jobs; give one "
+                "Start per job", TrainingError)
+        epochs = sorted({s.epoch for s in starts})
+        require(len(epochs) == 1 and 0 < epochs[0] < self.spec.epochs,
+                f"members of one pack resume from epochs {epochs} towards {self.spec.epochs}: resume a pack from one "
+                "epoch, before its last", TrainingError)
+        self.pack.optimizer.build(self.pack.trainable_variables)
+        for member, start in zip(self.members, starts):
+            member.model.load_weights(start.weights)
+            restore(self.pack.optimizer, member.model, start.state)
+            member.history = {k: list(v) for k, v in start.history.items()}
+        self.epoch = self.resumed_from = epochs[0]
 
     @property
     def n_images(self) -> int:
@@ -181,7 +209,7 @@ class PackTrainer:
 
     def _progress_line(self, member: MemberRecord, record: dict, seconds: float) -> None:
         done, epochs = self.epoch + 1, self.spec.epochs
-        eta = self.seconds / done * (epochs - done)
+        eta = self.seconds / (done - (self.resumed_from or 0)) * (epochs - done)
         terms = " ".join(f"{k}={record[k]:.4g}" for k in ("loss", "reconstruction_loss", "kl_loss") if k in record)
         log(
             f"{member.label}: epoch {done}/{epochs} {terms} R_peak={record['probe_radius_peak']:.2f} "
@@ -191,7 +219,9 @@ class PackTrainer:
     def done(self) -> bool:
         return self.epoch >= self.spec.epochs or all(m.stopped is not None for m in self.members)
 
-    def run(self) -> list[TrainResult]:
+    def run(self, on_epoch: Callable[["PackTrainer"], None] | None = None) -> list[TrainResult]:
+        """Train to the last epoch (or until every member stopped); ``on_epoch(self)`` after each
+        epoch (e.g. to store :meth:`results` at chosen epochs)."""
         if self.progress:
             what = (
                 self.members[0].label
@@ -199,24 +229,34 @@ class PackTrainer:
                 else f"a pack of {len(self.members)} ({'; '.join(m.label for m in self.members)})"
             )
             log(
-                f"training {what}: {self.spec.epochs} epochs on {self.n_images:,} images "
+                f"training {what}: {self.spec.epochs} epochs"
+                f"{f' (resumed after epoch {self.resumed_from})' if self.resumed_from else ''} on "
+                f"{self.n_images:,} images "
                 f"{self.data_spec.image_size}x{self.data_spec.image_size} ({backend.name()}, {backend.device()})"
             )
         while not self.done():
             self.run_epoch()
+            if on_epoch is not None:
+                on_epoch(self)
         return self.results()
 
-    def results(self) -> list[TrainResult]:
-        rate = self.epoch * self.n_images / self.seconds if self.seconds > 0 else 0.0
+    def results(self, state: bool = True) -> list[TrainResult]:
+        """Each member as it is now (after :attr:`epoch` epochs): its live model, a copy of its
+        history and, with ``state``, what training needs to go on (:mod:`vaebench.train.state`)."""
+        done = self.epoch - (self.resumed_from or 0)
+        rate = done * self.n_images / self.seconds if self.seconds > 0 else 0.0
         info = {"backend": backend.name(), "device": backend.device(), "pack": len(self.members), "feed": self.feed}
+        if self.resumed_from:
+            info["resumed_from_epochs"] = self.resumed_from
         return [
             TrainResult(
                 model=m.model,
-                history=m.history,
+                history={k: list(v) for k, v in m.history.items()},
                 stopped=m.stopped,
                 seconds=self.seconds,
                 images_per_second=rate,
                 info=dict(info),
+                state=capture(self.pack.optimizer, m.model, self.epoch) if state else None,
             )
             for m in self.members
         ]
@@ -228,9 +268,14 @@ def train_many(
     train_images: np.ndarray,
     probe_images: np.ndarray | None = None,
     progress: bool = True,
+    starts: Sequence[Start] | None = None,
+    on_epoch: Callable[[PackTrainer], None] | None = None,
 ) -> list[TrainResult]:
-    """Train ``jobs`` together as one pack; one :class:`TrainResult` per job, in order."""
-    return PackTrainer(data_spec, jobs, train_images, probe_images, progress).run()
+    """Train ``jobs`` together as one pack; one :class:`TrainResult` per job, in order. With
+    ``starts`` (one :class:`Start` per job, all after the same epoch) the members go on from
+    there: the result is the one training from the start gives (bit for bit on CPU with
+    TensorFlow). ``on_epoch``: see :meth:`PackTrainer.run`."""
+    return PackTrainer(data_spec, jobs, train_images, probe_images, progress, starts=starts).run(on_epoch)
 
 
 def train(

@@ -1,13 +1,16 @@
 """The pack task every executor runs: :func:`train_pack` makes sure the models of one pack
 are in the store, through the store's protocol (get, claim, train, put, release; wait for
 an entry another process holds), so the one-training-per-spec and atomic-write guarantees
-of :mod:`vaebench.store.modelstore` hold across processes and nodes."""
+of :mod:`vaebench.store.modelstore` hold across processes and nodes. A model the store holds
+at fewer epochs resumes from there (:func:`_by_start`); while a pack trains, its models are
+also stored at the epochs of :func:`snapshot_epochs` (:func:`snapshot_publisher`)."""
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from vaebench.errors import TrainingError, require
@@ -99,20 +102,88 @@ def train_pack(store, pack: Sequence[PlannedModel], datasets: Callable | None = 
 
 def _train_claimed(pack: list, todo: list[int], claims: dict, entries: list, datasets: Callable,
                    progress: bool) -> list[str]:
-    """Train the models ``todo`` (indices into ``pack`` whose locks this process holds) as
-    one pack and put each into the store; their names."""
+    """Train the models ``todo`` (indices into ``pack`` whose locks this process holds) and put
+    each into the store; their names. A model whose store holds a resumable entry of fewer
+    epochs (:meth:`vaebench.store.modelstore.ModelStore.resumable`) goes on from it; the others
+    train from the start; each group of one starting epoch trains as one pack."""
     if not todo:
         return []
-    from vaebench.train import trainer as training
-
     train_images, probe = _images(pack, datasets)
-    results = training.train_many(pack[0].data, [training.Job(pack[i].model, pack[i].train) for i in todo],
-                                  train_images, probe_images=probe, progress=progress)
-    require(len(results) == len(todo), f"train_many returned {len(results)} results for {len(todo)} jobs",
-            TrainingError)
-    for i, result in zip(todo, results):
-        entries[i] = claims[i].put(result)
+    store = claims[todo[0]].store
+    for group in _by_start(store, pack, todo).values():
+        _train_group(store, pack, group, claims, entries, (train_images, probe), progress)
     return [pack[i].name for i in todo]
+
+
+def _by_start(store, pack: list, todo: list[int]) -> dict[int, list[tuple[int, object]]]:
+    """``todo`` grouped by the epoch each resumes from (0: the start), with the entry it resumes from."""
+    groups: dict[int, list[tuple[int, object]]] = {}
+    for i in todo:
+        m = pack[i]
+        source = store.resumable(m.data, m.model, m.train, fingerprint=m.fingerprint)
+        groups.setdefault(source.train.epochs if source else 0, []).append((i, source))
+    return dict(sorted(groups.items()))
+
+
+def _train_group(store, pack: list, group: list, claims: dict, entries: list, images: tuple,
+                 progress: bool) -> None:
+    """Train one group of :func:`_by_start` as one pack (publishing snapshots) and put each result."""
+    from vaebench.store.modelstore import WEIGHTS
+    from vaebench.train import trainer as training
+    from vaebench.train.records import Start
+
+    starts = None
+    if group[0][1] is not None:
+        starts = [Start(epoch=e.train.epochs, weights=str(e.path / WEIGHTS), state=e.train_state(), history=e.history)
+                  for _, e in group]
+    models = [pack[i] for i, _ in group]
+    publish = snapshot_publisher(store, models) if snapshots_on() else None
+    results = training.train_many(models[0].data, [training.Job(m.model, m.train) for m in models], images[0],
+                                  probe_images=images[1], progress=progress, starts=starts, on_epoch=publish)
+    require(len(results) == len(group), f"train_many returned {len(results)} results for {len(group)} jobs",
+            TrainingError)
+    for (i, _), result in zip(group, results):
+        entries[i] = claims[i].put(result)
+
+
+#: the environment variable that turns the snapshots off (``0``); on by default
+SNAPSHOTS_ENV = "VAEBENCH_SNAPSHOTS"
+
+
+def snapshots_on(environ=os.environ) -> bool:
+    """Whether training publishes snapshots (:func:`snapshot_epochs`): unless ``$VAEBENCH_SNAPSHOTS`` is ``0``."""
+    return environ.get(SNAPSHOTS_ENV, "1").strip().lower() not in ("0", "no", "off", "false")
+
+
+def snapshot_epochs(epochs: int) -> tuple[int, ...]:
+    """The epochs below ``epochs`` at which a training of ``epochs`` epochs also stores its models:
+    ⌈E/3⌉ and ⌈2E/3⌉ (what an equilibrium check reads; none for E = 1)."""
+    return tuple(sorted({k for k in (math.ceil(epochs / 3), math.ceil(2 * epochs / 3)) if 0 < k < epochs}))
+
+
+def snapshot_publisher(store, models: Sequence[PlannedModel]) -> Callable:
+    """``on_epoch`` for :meth:`vaebench.train.trainer.PackTrainer.run`: at each of
+    :func:`snapshot_epochs`, every running member of ``models`` is stored as the entry of its
+    specs with that many epochs: the model a direct training of that many epochs gives (the
+    trajectory of epoch k depends on the seed and k alone). An entry the store holds, or that
+    another process is training, is left alone. Snapshots hold no training state (a longer
+    training resumes from the full entry)."""
+    at = set(snapshot_epochs(models[0].train.epochs))
+
+    def publish(trainer) -> None:
+        if trainer.epoch not in at:
+            return
+        for m, result in zip(models, trainer.results(state=False)):
+            if result.stopped is not None:
+                continue
+            result.info["snapshot_of_epochs"] = m.train.epochs
+            lease = store.claim(m.data, m.model, replace(m.train, epochs=trainer.epoch), fingerprint=m.fingerprint)
+            if lease is None:
+                continue
+            with lease:
+                if lease.entry is None:
+                    lease.put(result)
+    return publish
 
 
 def open_store(plan: Plan, store):
