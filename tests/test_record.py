@@ -102,3 +102,20 @@ def test_a_float_is_a_value_without_interval_and_a_count_is_exact():
     assert methods == {"mean over runs": "no interval", "images": "exact", "images (numpy)": "exact",
                        "an exact ratio": "exact"}
     assert rec.statistics[0]["estimate_text"] == "0.29 [0.29, 0.29] (100% no interval)"
+
+
+def test_a_check_on_one_key_is_settled_on_that_keys_trajectory_alone():
+    """A dict statistic whose 'slope' grows linearly (not settling: no finite prediction) and
+    whose 'offset' is settled: with ``apart`` naming each check's key, the offset check is
+    decided on its own trajectory; without it, every primary check lacks a prediction."""
+    def statistic(run: Run) -> dict:
+        return {"slope": 0.9 + 0.01 * run.epochs + 0.001 * run.seed, "offset": 0.01 * run.seed}
+
+    runs = [Run(s, 12) for s in (0, 1, 2)]
+    own = ClaimRecorder(CLAIM, "t").checks_at_equilibrium(_at, statistic, runs, FakeSession(), epochs=12,
+                                                          apart={"slope": "slope", "offset": "offset"})
+    slope, offset = [c for c in own if c.role == "primary"]
+    assert "still moving" in slope.why and slope.verdict is Verdict.INCONCLUSIVE
+    assert offset.verdict is Verdict.SUPPORTED and offset.equilibrium.settled
+    joint = ClaimRecorder(CLAIM, "t").checks_at_equilibrium(_at, statistic, runs, FakeSession(), epochs=12)
+    assert all(c.verdict is Verdict.INCONCLUSIVE for c in joint if c.role == "primary")

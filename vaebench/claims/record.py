@@ -209,11 +209,11 @@ class ClaimRecorder:
         eqs = {key: predict_final(steps, table, self.level) for key, table in rows.items()}
         for key, eq in eqs.items():
             self._record_equilibrium(key, eq, steps)
-        pick = (lambda f: {k: f(e) for k, e in eqs.items()}) if keyed else (lambda f: f(eqs[None]))
-        kinds = eqs[None].kinds if not keyed else None
-        ends = [pick(lambda e, j=j: e.alternatives[j]) for j in (1, 2) if any(e.ends for e in eqs.values())]
-        checks = settle_all(self.claim.design, at, _columns(now, keyed), pick(lambda e: e.predicted_values), kinds,
-                            ends)
+        cols = _columns(now, keyed)
+        checks = _settled(self.claim.design, at, cols, eqs, keyed)
+        if keyed and apart:       # a check that rests on one key is settled on that key's trajectory alone
+            own = {k: {c.name: c for c in _settled(self.claim.design, at, cols, {k: eqs[k]}, keyed)} for k in eqs}
+            checks = [own[apart[c.name]][c.name] if apart.get(c.name) in own else c for c in checks]
         return [self.check(c) for c in self._guarded(checks, now, keyed, apart or {})]
 
     def _guarded(self, checks: list[Check], now: list, keyed: bool, apart: Mapping[str, str]) -> list[Check]:
@@ -303,6 +303,22 @@ class ClaimRecorder:
                          "checks": checks, "statistics": self.statistics, "figures": self.figures,
                          "notes": self.notes, "scale": self.scale, "ran": self.ran, "models": self.models,
                          "equilibria": self.equilibria})
+
+
+def _settled(design: Any, at: Callable, cols: Any, eqs: Mapping[Any, Equilibrium], keyed: bool) -> list[Check]:
+    """:func:`settle_all` with the predictions of ``eqs`` (for a dict statistic, the keys of
+    ``eqs`` predicted, every other key at its current values)."""
+    if not keyed:
+        eq = eqs[None]
+        ends = eq.alternatives[1:] if eq.ends else []
+        return settle_all(design, at, cols, eq.predicted_values, eq.kinds, ends)
+
+    def values(j: int) -> dict:
+        return {k: (eqs[k].alternatives[j] if k in eqs else v) for k, v in cols.items()}
+
+    ends = [values(j) for j in (1, 2)] if any(e.ends for e in eqs.values()) else []
+    kinds = next(iter(eqs.values())).kinds if len(eqs) == 1 else None
+    return settle_all(design, at, cols, values(0), kinds, ends)
 
 
 def _pick(value: Any, key: str | None) -> float:
