@@ -39,12 +39,9 @@ is a moving target, and its quantiles say nothing about the trained model) and n
 collapsed. Otherwise every check is inconclusive with the reason.
 The fact sweep (mean logvar against ln fact) is vaebench's own claim C2b
 (``test_c2b_logvar_tracks_ln_fact.py``): it never refutes this one.
-Equilibrium (pre-registered with the checks): each primary check is also judged on its own
-statistic at ⌈E/3⌉, ⌈2E/3⌉ and E epochs of every usable run (the same runs, store
-snapshots; ``claim.checks_at_equilibrium``, :mod:`vaebench.stats.equilibrium`): when the
-check's verdict on the runs' predicted final values is not the verdict on their current
-values, it is inconclusive, "still moving"; a run apart from the others (Dixon's Q) makes it
-inconclusive and is shown as its own finding. Below 3 epochs (smoke) it cannot be judged.
+Equilibrium (pre-registered): mean logvar keeps falling while a VAE trains, so each primary
+check is also decided on the runs' values predicted from ⌈E/3⌉, ⌈2E/3⌉ and E epochs
+(:mod:`vaebench.stats.equilibrium`); a differing verdict, or a run apart, is inconclusive.
 Scale: smoke (CI, machinery only: 2 epochs, its numbers mean nothing), cpu (32×32: fact is
 applied × H·W/9216, so the KL/reconstruction balance is the posts'; far fewer Adam steps
 than the posts' 32,000, so convergence is the precondition that decides whether cpu can
@@ -177,26 +174,6 @@ def _hist(values_by_label: dict[str, np.ndarray], edges: np.ndarray) -> list[dic
     return out
 
 
-def judge_at_equilibrium(claim, session, runs: list, now: list[dict], at) -> None:
-    """The primary checks ``at(values, level)`` on the usable ``runs`` (their statistics
-    ``now``), each judged on its statistic's trajectory over ⌈E/3⌉, ⌈2E/3⌉ and E epochs
-    (``claim.checks_at_equilibrium``); with fewer than 2 usable runs, on the runs as they are."""
-    keys = [k for k, *_ in PRIMARY]
-    if len(runs) < 2:
-        for check in stats.both_levels(claim.claim.design, lambda level: at({k: [v[k] for v in now] for k in keys},
-                                                                              level)):
-            claim.check(check)
-        return
-    known = {id(t): v for t, v in zip(runs, now)}
-
-    def statistic(t):
-        values = known.get(id(t)) or run_statistics(session.latents(t))
-        return {k: values[k] for k in keys}
-
-    claim.checks_at_equilibrium(at, statistic, runs, session, epochs=runs[0].entry.train.epochs,
-                                apart={name: k for k, name, *_ in PRIMARY})
-
-
 @pytest.mark.gpu
 def test_c2_tiny_kl_logvar_far_below_zero(claim, scale, trained, vaebench_session):
     session = vaebench_session
@@ -213,8 +190,10 @@ def test_c2_tiny_kl_logvar_far_below_zero(claim, scale, trained, vaebench_sessio
         codes = session.latents(t)
         if experiments.usable_run(claim, t, codes, f"seed {s}", keys=CODE_KEYS):
             per_run[s], codes_of[s] = run_statistics(codes), codes
-    judge_at_equilibrium(claim, session, [runs[s] for s in per_run], list(per_run.values()),
-                         lambda values, level: decide(values, level, pre))
+    claim.checks_at_equilibrium_of(lambda values, level: decide(values, level, pre),
+                                   lambda t: run_statistics(session.latents(t)), [runs[s] for s in per_run],
+                                   list(per_run.values()), [k for k, *_ in PRIMARY], session,
+                                   apart={name: k for k, name, *_ in PRIMARY})
 
     if len(per_run) >= 2:
         for key, label, posts in (("q01", "1 % quantile of logvar", None), ("q99", "99 % quantile of logvar", None),

@@ -56,12 +56,9 @@ Preconditions: every AE run finite and converged (``diagnostics.CONVERGED``: los
 radius no longer drifting), since every check is about where the radii have settled; a run
 still moving makes each check inconclusive with the reason.
 
-Equilibrium (pre-registered with the checks): each primary check is also judged on its own
-statistic at ⌈E/3⌉, ⌈2E/3⌉ and E epochs of every usable run (the same runs, store
-snapshots; ``claim.checks_at_equilibrium``, :mod:`vaebench.stats.equilibrium`): when the
-check's verdict on the runs' predicted final values is not the verdict on their current
-values, it is inconclusive, "still moving"; a run apart from the others (Dixon's Q) makes it
-inconclusive and is shown as its own finding. Below 3 epochs (smoke) it cannot be judged.
+Equilibrium (pre-registered): the AE's radius scale drifts while it trains, so each primary
+check is also decided on the values predicted from the runs at ⌈E/3⌉, ⌈2E/3⌉ and E epochs
+(:mod:`vaebench.stats.equilibrium`); "still moving" or a run apart is inconclusive.
 Scale: smoke (CI: the machinery only, numbers mean nothing), cpu (default: synthetic 32×32
 faces, z_dim 256), full (the posts: 170,000 images at 96×96, 24 epochs). The synthetic faces
 are not CelebA: whether a briefly trained AE on them has the posts' per-axis scale is exactly
@@ -222,35 +219,18 @@ def test_c3_radius_peak_near_sqrt_zdim(claim, scale, trained, vaebench_session):
             zs[s] = np.asarray(codes["z"], dtype=np.float64)
             per[s] = run_statistics(zs[s], seed=s)
     seeds = list(per)
-    _judge_at_equilibrium(claim, vaebench_session, dict(zip(scale.seeds, runs)), per,
-                          lambda values, level: decide(values, level, pre))
+    by_seed = dict(zip(scale.seeds, runs))
+    claim.checks_at_equilibrium_of(
+        lambda values, level: decide(values, level, pre),
+        lambda t: run_statistics(np.asarray(vaebench_session.latents(t)["z"], np.float64), seed=t.entry.train.seed),
+        [by_seed[s] for s in seeds], [per[s] for s in seeds], RUN_KEYS, vaebench_session,
+        apart={PEAK: "peak_ratio", SECOND: "M_ratio", NARROW: "narrow"})
     if not seeds:
         return
     _secondary(claim, per, math.sqrt(scale.z_dim))
     null = _matched_gaussian(claim, per, zs[seeds[0]], seeds[0])
     _plot_radii(claim, per, zs, null, scale.z_dim)
     _plot_axes(claim, per, zs, seeds[0])
-
-
-def _judge_at_equilibrium(claim, session, runs: dict, per: dict, at) -> None:
-    """The checks ``at(values, level)`` on the usable runs (``per``: their statistics by seed),
-    each primary check judged on its statistic's trajectory over ⌈E/3⌉, ⌈2E/3⌉ and E epochs
-    (``claim.checks_at_equilibrium``); with fewer than 2 usable runs, on the runs as they are."""
-    if len(per) < 2:
-        for check in stats.both_levels(claim.claim.design, lambda level: at(
-                {k: [per[s][k] for s in per] for k in RUN_KEYS}, level)):
-            claim.check(check)
-        return
-    usable = [runs[s] for s in per]
-    known = {id(runs[s]): per[s] for s in per}
-
-    def statistic(t):
-        values = known.get(id(t)) or run_statistics(np.asarray(session.latents(t)["z"], np.float64),
-                                                    seed=t.entry.train.seed)
-        return {k: values[k] for k in RUN_KEYS}
-
-    claim.checks_at_equilibrium(at, statistic, usable, session, epochs=usable[0].entry.train.epochs,
-                                apart={PEAK: "peak_ratio", SECOND: "M_ratio", NARROW: "narrow"})
 
 
 # --------------------------------------------------------------------------- secondary: shown, never voting

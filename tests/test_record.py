@@ -119,3 +119,31 @@ def test_a_check_on_one_key_is_settled_on_that_keys_trajectory_alone():
     assert offset.verdict is Verdict.SUPPORTED and offset.equilibrium.settled
     joint = ClaimRecorder(CLAIM, "t").checks_at_equilibrium(_at, statistic, runs, FakeSession(), epochs=12)
     assert all(c.verdict is Verdict.INCONCLUSIVE for c in joint if c.role == "primary")
+
+
+def test_statistics_computed_already_are_reused_and_one_run_is_decided_as_it_is():
+    from types import SimpleNamespace
+
+    class Session(FakeSession):
+        def at_epochs(self, run, k):
+            self.asked.append((run.seed, k))
+            return SimpleNamespace(seed=run.seed, epochs=k, entry=SimpleNamespace(train=SimpleNamespace(epochs=k)))
+
+    def run(seed):
+        return SimpleNamespace(seed=seed, epochs=12, entry=SimpleNamespace(train=SimpleNamespace(epochs=12)))
+
+    runs, computed = [run(s) for s in (0, 1, 2)], []
+
+    def statistic(r):
+        computed.append((r.seed, r.epochs))
+        return {**_statistic(Run(r.seed, r.epochs)), "unused": 1.0}
+
+    now = [_statistic(Run(r.seed, 12)) for r in runs]
+    session = Session()
+    checks = ClaimRecorder(CLAIM, "t").checks_at_equilibrium_of(_at, statistic, runs, now, ["slope", "offset"],
+                                                                session, apart={"slope": "slope", "offset": "offset"})
+    assert sorted(computed) == [(s, k) for s in (0, 1, 2) for k in (4, 8)]     # E itself: not recomputed
+    assert "still moving" in checks[0].why and checks[1].verdict is Verdict.SUPPORTED
+    one = ClaimRecorder(CLAIM, "t").checks_at_equilibrium_of(_at, statistic, runs[:1], now[:1], ["slope", "offset"],
+                                                             Session())
+    assert [c.equilibrium for c in one] == [None, None] and all(c.verdict is Verdict.INCONCLUSIVE for c in one)

@@ -216,6 +216,24 @@ class ClaimRecorder:
             checks = [own[apart[c.name]][c.name] if apart.get(c.name) in own else c for c in checks]
         return [self.check(c) for c in self._guarded(checks, now, keyed, apart or {})]
 
+    def checks_at_equilibrium_of(self, at: Callable[[Any, float], Sequence[Check]], statistic: Callable[[Any], dict],
+                                 runs: Sequence[Any], now: Sequence[dict], keys: Sequence[str], session: Any,
+                                 apart: Mapping[str, str] | None = None) -> list[Check]:
+        """:meth:`checks_at_equilibrium` for runs of the session (``run.entry.train.epochs``)
+        whose statistics ``now`` (dicts holding ``keys``) are computed already; ``statistic``
+        gives them for the same runs at fewer epochs. With fewer than 2 runs the checks are
+        decided on the runs as they are (nothing to pool; at most one run is inconclusive)."""
+        if len(runs) < 2:
+            return [self.check(c) for c in both_levels(self.claim.design, lambda level: at(
+                {k: [v[k] for v in now] for k in keys}, level))]
+        known = {id(r): v for r, v in zip(runs, now)}
+
+        def of(run: Any) -> dict:
+            values = known.get(id(run)) or statistic(run)
+            return {k: values[k] for k in keys}
+
+        return self.checks_at_equilibrium(at, of, runs, session, epochs=runs[0].entry.train.epochs, apart=apart)
+
     def _guarded(self, checks: list[Check], now: list, keyed: bool, apart: Mapping[str, str]) -> list[Check]:
         out = []
         for c in checks:
