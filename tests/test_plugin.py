@@ -342,6 +342,34 @@ def test_a_claim_module_mistake_fails_its_own_test_and_the_session_completes(pyt
     result.stdout.fnmatch_lines(["*vaebench verdicts*", "T1 * SUPPORTED*", "T3 * ERROR*", "T4 * ERROR*"])
 
 
+NO_SIGMOID = TOY.split("def test_supported")[0].replace('"T1"', '"T5"').replace('"T1a"', '"T5a"') + '''
+def test_linear(claim, scale, trained):
+    trained.many([(scale.ae(architecture="linear", z_dim=4), 0)])
+    claim.check(check_within("sum", Estimate(4.0, 3.9, 4.1), 3.5, 4.5, role="primary", subclaim="T5a"))
+'''
+
+
+@pytest.mark.slow
+def test_a_decoder_without_sigmoid_fails_its_own_claim_and_the_session_completes(pytester, tmp_path):
+    """A user architecture whose decoder is not bounded to [0, 1] passes the shape contract;
+    the architecture check before its models train fails that claim alone, naming it."""
+    from user_code import TINY_BUILDERS
+
+    pytester.makepyfile(linear_builders=TINY_BUILDERS.replace('activation="sigmoid", ', ""))
+    pytester.makeconftest("import linear_builders\nfrom vaebench.models import register_architecture\n"
+                          "register_architecture('linear', encoder=linear_builders.encoder, "
+                          "decoder=linear_builders.decoder)\n")
+    pytester.makepyfile(test_good=GOOD, test_linear=NO_SIGMOID)
+    result = pytester.runpytest("--vaebench-scale", "smoke", "--vaebench-store", str(tmp_path / "store"),
+                                "--vaebench-report", "reports", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    text = result.stdout.str()
+    assert "INTERNALERROR" not in text and "architecture 'linear': the decoder must give images in [0, 1]" in text
+    assert not list((tmp_path / "store").glob("models/*linear*"))                      # nothing trained
+    assert (pytester.path / "reports" / "latest" / "index.html").is_file()
+    result.stdout.fnmatch_lines(["*vaebench verdicts*", "T1 * SUPPORTED*", "T5 * ERROR*"])
+
+
 # ---------------------------------------------------------------------------- nothing lost at the end
 
 def test_a_report_that_cannot_be_written_keeps_the_table_and_the_results(toy, monkeypatch, tmp_path):

@@ -129,6 +129,7 @@ class Session:
         pack = self.scale.pack if pack is None else check_count("pack", pack, allow_zero=False)
         jobs = [self._job(r) for r in requests]
         wanted = list(dict.fromkeys(j for j in jobs if (data_spec, j.model, j.train) not in self._models))
+        self._check_architectures(data_spec, wanted)
         fingerprint = self.data_fingerprint(data_spec) if wanted else ""
         entries = {j: self.store.get(data_spec, j.model, j.train, fingerprint=fingerprint) for j in wanted}
         missing = [j for j in wanted if entries[j] is None]
@@ -140,7 +141,6 @@ class Session:
             for run in executor.run(plan, self.store, datasets=self.datasets):
                 entries.update((by_name[name], entry) for name, entry in zip(run.names, run.entries))
                 self.timings["train " + ", ".join(run.names)] = run.seconds
-        self._check_architectures(data_spec, wanted)
         for job in wanted:
             t0 = time.perf_counter()
             entry = entries[job]
