@@ -6,7 +6,6 @@ at fewer epochs resumes from there (:func:`_by_start`); while a pack trains, its
 also stored at the epochs of :func:`snapshot_epochs` (:func:`snapshot_publisher`)."""
 from __future__ import annotations
 
-import math
 import os
 import socket
 import time
@@ -157,8 +156,11 @@ def snapshots_on(environ=os.environ) -> bool:
 
 def snapshot_epochs(epochs: int) -> tuple[int, ...]:
     """The epochs below ``epochs`` at which a training of ``epochs`` epochs also stores its models:
-    ⌈E/3⌉ and ⌈2E/3⌉ (what an equilibrium check reads; none for E = 1)."""
-    return tuple(sorted({k for k in (math.ceil(epochs / 3), math.ceil(2 * epochs / 3)) if 0 < k < epochs}))
+    the two earlier budgets an equilibrium check reads (:func:`vaebench.stats.equilibrium.budgets`,
+    ⌈E/3⌉ and ⌈2E/3⌉); below 3 epochs, each epoch before the last."""
+    from vaebench.stats.equilibrium import budgets
+
+    return tuple(budgets(epochs)[:2]) if epochs >= 3 else tuple(range(1, epochs))
 
 
 def snapshot_publisher(store, models: Sequence[PlannedModel]) -> Callable:
