@@ -17,13 +17,10 @@ check: nothing here asserts on seconds.
 * :func:`arm_epoch` — one arm of :data:`ARM_NAMES` built in this process, for a process of
   its own (:mod:`vaebench.bench.peerproc`, the benchmark's way: issue 22 found arms timed in
   one process measuring their thread pools' competition).
-* :func:`peer_arms` — the in-process arms (issue 14), one function per arm, each training one
-  epoch and returning its seconds, for :func:`vaebench.bench.timing.interleaved_round`.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -191,48 +188,6 @@ def torch_vae(spec: ModelSpec, image_size: int):
     return VAE()
 
 
-@dataclass
-class PeerArms:
-    """``arms``: label -> a function that trains one epoch and returns its seconds."""
-
-    arms: dict[str, Callable[[], float]]
-    images: int
-
-
-def peer_arms(spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, threads: int = 2,
-              learning_rate: float = 5e-4, with_torch: bool = True) -> PeerArms:
-    """The arms of the peer comparison on ``images`` (uint8): ``vaebench`` (a pack of one,
-    ``PackTrainer.fit_epoch``: the ``fit`` every model of the claims trains with, without the
-    probe that ``run_epoch`` encodes after it), ``vaebench device feed`` (the same with
-    ``feed='device'``), ``keras fit +
-    tf.data`` (TensorFlow backend only: the bare model, batches from ``tf.data`` with
-    autotuning off, two ahead) and ``torch eager`` (where torch is importable and
-    ``with_torch``; ``threads`` intra-op threads, Adam; with ``threads`` > 1 also ``torch eager
-    1 thread``)."""
-    from vaebench import backend
-    from vaebench.bench.setup import compiled_model
-    from vaebench.bench.throughput import pack_trainer
-
-    arms: dict[str, Callable[[], float]] = {}
-    for name, feed in (("vaebench", None), ("vaebench device feed", "device")):
-        trainer = pack_trainer(spec, image_size, images, batch_size, pack=1, learning_rate=learning_rate,
-                               probe_size=min(512, len(images)), feed=feed)
-        arms[name] = trainer.fit_epoch
-    if backend.name() == "tensorflow":
-        import tensorflow as tf
-
-        model = compiled_model(spec, image_size, seed=0, learning_rate=learning_rate)
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        data = tf.data.Dataset.from_tensor_slices(images).batch(batch_size).with_options(options).prefetch(2)
-        arms["keras fit + tf.data"] = lambda: _seconds(lambda: model.fit(data, epochs=1, shuffle=False, verbose=0))
-    if with_torch and torch_available():
-        arms["torch eager"] = _torch_arm(spec, image_size, images, batch_size, threads, learning_rate)
-        if threads > 1:  # OpenMP's spinning threads suffer most on a shared machine: one thread beside
-            arms["torch eager 1 thread"] = _torch_arm(spec, image_size, images, batch_size, 1, learning_rate)
-    return PeerArms(arms, len(images))
-
-
 def arm_epoch(arm: str, spec: ModelSpec, image_size: int, images: np.ndarray, batch_size: int, threads: int,
               learning_rate: float = 5e-4) -> Callable[[], object]:
     """One epoch over ``images`` of the arm named ``arm`` (:data:`ARM_NAMES`), built in this
@@ -293,24 +248,3 @@ def _torch_arm(spec, image_size, images, batch_size, threads, learning_rate,
         return time.perf_counter() - t0
 
     return epoch
-
-
-def peer_summary(times: dict[str, list[float]], images: int, flops_per_image: int, peak_gflops: float) -> dict:
-    """Per arm: images/s, the speed ratio to ``vaebench`` (mean vaebench epoch over the arm's,
-    Fieller over paired rounds, and the median of paired ratios) and the fraction of
-    ``peak_gflops`` its images/s make of ``flops_per_image``."""
-    from vaebench.bench.timing import median_ratio, ratio_of_means
-
-    base = times["vaebench"]
-    out = {}
-    for name, seconds in times.items():
-        rate = images / float(np.mean(seconds))
-        row = {"images_per_second": rate, "round_seconds": list(seconds),
-               "fraction_of_peak": rate * flops_per_image / (peak_gflops * 1e9)}
-        if name != "vaebench" and len(seconds) >= 2:
-            r = ratio_of_means(base, seconds, paired=True)
-            m = median_ratio(base, seconds)
-            row.update(speed_vs_vaebench=r.value, speed_vs_vaebench_ci=[r.low, r.high],
-                       median_speed_vs_vaebench=m.value, median_speed_vs_vaebench_ci=[m.low, m.high])
-        out[name] = row
-    return out
