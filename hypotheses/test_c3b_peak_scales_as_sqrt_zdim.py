@@ -28,6 +28,9 @@ Preconditions: every sweep run finite and converged (``diagnostics.CONVERGED``: 
 probe radius no longer drifting): a slope over radii still moving measures training time,
 not z_dim.
 
+Equilibrium (pre-registered): the check is also decided on each run's radius peak predicted
+from the same run at ⌈E/3⌉, ⌈2E/3⌉ and E epochs (:mod:`vaebench.claims.settled`); a verdict the
+remaining change could cross is "still moving".
 Scale: smoke (CI, machinery only), cpu (default: a shortened sweep to fit 2 cores; with two
 z_dims a seed's slope is ln(peak ratio) / ln(z_dim ratio)), full (the posts' range 64 … 512).
 The sweep of each scale is ``scale.zdim_sweep``.
@@ -43,9 +46,9 @@ import pytest
 from vaebench import claims as experiments
 from vaebench import latent, stats
 from vaebench.claims import health as diagnostics
-from vaebench.claims.record import Claim
+from vaebench.claims.record import Claim, ClaimRecorder
 from vaebench.errors import StatsError, require
-from vaebench.stats import Check, SubClaim
+from vaebench.stats import Check, Estimate, SubClaim
 from vaebench.stats.design import Prior
 
 SLOPE = "log-log slope of the radius peak vs z_dim (one per seed)"
@@ -134,9 +137,18 @@ def test_c3b_peak_scales_as_sqrt_zdim(claim, scale, trained, vaebench_session):
                    "is unusable")
     peaks = np.array([[per[d, s]["peak"].value for d in dims] for s in complete]).reshape(-1, len(dims))
     sqrt_m = np.array([[per[d, s]["sqrt_m"] for d in dims] for s in complete]).reshape(-1, len(dims))
-    for check in stats.both_levels(claim.claim.design, lambda level: decide(
-            dims, peaks, level, pre, sqrt_m=sqrt_m)):
-        claim.check(check)
+
+    def earlier(k: int) -> dict:        # the same runs trained k epochs (a store hit; notes to a scratch recorder)
+        at = _per_run(ClaimRecorder(claim.claim), vaebench_session,
+                      {(d, s): vaebench_session.at_epochs(models[d, s], k) for d in dims for s in complete})
+        nan = {"peak": Estimate.exact(math.nan), "sqrt_m": math.nan}      # a run not usable at k epochs
+        return {"peaks": [[at.get((d, s), nan)["peak"].value for d in dims] for s in complete],
+                "sqrt_m": [[at.get((d, s), nan)["sqrt_m"] for d in dims] for s in complete]}
+
+    claim.checks_at_equilibrium_measured(
+        lambda m, level: decide(dims, m["peaks"], level, pre, sqrt_m=m["sqrt_m"]),
+        {"peaks": peaks.tolist(), "sqrt_m": sqrt_m.tolist()}, earlier,
+        models[wanted[0]].entry.train.epochs, keys=("peaks", "sqrt_m"), rests_on={SLOPE: ["peaks"]})
     if not complete:
         return
     _secondary(claim, dims, per, peaks, sqrt_m)

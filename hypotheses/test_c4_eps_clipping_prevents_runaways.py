@@ -83,6 +83,9 @@ run is an event, not a failed model (the default precondition, model health, is 
 the waiver recorded). The check is inconclusive when the clip never fired in
 the clipped arm (both arms then ran the same computation: smoke, 2 epochs of 512 images,
 expects 0.02 clipped draws per run) or a run lacks the history the event definition reads.
+Equilibrium: not judged. The statistic counts runaway events over the whole budget; it has no
+final value to settle at, and a longer budget can only add events (the posts' runaway came at
+epoch 22 of 24). The count is of the budget run, and the report says which budget that was.
 Scale: smoke (machinery only), cpu (3 pairs: inconclusive by design, shows the machinery and
 the event statistics), full (14 pairs, the posts' 24 epochs; power 0.97 at p_U = 0.5).
 """

@@ -76,6 +76,9 @@ a pure function of the measured numbers; three tests feed it (``claim.covers``).
   layer scoring above 0.1 in every run (below, the scorer's validation puts garbage, and
   garbage ≈ garbage decides nothing).
 
+Equilibrium (pre-registered, C5d: the only check on trained models): the paired quality is
+also decided on each run's random-z quality predicted from the same run at ⌈E/3⌉, ⌈2E/3⌉ and E
+epochs (:mod:`vaebench.claims.settled`); "still moving" or a run apart is inconclusive.
 Scale: smoke (CI: machinery only; C5b, C5c inconclusive by construction), cpu (32×32
 synthetic faces for C5d; C5b/C5c at the posts' 96×96 on the CPU, C5b inconclusive there),
 full (the posts' setting, C5b/C5c on the GPU).
@@ -457,6 +460,25 @@ def _step_plots(claim, cfg, env: dict, medians: dict, state: dict, footprint: di
 
 # --------------------------------------------------------------------------- C5d
 
+def _quality_of(by_model: dict, pairs: list[int], seeds: list, heldout, z, real_scorer) -> tuple[dict, ...]:
+    """Per model, one value per usable pair: random-z quality against the run's own
+    reconstructions and against the real-image scorer, the held-out reconstruction loss; and
+    the first pair's decoded images (shown)."""
+    quality, real, recon = ({k: [] for k in by_model} for _ in range(3))
+    shown = {}
+    for i in pairs:
+        for k in by_model:
+            model, seed = by_model[k][i].model, seeds[i]
+            recon[k].append(float(np.mean(experiments.loss_terms(model, heldout, seed=seed)["reconstruction"])))
+            scorer = experiments.reconstruction_scorer(model, heldout[: N_HELDOUT // 2], seed=seed)
+            images = decode(model, z)
+            quality[k].append(2.0 * float(np.mean(scorer.scores(images))))
+            real[k].append(2.0 * float(np.mean(real_scorer.scores(images))))
+            if i == pairs[0]:
+                shown[k] = to_uint8(images[:16])
+    return quality, real, recon, shown
+
+
 @pytest.mark.gpu
 def test_c5_quality_with_and_without_dense(claim, scale, trained, vaebench_session):
     claim.covers("C5d")
@@ -479,24 +501,19 @@ def test_c5_quality_with_and_without_dense(claim, scale, trained, vaebench_sessi
     z = experiments.random_latents(N_RANDOM_Z, scale.z_dim, "normal", seed=0)
     real_scorer = session.quality_scorer()
     pairs = [i for i in range(len(seeds)) if all(by_model[k][i].stopped is None for k in specs)]
-    quality, real, recon = ({k: [] for k in specs} for _ in range(3))
-    shown = {}
-    for i in pairs:
-        for k in specs:
-            model, seed = by_model[k][i].model, seeds[i]
-            recon[k].append(float(np.mean(experiments.loss_terms(model, heldout, seed=seed)["reconstruction"])))
-            scorer = experiments.reconstruction_scorer(model, heldout[: N_HELDOUT // 2], seed=seed)
-            images = decode(model, z)
-            quality[k].append(2.0 * float(np.mean(scorer.scores(images))))
-            real[k].append(2.0 * float(np.mean(real_scorer.scores(images))))
-            if i == pairs[0]:
-                shown[k] = to_uint8(images[:16])
+    quality, real, recon, shown = _quality_of(by_model, pairs, seeds, heldout, z, real_scorer)
     left_out = [seeds[i] for i in range(len(seeds)) if i not in pairs]
     if left_out:
         claim.note(f"seeds {left_out} left out of C5d: a run of the pair stopped early")
-    for check in stats.both_levels(claim.claim.design, lambda level: decide(
-            {"quality": quality, "reconstruction": recon}, level, {"C5d": pre})):
-        claim.check(check)
+
+    def earlier(k: int) -> dict:        # the same pairs trained k epochs (a store hit)
+        at = {m: [session.at_epochs(t, k) for t in ts] for m, ts in by_model.items()}
+        q, _, r, _ = _quality_of(at, pairs, seeds, heldout, z, real_scorer)
+        return {"quality": q, "reconstruction": r}
+
+    claim.checks_at_equilibrium_measured(
+        lambda m, level: decide(m, level, {"C5d": pre}), {"quality": quality, "reconstruction": recon}, earlier,
+        runs[0].entry.train.epochs, keys=("quality",), rests_on={QUALITY_CHECK: ["quality"]})
     for k in specs:
         if len(quality[k]) >= 2:
             claim.statistic(f"{k}: random-z quality, own-reconstruction scorer (t CI across runs)",

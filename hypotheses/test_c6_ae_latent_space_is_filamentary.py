@@ -75,6 +75,10 @@ noise around a point, which sits at its Gaussian null trivially. The tiny-KL VAE
 secondary checks ask the same of it.
 Power: at the cpu scale's 3 runs the t quantile at 1 − 0.005 with 2 df is 9.9, so a check
 decides only when the margin exceeds ≈ 5.7 between-run sds of its per-run statistic.
+Equilibrium (pre-registered): each primary check is also decided on the per-run statistics
+it reads predicted from the same runs at ⌈E/3⌉, ⌈2E/3⌉ and E epochs
+(:mod:`vaebench.claims.settled`; C6e gated on C6b's settled verdict); "still moving" or a run
+apart is inconclusive.
 Scale: smoke (CI, machinery only; planes (8, 35) become (8, 32)); cpu (16,000 synthetic
 32×32 faces from 16 generative factors, z_dim 256, 10⁴ analysed points, t-SNE on 2,000);
 full (the posts' sizes). On the synthetic faces the question is whether the AE keeps the
@@ -93,7 +97,7 @@ from threadpoolctl import threadpool_limits
 from vaebench import claims as experiments
 from vaebench import latent, stats
 from vaebench.claims import health as diagnostics
-from vaebench.claims.record import Claim
+from vaebench.claims.record import Claim, ClaimRecorder
 from vaebench.stats import Check, Estimate, SubClaim
 from vaebench.stats.design import Prior
 
@@ -391,6 +395,28 @@ LATENT_KEY = {"ae": "z", "vae": "mu", "tiny": "mu"}
 LABEL = {"ae": "AE", "vae": "VAE fact 5 (mu)", "tiny": "tiny-KL VAE fact 1e-5 (mu)"}
 
 
+#: the per-run series each primary check rests on: its equilibrium is judged on those alone
+RESTS_ON = {**{name: [("ae", key)] for key, name, *_ in PRIMARY},
+            CLOSER_VOID: [("ae", "void_ratio"), ("vae", "void_ratio")]}
+
+
+def _measure(claim, session, runs: dict) -> tuple[dict, dict]:
+    """Per-run statistics and (training, held-out) latents of every usable run of ``runs``
+    (model → seed → run); a run left out is noted on ``claim``."""
+    per_run, latents = {m: {} for m in MODELS}, {m: {} for m in MODELS}
+    for i, m in enumerate(MODELS):
+        k = LATENT_KEY[m]
+        for s, t in runs[m].items():
+            codes = session.latents(t)
+            if not experiments.usable_run(claim, t, codes, f"{LABEL[m]} seed {s}", keys=(k,)):
+                continue
+            held = experiments.finite_rows(session.latents(t, split="test")[k], claim, f"{LABEL[m]} seed {s} test")
+            z = np.asarray(codes[k], np.float64)
+            per_run[m][s] = run_statistics(z, held, seed=1000 * i + s, mle=m == "ae")
+            latents[m][s] = (z, held)
+    return per_run, latents
+
+
 @pytest.mark.gpu
 def test_c6_ae_latent_space_is_filamentary(claim, scale, trained, vaebench_session):
     session = vaebench_session
@@ -412,21 +438,19 @@ def test_c6_ae_latent_space_is_filamentary(claim, scale, trained, vaebench_sessi
 
     # single-threaded BLAS/OpenMP: on these arrays thread pools cost more than they save on a busy 2-core machine
     with threadpool_limits(limits=1):
-        per_run, latents = {m: {} for m in MODELS}, {m: {} for m in MODELS}
-        for i, m in enumerate(MODELS):
-            k = LATENT_KEY[m]
-            for s, t in runs[m].items():
-                codes = session.latents(t)
-                if not experiments.usable_run(claim, t, codes, f"{LABEL[m]} seed {s}", keys=(k,)):
-                    continue
-                held = experiments.finite_rows(session.latents(t, split="test")[k], claim, f"{LABEL[m]} seed {s} test")
-                z = np.asarray(codes[k], np.float64)
-                per_run[m][s] = run_statistics(z, held, seed=1000 * i + s, mle=m == "ae")
-                latents[m][s] = (z, held)
+        per_run, latents = _measure(claim, session, runs)
         measured = {m: {key: [v[key] for v in per_run[m].values()] for key in KEYS} for m in MODELS}
-        for check in gated(stats.both_levels(claim.claim.design, lambda level: decide(
-                measured["ae"], measured["vae"], level, pre["ae"], pre["vae"], measured["tiny"], pre["tiny"]))):
-            claim.check(check)
+
+        def earlier(k: int) -> dict:    # the same usable runs trained k epochs (notes to a scratch recorder)
+            at = {m: {s: session.at_epochs(runs[m][s], k) for s in per_run[m]} for m in MODELS}
+            got = _measure(ClaimRecorder(claim.claim), session, at)[0]
+            return {m: {key: [v[key] for v in got[m].values()] for key in KEYS} for m in MODELS}
+
+        claim.checks_at_equilibrium_measured(
+            lambda m, level: decide(m["ae"], m["vae"], level, pre["ae"], pre["vae"], m["tiny"], pre["tiny"]),
+            measured, earlier, runs["ae"][seeds[0]].entry.train.epochs,
+            keys=sorted({p for paths in RESTS_ON.values() for p in paths}),
+            rests_on=RESTS_ON, then=gated)
         _show_runs(claim, scale, per_run, health)
         first = next(iter(per_run["ae"]), None)
         if first is not None:

@@ -66,6 +66,11 @@ Preconditions: every model of a check finite, converged and, for the VAE, not co
 face, typical of its own reconstructions, which are that face too; C7c/C7d could then pass and
 C7a/C7b fail on a model that is not the working VAE of post XI). Otherwise the check is
 inconclusive with the reason. C7a, C7b and C7d use the VAEs, C7c both models.
+
+Equilibrium (pre-registered): each primary check is also decided on its per-run statistic
+(C7d: each point of the quality curve) predicted from the same runs at ⌈E/3⌉, ⌈2E/3⌉ and E
+epochs (:mod:`vaebench.claims.settled`); "still moving" or a run apart is inconclusive.
+
 Scale: smoke (CI: machinery only), cpu (32×32 synthetic faces, z_dim 256, 3 seeds: the t
 quantile at 98.75 % with 2 degrees of freedom is 8.9, so a check is decided only when the runs
 agree closely), full (96×96, 170,000 images, 24 epochs — the posts' setting on the embedded data).
@@ -82,7 +87,7 @@ from scipy.stats import page_trend_test
 from vaebench import claims as experiments
 from vaebench import latent, stats
 from vaebench.claims import health as diagnostics
-from vaebench.claims.record import Claim, to_uint8
+from vaebench.claims.record import Claim, ClaimRecorder, to_uint8
 from vaebench.errors import StatsError, require
 from vaebench.models import decode
 from vaebench.stats import Check, Estimate, SubClaim
@@ -286,6 +291,9 @@ def _quality(scorer, images: np.ndarray) -> float:
     return 2.0 * float(np.mean(scorer.scores(images)))
 
 
+#: the per-run statistic (or curve) each primary check rests on: its equilibrium is judged on that alone
+RESTS_ON = {KL_CHECK: ["kl_share"], CONFINE_CHECK: ["r2_ratio"], QUALITY_CHECK: ["quality_vae", "quality_ae"],
+            TREND_CHECK: ["quality_by_r"]}
 KEYS = ("seed", "kl_share", "kl_nats", "loss_gap", "r2_ratio", "peak_vae", "peak_ae", "peak_mu", "quality_vae",
         "quality_ae", "real_vae", "real_ae", "valid_vae", "valid_ae", "diversity", "quality_by_r", "quality_by_r_ae")
 
@@ -422,8 +430,15 @@ def test_c7_real_kl_term_confines_latent_space(claim, scale, trained, vaebench_s
     ae_runs, vae_runs, pre = _models(claim, scale, trained, vaebench_session, seeds)
     inputs = _inputs(scale, vaebench_session)
     per, shown = _measure(claim, scale, vaebench_session, seeds, ae_runs, vae_runs, inputs)
-    for check in stats.both_levels(claim.claim.design, lambda level: decide(per, level, pre)):
-        claim.check(check)
+    pairs = dict(zip(seeds, zip(ae_runs, vae_runs)))
+
+    def earlier(k: int) -> dict:        # the same usable runs trained k epochs (notes go to a scratch recorder)
+        at = [[vaebench_session.at_epochs(pairs[s][i], k) for s in per["seed"]] for i in (0, 1)]
+        return _measure(ClaimRecorder(claim.claim), scale, vaebench_session, per["seed"], *at, inputs)[0]
+
+    keys = [k for read in RESTS_ON.values() for k in read]
+    claim.checks_at_equilibrium_measured(lambda m, level: decide(m, level, pre), per, earlier,
+                                         ae_runs[0].entry.train.epochs, keys=keys, rests_on=RESTS_ON)
     if len(per["kl_share"]) < 2:
         return
     _secondary(claim, scale, per)

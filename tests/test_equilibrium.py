@@ -225,3 +225,16 @@ def test_a_slow_approach_under_noise_is_called_still_moving(noise, least):
         return _approach(73.0) * rng.normal(1.0, 0.05, (3, 1)) + rng.normal(0.0, noise, (3, 3))
     rate, decided = _rate_still_moving(draw, 300, seed=2)
     assert decided == 300 and rate >= least
+
+
+def test_a_check_without_a_prediction_never_reads_settled_at_nan():
+    from vaebench.stats.equilibrium import settling
+    from vaebench.stats.estimate import Estimate
+
+    now = Estimate(1.2, 1.1, 1.3, 0.9, "t over runs", 3)
+    none = Estimate(math.nan, -math.inf, math.inf, 0.9, "a run is not settling", 3)
+    already = settling("inconclusive", "inconclusive", now, none)
+    assert already.settled and already.text.startswith("inconclusive already: no predicted final value")
+    moving = settling("supported", "inconclusive", now, none)
+    assert not moving.settled and moving.text.startswith("still moving: no predicted final value (a run is not")
+    assert "nan" not in already.text + moving.text

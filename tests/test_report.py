@@ -156,8 +156,19 @@ def test_the_verdict_table_comes_first_with_scale_data_runs_and_health(parsed):
     assert "not converged (1 model)" in text and "too few runs: 3/model (full: 4)" in text
     sub = next(r for r in first["rows"] if r and r[0] == "T1b")
     assert "inconclusive" in sub and "not converged (2 models)" in " | ".join(sub)
+    folded = next(r for r in first["rows"] if r and "1 inconclusive" in " | ".join(r))
+    assert "(T1b)" in " | ".join(folded)
+
     refuted = next(r for r in first["rows"] if r and r[0] == "T1a")
     assert "1.50 [1.40, 1.60] lies entirely outside [0.9, 1.1]" in " | ".join(refuted)  # the why, without the method
+
+
+def test_inconclusive_sub_claim_rows_are_folded_under_one_line_per_claim(page):
+    import re
+    rows = re.findall(r"<tr( class=\"[a-z]+\")?><td class=\"small\">(T1[ab])</td>", page)
+    assert rows == [("", "T1a"), (' class="open"', "T1b")]         # decided rows shown, the open one folded
+    assert page.index('class="folded"') < page.index(">T1b</td>")
+    assert "tbody:has(input.unfold:checked) tr.open{display:table-row}" in page
 
 
 def test_a_banner_says_when_the_run_is_not_at_the_posts_setting(page):

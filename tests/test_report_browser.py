@@ -49,6 +49,8 @@ def test_the_first_screen_shows_the_verdict_table(tmp_path):
     assert pixels.shape == (HEIGHT, WIDTH, 3)
     top = pixels[:HEIGHT // 2]
     assert top.std() > 10, "the top half of the first screen is blank"
-    # the verdict badges of the table (refuted, inconclusive) and the banner are on the first screen
-    assert _has_colour(pixels, COLOURS["refuted"]) and _has_colour(pixels, COLOURS["inconclusive"])
+    # the verdict badges of the table (the refuted claim and sub-claim; the inconclusive sub-claim is
+    # folded under its one-line summary) and the banner are on the first screen
+    assert _has_colour(pixels, COLOURS["refuted"], at_least=60)
+    assert not _has_colour(pixels, COLOURS["inconclusive"]), "the inconclusive sub-claim's row is not folded"
     assert _has_colour(pixels, "#fff8c5", at_least=2000), "no scale banner"

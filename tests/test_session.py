@@ -131,6 +131,9 @@ def test_at_epochs_loads_the_snapshots_and_resumes_a_longer_budget(tmp_path, ses
     assert two.history["loss"] == run.history["loss"][:2]
     five = session.at_epochs(run, 5)
     assert five.entry.meta["resumed_from_epochs"] == 3 and five.entry.train.epochs == 5
+    # what the test ran is the 3-epoch model; the other budgets are what an equilibrium check read
+    assert [t.epochs for _, _, t in session.served()] == [3]
+    assert session.earlier_epochs() == [1, 2, 5] and session.earlier_epochs() == []
     assert five.history["loss"][:3] == run.history["loss"]
     monkeypatch.setenv("VAEBENCH_SNAPSHOTS", "0")      # the direct trainings: longest first, nothing to resume from
     direct = Session(three, tmp_path / "direct", progress=False)

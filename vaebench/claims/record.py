@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from vaebench.claims.settled import equilibria, flatten, guard_measured, path_name, settle_measured, under
 from vaebench.errors import StatsError, require
 from vaebench.stats.equilibrium import Equilibrium, budgets, predict_final
 from vaebench.stats.estimate import Estimate
@@ -233,6 +234,34 @@ class ClaimRecorder:
             return {k: values[k] for k in keys}
 
         return self.checks_at_equilibrium(at, of, runs, session, epochs=runs[0].entry.train.epochs, apart=apart)
+
+    def checks_at_equilibrium_measured(self, at: Callable[[Any, float], Sequence[Check]], now: Mapping,
+                                       earlier: Callable[[int], Mapping], epochs: int, keys: Sequence[str],
+                                       rests_on: Mapping[str, Sequence] | None = None,
+                                       then: Callable[[list[Check]], list[Check]] | None = None) -> list[Check]:
+        """Record ``at(measured, level)`` on a claim's ``now`` (its measured dict: per-run lists,
+        or dicts of model → per-run list, under ``keys``), each primary check judged on the
+        trajectory of the series it rests on (:mod:`vaebench.claims.settled`): ``earlier(k)``
+        gives the same dict for the same runs trained ``k`` epochs, for the two earlier budgets
+        of ``epochs``. ``rests_on`` maps a primary check's name to the stats (or (stat, model)
+        paths) it reads: it is settled on those alone and guarded against a run at another
+        minimum in each; ``then(checks)``, when given, adjusts the settled checks before they are
+        recorded (e.g. one sub-claim gated on another's verdict). Returns the checks it recorded."""
+        flat = flatten(now, keys)
+        eqs, why, steps = {}, "", budgets(epochs) if epochs >= 3 else ()
+        if epochs < 3:
+            why = f"the equilibrium of the statistic cannot be judged at {epochs} epochs (it needs three budgets)"
+        elif min((v.size for v in flat.values()), default=0) < 2:
+            why = "fewer than 2 runs of a model: the equilibrium needs 2"
+        else:
+            series = [flatten(earlier(k), keys) for k in steps[:2]] + [flat]
+            eqs, why = equilibria(steps, series, self.level)
+        shown = [p for p in eqs if not isinstance(p[-1], int)
+                 and (rests_on is None or any(under(p, on) for on in rests_on.values()))]
+        for p in shown:
+            self._record_equilibrium(path_name(p), eqs[p], steps)
+        checks = guard_measured(settle_measured(self.claim.design, at, now, flat, eqs, why, rests_on), flat, rests_on)
+        return [self.check(c) for c in (then(checks) if then else checks)]
 
     def _guarded(self, checks: list[Check], now: list, keyed: bool, apart: Mapping[str, str]) -> list[Check]:
         out = []

@@ -50,6 +50,7 @@ class Session:
         self._scorer = None
         self._health: dict[str, object] = {}
         self._served: list[tuple] = []
+        self._earlier: set[int] = set()
         self.timings: dict[str, float] = {}
 
     @property
@@ -158,6 +159,14 @@ class Session:
             self._served.clear()
         return out
 
+    def earlier_epochs(self, clear: bool = True) -> list[int]:
+        """The budgets :meth:`at_epochs` read since the last call with ``clear`` (the models
+        an equilibrium check compared with the ones the test ran)."""
+        out = sorted(self._earlier)
+        if clear:
+            self._earlier.clear()
+        return out
+
     def _check_architectures(self, data_spec: DataSpec, jobs) -> None:
         """A user's architecture is checked once per spec and image size before its models
         are trained or loaded (:func:`vaebench.models.check.check_architecture`: the contract
@@ -182,7 +191,11 @@ class Session:
         entry = run.entry
         if k == entry.train.epochs:
             return run
-        return self.models([(entry.model_spec, entry.train.seed, replace(entry.train, epochs=k))], entry.data)[0]
+        n = len(self._served)
+        got = self.models([(entry.model_spec, entry.train.seed, replace(entry.train, epochs=k))], entry.data)[0]
+        del self._served[n:]            # an earlier budget read for an equilibrium check is not a model the test ran
+        self._earlier.add(k)
+        return got
 
     def plan(self, requests: Sequence[tuple], data_spec: DataSpec | None = None) -> list:
         """The :class:`vaebench.store.plan.PlannedModel` of each distinct request (see

@@ -52,6 +52,9 @@ def pytest_runtest_makereport(item, call):
         from vaebench.claims.bookkeeping import models_ran
 
         recorder.ran = models_ran(served, backend.name(), session.train_images)
+        earlier = session.earlier_epochs()
+        if earlier:
+            recorder.ran["equilibrium_read_at_epochs"] = earlier
     verdict, record, mistake = decided(recorder)
     if mistake is not None:
         if not report.failed:          # a test that raised keeps its own traceback

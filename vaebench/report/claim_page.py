@@ -339,8 +339,23 @@ def _verdict_rows(summary: list[dict], records: list[dict], run: dict, posts: di
         rows.append({"id": s["id"], "title": s["title"], "generalises": s.get("generalises"),
                      "verdict": s["verdict"], "n_runs": s.get("n_runs"), "setting": _describe(claim_setting),
                      "posts": _posts_text(claim_setting, posts, has_posts), "has_posts": has_posts,
-                     "flags": _dedupe(flags), "subclaims": subs})
+                     "flags": _dedupe(flags), "subclaims": subs,
+                     "folded": _folded(subs)})
     return rows
+
+
+def _folded(subs: list[dict]) -> dict | None:
+    """What the one line that stands for a claim's inconclusive sub-claims says (their rows are
+    folded under it, so the verdict table stays short): their ids and their reasons' headlines,
+    each with how many sub-claims give it. None when no sub-claim is inconclusive."""
+    open_ = [x for x in subs if x["verdict"] == "inconclusive"]
+    if not open_:
+        return None
+    heads: dict[str, int] = {}
+    for x in open_:
+        heads[x["headline"]] = heads.get(x["headline"], 0) + 1
+    return {"ids": ", ".join(x["id"] for x in open_), "n": len(open_),
+            "reasons": "; ".join(f"{h} ({n})" if n > 1 else h for h, n in heads.items() if h)}
 
 
 def _test_section(r: dict, run: dict, posts: dict, has_posts: bool) -> dict:

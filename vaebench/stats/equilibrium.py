@@ -317,6 +317,9 @@ class Settling:
         head = "settled" if self.settled else "still moving"
         runs = ", ".join(f"{k}: {n}" for k, n in self.kinds)
         runs = f"; runs: {runs}" if runs else ""
+        if math.isnan(self.predicted.value):        # no prediction: say so, never "settled at nan"
+            head = "still moving" if not self.settled else f"{self.verdict_now} already"
+            return f"{head}: no predicted final value ({self.predicted.method}); now {self.now}{runs}"
         return (f"{head}: predicted final {self.predicted}, now {self.now} ({self.verdict_predicted} at the "
                 f"predicted final values, {self.verdict_now} now{runs})")
 

@@ -1,0 +1,130 @@
+"""vaebench.claims.settled and ClaimRecorder.checks_at_equilibrium_measured on planted
+trajectories: a claim comparing two models (the measured dict a C1-style ``decide`` takes),
+with known asymptotes."""
+import math
+
+import numpy as np
+import pytest
+
+from vaebench.claims.record import Claim, ClaimRecorder
+from vaebench.claims.settled import flatten, unflatten
+from vaebench.errors import StatsError
+from vaebench.stats import SubClaim, Verdict, across_runs, check_below, check_within, ratio_across_runs
+
+CLAIM = Claim("Y", "a toy comparison", "", "", subclaims=(
+    SubClaim("Y1", "the VAE's loss equals the AE's", "loss ratio"),
+    SubClaim("Y2", "the curve's last point stays low", "curve end")))
+SEEDS = (0, 1, 2)
+
+
+def _at(m, level):
+    ratio = ratio_across_runs(np.asarray(m["loss"]["VAE"]), np.asarray(m["loss"]["AE"]), level)
+    end = across_runs([c[-1] for c in m["curve"]], level)
+    return [check_within("loss ratio", ratio, 0.8, 1.25, subclaim="Y1", role="primary", unit="runs", n_runs=6),
+            check_below("curve end", end, 0.5, subclaim="Y2", role="primary", unit="runs", n_runs=3),
+            check_below("drift (shown)", across_runs(m["drift"], level), 100.0, unit="runs", n_runs=3)]
+
+
+def _measured(k: int, vae_final: float = 1.0, tau: float = 73.0, drift: bool = False) -> dict:
+    """The AE's loss settled at 10 (+ seed spread); the VAE's relaxes from 20 towards
+    10·vae_final with relaxation time ``tau`` epochs; a settled two-point curve per run; a
+    secondary series that grows linearly when ``drift``."""
+    vae = [10 * vae_final * (1 + 0.01 * s) + 10 * math.exp(-k / tau) for s in SEEDS]
+    return {"loss": {"AE": [10.0 * (1 + 0.01 * s) for s in SEEDS], "VAE": vae},
+            "curve": [[0.9, 0.2 + 0.01 * s] for s in SEEDS],
+            "drift": [(5.0 * k if drift else 1.0) + s for s in SEEDS]}
+
+
+def _run(epochs=12, **kw):
+    claim = ClaimRecorder(CLAIM, "t")
+    asked = []
+
+    def earlier(k):
+        asked.append(k)
+        return _measured(k, **kw)
+
+    checks = claim.checks_at_equilibrium_measured(
+        _at, _measured(epochs, **kw), earlier, epochs, keys=("loss", "curve", "drift"),
+        rests_on={"loss ratio": ["loss"], "curve end": [("curve",)]})
+    return claim, {c.name: c for c in checks}, asked
+
+
+def test_flatten_and_unflatten_are_inverse_on_nested_and_vector_series():
+    m = _measured(12)
+    flat = flatten(m, ("loss", "curve"))
+    assert sorted(flat) == [("curve", 0), ("curve", 1), ("loss", "AE"), ("loss", "VAE")]
+    assert np.allclose(flat["curve", 1], [0.2, 0.21, 0.22])
+    back = unflatten(m, {p: v * 2 for p, v in flat.items()})
+    assert back["loss"]["VAE"] == [2 * v for v in m["loss"]["VAE"]] and np.allclose(back["curve"][2], [1.8, 0.44])
+    assert m["curve"][2] == [0.9, 0.22]                      # the input is left alone
+    with pytest.raises(StatsError, match="'nosuch'"):
+        flatten(m, ("nosuch",))
+    nested = {"ae": {"void": [1.0, 2.0], "mle": [math.nan, 1.0]}, "vae": {"void": [3.0, 4.0]}}
+    flat = flatten(nested, [("ae", "void"), ("vae", "void")])           # a path names one series of a model
+    assert list(flat) == [("ae", "void"), ("vae", "void")]
+    back = unflatten(nested, {("ae", "void"): [5.0, 6.0]})
+    assert back["ae"] == {"void": [5.0, 6.0], "mle": nested["ae"]["mle"]} and back["vae"] == nested["vae"]
+
+
+def test_then_adjusts_the_settled_checks_before_they_are_recorded():
+    claim = ClaimRecorder(CLAIM, "t")
+    got = claim.checks_at_equilibrium_measured(_at, _measured(12, tau=0.5), lambda k: _measured(k, tau=0.5), 12,
+                                               keys=("loss", "curve"), then=lambda cs: cs[:1])
+    assert [c.name for c in got] == [c.name for c in claim.checks] == ["loss ratio"]
+
+
+def test_a_slow_approach_to_a_value_outside_the_band_is_still_moving():
+    # now: VAE ≈ 10 + 10·e^(−12/73) ≈ 18.5 → ratio 1.85 (refuted now); final ratio 1.0 (inside)
+    claim, checks, asked = _run(vae_final=1.0)
+    assert asked == [4, 8]
+    loss = checks["loss ratio"]
+    assert loss.passed is False and loss.verdict is Verdict.INCONCLUSIVE and "still moving" in loss.why
+    assert checks["curve end"].verdict is Verdict.SUPPORTED and checks["curve end"].equilibrium.settled
+    assert abs(claim.equilibria["loss VAE"]["predicted"]["value"] - 10.1) < 1e-6
+
+
+def test_a_settled_comparison_keeps_its_verdict_and_a_drifting_secondary_series_does_not_block_it():
+    _, checks, _ = _run(vae_final=1.0, tau=0.5, drift=True)     # the VAE settled within the first epochs
+    assert checks["loss ratio"].verdict is Verdict.SUPPORTED and checks["loss ratio"].equilibrium.settled
+    assert checks["curve end"].verdict is Verdict.SUPPORTED
+
+
+def test_without_rests_on_an_unsettled_series_blocks_every_primary_check():
+    claim = ClaimRecorder(CLAIM, "t")
+    checks = claim.checks_at_equilibrium_measured(_at, _measured(12, tau=0.5, drift=True),
+                                                  lambda k: _measured(k, tau=0.5, drift=True), 12,
+                                                  keys=("loss", "curve", "drift"))
+    assert all(c.verdict is Verdict.INCONCLUSIVE for c in checks if c.role == "primary")
+
+
+def test_a_settled_refutation_stays_refuted():
+    _, checks, _ = _run(vae_final=2.0, tau=0.5)
+    assert checks["loss ratio"].verdict is Verdict.REFUTED and checks["loss ratio"].equilibrium.settled
+
+
+def test_too_few_epochs_or_runs_that_differ_between_budgets_are_inconclusive_with_the_reason():
+    _, checks, asked = _run(epochs=2, tau=0.5)
+    assert asked == [] and "at 2 epochs" in checks["loss ratio"].why
+    claim = ClaimRecorder(CLAIM, "t")
+
+    def fewer(k):
+        m = _measured(k, tau=0.5)
+        m["loss"]["VAE"] = m["loss"]["VAE"][:2]
+        return m
+
+    checks = claim.checks_at_equilibrium_measured(_at, _measured(12, tau=0.5), fewer, 12, keys=("loss", "curve"))
+    assert all(c.verdict is Verdict.INCONCLUSIVE and "differ" in c.why for c in checks if c.role == "primary")
+
+
+def test_a_run_at_another_minimum_in_a_series_a_check_rests_on_is_its_own_finding():
+    def apart(k):
+        m = _measured(k, tau=0.5)
+        m["loss"]["VAE"] = [10.0, 10.01, 13.0]
+        return m
+
+    claim = ClaimRecorder(CLAIM, "t")
+    checks = claim.checks_at_equilibrium_measured(_at, apart(12), apart, 12, keys=("loss", "curve"),
+                                                  rests_on={"loss ratio": ["loss"], "curve end": ["curve"]})
+    [finding] = [c for c in checks if "apart" in c.name]
+    assert finding.role == "secondary" and finding.name.endswith("(loss VAE)")
+    assert {c.name: c for c in checks}["loss ratio"].verdict is Verdict.INCONCLUSIVE

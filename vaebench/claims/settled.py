@@ -1,0 +1,162 @@
+"""A claim's checks judged at equilibrium when its statistics come from several models.
+
+:meth:`vaebench.claims.record.ClaimRecorder.checks_at_equilibrium` settles checks whose
+statistic is one number (or one dict of numbers) per run. A claim that compares models (an
+AE against a VAE, float32 against bfloat16, a sweep) measures a *nested* dict instead:
+``measured[stat]`` is a list with one value per run (a number or a vector of numbers, e.g.
+a quality curve), or a dict ``model -> list``. This module takes that dict as the claim's
+``decide`` takes it, at the budget trained and at the two earlier budgets
+(:func:`vaebench.stats.equilibrium.budgets`), and predicts each per-run series' final value
+(:func:`vaebench.stats.equilibrium.predict_final`); each primary check is then settled on
+the series it rests on (``rests_on``: check name → the stats, or (stat, model) paths, it
+reads), every other series kept at its current values, so a secondary series that has not
+settled never blocks a primary check.
+
+Pure (no model, no data): tested in tests/test_settled.py on planted trajectories.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from vaebench.errors import StatsError, require
+from vaebench.stats.equilibrium import Equilibrium, predict_final
+from vaebench.stats.verdict import PRIMARY, Check, Design, both_levels, guard_apart, settle, settle_all
+
+Path = tuple
+
+
+def flatten(measured: Mapping, keys: Sequence) -> dict[Path, np.ndarray]:
+    """The per-run series under ``keys`` of ``measured``: ``{path: values per run}``. A key is
+    a stat name or a path of names into nested dicts (``('ae', 'void_ratio')``); under it lies
+    a list with one value per run, or a dict of such lists (each its own path, ``('excess',
+    'VAE')``); a run's value that is a vector gives one path per component, ``(…, i)``."""
+    out: dict[Path, np.ndarray] = {}
+    for key in keys:
+        path = key if isinstance(key, tuple) else (key,)
+        node: Any = measured
+        for step in path:
+            require(isinstance(node, Mapping) and step in node,
+                    f"measured has no {path!r}; name only stats (or paths) it holds", StatsError)
+            node = node[step]
+        _add(out, path, node)
+    return out
+
+
+def _add(out: dict, path: Path, node: Any) -> None:
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            _add(out, (*path, k), v)
+        return
+    arr = np.asarray(node, dtype=np.float64)
+    if arr.ndim <= 1:
+        out[path] = arr.reshape(-1)
+    else:
+        for i in range(arr.shape[1]):
+            out[(*path, i)] = arr[:, i]
+
+
+def unflatten(measured: Mapping, flat: Mapping[Path, Sequence[float]]) -> dict:
+    """``measured`` with the series of ``flat`` in place of its own (the inverse of :func:`flatten`)."""
+    out = copy.deepcopy(dict(measured))
+    for path, values in flat.items():
+        values = [float(v) for v in values]
+        parent, i = out, 0
+        while isinstance(parent[path[i]], Mapping) and i + 1 < len(path):
+            parent, i = parent[path[i]], i + 1
+        if i + 1 == len(path):
+            parent[path[i]] = values
+        else:                                   # the component path[i + 1] of each run's vector
+            rows = parent[path[i]]
+            for j, v in enumerate(values):
+                rows[j] = list(rows[j])
+                rows[j][path[i + 1]] = v
+    return out
+
+
+def under(path: Path, on: Sequence) -> bool:
+    """Whether ``path`` is (or lies under) one of ``on`` (a stat name or a path tuple)."""
+    return any(path[:len(p)] == p for p in (o if isinstance(o, tuple) else (o,) for o in on))
+
+
+def equilibria(steps: Sequence[int], series: Sequence[Mapping[Path, np.ndarray]],
+               level: float) -> tuple[dict[Path, Equilibrium], str]:
+    """The :class:`Equilibrium` of every path of ``series`` (the flat series at the three
+    budgets, in ``steps`` order), and why there is none ('' when there is): a run count that
+    differs between budgets, or a value that is not finite."""
+    first, *_, now = series
+    eqs = {}
+    for path in now:
+        columns = [np.asarray(s.get(path, []), dtype=np.float64) for s in series]
+        if len({c.size for c in columns}) != 1 or columns[0].size == 0:
+            return {}, f"{path[0]}: the runs measured at {tuple(steps)} epochs differ"
+        table = np.column_stack(columns)
+        if not np.all(np.isfinite(table)):
+            return {}, f"{path[0]}: a run's value is not finite at an earlier budget"
+        eqs[path] = predict_final(steps, table, level)
+    return eqs, ""
+
+
+def settle_measured(design: Design, at: Callable[[Any, float], Sequence[Check]], now: Mapping,
+                    flat: Mapping[Path, np.ndarray], eqs: Mapping[Path, Equilibrium], why_not: str = "",
+                    rests_on: Mapping[str, Sequence] | None = None) -> list[Check]:
+    """``at(measured, level)`` on ``now``, each primary check settled on the predictions of
+    the series it rests on (``rests_on[name]``; all of ``eqs`` when it names none), the
+    other series at their current values. With no ``eqs`` (``why_not`` says why), every primary
+    check is still moving for that reason."""
+    def at_flat(values: Mapping, level: float) -> Sequence[Check]:
+        return at(unflatten(now, values), level)
+
+    current = both_levels(design, lambda level: at(now, level))
+    if not eqs:
+        return [settle(c, None, why_not=why_not) if c.role == PRIMARY else c for c in current]
+    cache: dict[tuple, dict[str, Check]] = {}
+    out = []
+    for c in current:
+        if c.role != PRIMARY:
+            out.append(c)
+            continue
+        on = (rests_on or {}).get(c.name)
+        group = tuple(p for p in eqs if on is None or under(p, on))
+        if group not in cache:
+            cache[group] = {s.name: s for s in _settled_flat(design, at_flat, flat, {p: eqs[p] for p in group})}
+        out.append(cache[group][c.name])
+    return out
+
+
+def _settled_flat(design: Design, at_flat: Callable, flat: Mapping, eqs: Mapping[Path, Equilibrium]) -> list[Check]:
+    def values(j: int) -> dict:
+        return {p: (eqs[p].alternatives[j] if p in eqs else list(v)) for p, v in flat.items()}
+
+    ends = [values(j) for j in (1, 2)] if any(e.ends for e in eqs.values()) else []
+    kinds = next(iter(eqs.values())).kinds if len(eqs) == 1 else None
+    return settle_all(design, at_flat, {p: list(v) for p, v in flat.items()}, values(0), kinds, ends)
+
+
+def guard_measured(checks: Sequence[Check], flat: Mapping[Path, np.ndarray],
+                   rests_on: Mapping[str, Sequence] | None) -> list[Check]:
+    """Each primary check guarded against a run at another minimum in each scalar series it
+    rests on (:func:`vaebench.stats.verdict.guard_apart`); a finding is a secondary check of its own."""
+    out = []
+    for c in checks:
+        on = (rests_on or {}).get(c.name)
+        if c.role == PRIMARY and on:
+            for path, values in flat.items():
+                if under(path, on) and not isinstance(path[-1], int) and values.size >= 3:
+                    c, finding = guard_apart(c, values)
+                    if finding is not None:
+                        out.append(replace(finding, name=f"{finding.name} ({path_name(path)})"))
+        out.append(c)
+    return out
+
+
+def path_name(path: Path) -> str:
+    """``('excess', 'VAE')`` → ``'excess VAE'``."""
+    return " ".join(str(p) for p in path)
+
+
+__all__ = ["equilibria", "flatten", "guard_measured", "path_name", "settle_measured", "unflatten"]
