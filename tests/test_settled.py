@@ -81,6 +81,9 @@ def test_a_slow_approach_to_a_value_outside_the_band_is_still_moving():
     assert loss.passed is False and loss.verdict is Verdict.INCONCLUSIVE and "still moving" in loss.why
     assert checks["curve end"].verdict is Verdict.SUPPORTED and checks["curve end"].equilibrium.settled
     assert abs(claim.equilibria["loss VAE"]["predicted"]["value"] - 10.1) < 1e-6
+    # a vector's components are recorded (results.json) but not shown as statistics one by one
+    assert "curve 1" in claim.equilibria and not any("curve" in s["name"] for s in claim.statistics)
+    assert "drift" not in claim.equilibria                  # no primary check reads it
 
 
 def test_a_settled_comparison_keeps_its_verdict_and_a_drifting_secondary_series_does_not_block_it():

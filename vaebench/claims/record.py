@@ -256,10 +256,9 @@ class ClaimRecorder:
         else:
             series = [flatten(earlier(k), keys) for k in steps[:2]] + [flat]
             eqs, why = equilibria(steps, series, self.level)
-        shown = [p for p in eqs if not isinstance(p[-1], int)
-                 and (rests_on is None or any(under(p, on) for on in rests_on.values()))]
-        for p in shown:
-            self._record_equilibrium(path_name(p), eqs[p], steps)
+        for p in eqs:                   # every series a check reads; one component of a vector per run is not shown
+            if rests_on is None or any(under(p, on) for on in rests_on.values()):
+                self._record_equilibrium(path_name(p), eqs[p], steps, shown=not isinstance(p[-1], int))
         checks = guard_measured(settle_measured(self.claim.design, at, now, flat, eqs, why, rests_on), flat, rests_on)
         return [self.check(c) for c in (then(checks) if then else checks)]
 
@@ -274,9 +273,12 @@ class ClaimRecorder:
             out.append(c)
         return out
 
-    def _record_equilibrium(self, key: str | None, eq: Equilibrium, steps: tuple[int, int, int]) -> None:
+    def _record_equilibrium(self, key: str | None, eq: Equilibrium, steps: tuple[int, int, int],
+                            shown: bool = True) -> None:
         name = key or "statistic"
         self.equilibria[name] = {"epochs": list(steps), **eq.to_dict()}
+        if not shown:
+            return
         self.statistic(f"predicted final value of the {name} (t CI across runs)", eq.predicted,
                        note=f"now {eq.now}; runs: {eq.kinds}; epochs {steps}")
 
