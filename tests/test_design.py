@@ -112,3 +112,22 @@ def test_every_primary_check_states_a_prior_or_a_reason(stem):
     for n in (3, 4):
         rows = design_table(subs, priors, n, module.CLAIM.alpha)
         assert not any("no prior" in r["text"] for r in rows)
+
+
+@pytest.mark.parametrize("scale", ["cpu", "full"])
+def test_the_readme_names_the_checks_that_cannot_decide_by_design(scale):
+    """README's list of undecidable checks per scale is the design tables' (not a stale copy)."""
+    import re
+
+    from vaebench.config import get_scale
+
+    n = len(get_scale(scale).seeds)
+    cannot = []
+    for stem in HYPOTHESES:
+        module = load_claim(stem)
+        subs = [(s.id, s.primary) for s in module.CLAIM.subclaims]
+        cannot += [r["subclaim"] for r in design_table(subs, module.PRIORS, n, module.CLAIM.alpha)
+                   if r.get("can_support") is False]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    listed = re.search(rf"<!-- design:{scale} -->(.*?)<!-- /design -->", readme).group(1)
+    assert ([] if listed == "none" else listed.split(", ")) == sorted(cannot)
