@@ -122,3 +122,39 @@ def test_a_table_only_figure_has_no_image():
 def test_declared_narrow_grids_keep_their_columns(ncols):
     fig = draw_figure({"title": "", "ncols": ncols, "panels": [_lines(str(i)) for i in range(3)]})
     assert len(_columns(fig)) == ncols
+
+
+def test_a_dense_scatter_is_embedded_as_its_palette_image_in_lossless_webp():
+    """5,000 points (C6's scatters at cpu): the lossless WebP of the 64-colour palette image is
+    the smallest candidate, and it decodes to exactly that palette image."""
+    from vaebench.report.figures import PALETTE, compress_png
+
+    rng = np.random.default_rng(1)
+    panel = {"type": "scatter", "title": "dense", "series": [
+        {"label": "AE", "x": rng.normal(size=5000).tolist(), "y": rng.normal(size=5000).tolist()}]}
+    fig = draw_figure({"title": "dense", "ncols": 1, "panels": [panel]})
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    rgb = Image.open(buf).convert("RGB")
+    mime, data = compress_png(buf.getvalue())
+    palette = rgb.quantize(PALETTE, method=Image.Quantize.FASTOCTREE)
+    as_png = io.BytesIO()
+    palette.save(as_png, "PNG", optimize=True)
+    assert mime == "image/webp" and len(data) < len(as_png.getvalue())
+    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert np.array_equal(decoded, np.asarray(palette.convert("RGB")))
+
+
+def test_a_figure_of_images_is_never_posterised_to_the_palette():
+    """Decoded faces keep their shades: the figure is a lossy WebP with far more colours than
+    a plot's palette (a palette image of smooth gradients is smaller, and posterised)."""
+    from vaebench.report.figures import PALETTE
+
+    y, x = np.mgrid[0:32, 0:32] / 32
+    faces = np.stack([np.stack([x * (0.3 + 0.1 * k), y, 0.5 * (x + y) * (1 - 0.1 * k)], -1) for k in range(8)])
+    faces = (faces * 255).astype(np.uint8)
+    html = render_figure({"title": "decoded", "ncols": 1, "panels": [
+        {"type": "images", "title": "decoded", "images": jsonable(faces), "ncols": 8}]})
+    assert "data:image/webp;base64," in html
+    decoded = np.asarray(_png(html).convert("RGB"))
+    assert len(np.unique(decoded.reshape(-1, 3), axis=0)) > 4 * PALETTE
