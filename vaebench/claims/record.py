@@ -27,7 +27,15 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from vaebench.claims.settled import equilibria, flatten, guard_measured, path_name, settle_measured, under
+from vaebench.claims.settled import (
+    equilibria,
+    flatten,
+    guard_measured,
+    path_name,
+    settle_measured,
+    settle_predicted,
+    under,
+)
 from vaebench.errors import StatsError, require
 from vaebench.stats.equilibrium import Equilibrium, budgets, predict_final
 from vaebench.stats.estimate import Estimate
@@ -40,7 +48,6 @@ from vaebench.stats.verdict import (
     both_levels,
     guard_apart,
     settle,
-    settle_all,
 )
 
 PANEL_TYPES = ("hist", "lines", "scatter", "bars", "images", "table")
@@ -355,19 +362,11 @@ class ClaimRecorder:
 
 
 def _settled(design: Any, at: Callable, cols: Any, eqs: Mapping[Any, Equilibrium], keyed: bool) -> list[Check]:
-    """:func:`settle_all` with the predictions of ``eqs`` (for a dict statistic, the keys of
-    ``eqs`` predicted, every other key at its current values)."""
-    if not keyed:
-        eq = eqs[None]
-        ends = eq.alternatives[1:] if eq.ends else []
-        return settle_all(design, at, cols, eq.predicted_values, eq.kinds, ends)
-
-    def values(j: int) -> dict:
-        return {k: (eqs[k].alternatives[j] if k in eqs else v) for k, v in cols.items()}
-
-    ends = [values(j) for j in (1, 2)] if any(e.ends for e in eqs.values()) else []
-    kinds = next(iter(eqs.values())).kinds if len(eqs) == 1 else None
-    return settle_all(design, at, cols, values(0), kinds, ends)
+    """:func:`settle_predicted` with the predictions of ``eqs`` (for a dict statistic, the keys
+    of ``eqs`` predicted, every other key at its current values; a number's one series is ``None``)."""
+    if keyed:
+        return settle_predicted(design, at, cols, eqs)
+    return settle_predicted(design, lambda values, level: at(values[None], level), {None: cols}, eqs)
 
 
 def _pick(value: Any, key: str | None) -> float:

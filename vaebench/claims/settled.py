@@ -123,18 +123,23 @@ def settle_measured(design: Design, at: Callable[[Any, float], Sequence[Check]],
         on = (rests_on or {}).get(c.name)
         group = tuple(p for p in eqs if on is None or under(p, on))
         if group not in cache:
-            cache[group] = {s.name: s for s in _settled_flat(design, at_flat, flat, {p: eqs[p] for p in group})}
+            cache[group] = {s.name: s for s in settle_predicted(design, at_flat, flat, {p: eqs[p] for p in group})}
         out.append(cache[group][c.name])
     return out
 
 
-def _settled_flat(design: Design, at_flat: Callable, flat: Mapping, eqs: Mapping[Path, Equilibrium]) -> list[Check]:
+def settle_predicted(design: Design, at: Callable[[Any, float], Sequence[Check]], current: Mapping,
+                     eqs: Mapping[Any, Equilibrium]) -> list[Check]:
+    """:func:`vaebench.stats.verdict.settle_all` on ``current`` (a dict of per-run series, as
+    ``at`` takes it) with the predictions of ``eqs`` in place of the series it predicts (at
+    the point estimate of the relaxation rate and at both ends of its interval), every other
+    series at its current values."""
     def values(j: int) -> dict:
-        return {p: (eqs[p].alternatives[j] if p in eqs else list(v)) for p, v in flat.items()}
+        return {k: (eqs[k].alternatives[j] if k in eqs else list(v)) for k, v in current.items()}
 
     ends = [values(j) for j in (1, 2)] if any(e.ends for e in eqs.values()) else []
     kinds = next(iter(eqs.values())).kinds if len(eqs) == 1 else None
-    return settle_all(design, at_flat, {p: list(v) for p, v in flat.items()}, values(0), kinds, ends)
+    return settle_all(design, at, {k: list(v) for k, v in current.items()}, values(0), kinds, ends)
 
 
 def guard_measured(checks: Sequence[Check], flat: Mapping[Path, np.ndarray],
@@ -159,4 +164,4 @@ def path_name(path: Path) -> str:
     return " ".join(str(p) for p in path)
 
 
-__all__ = ["equilibria", "flatten", "guard_measured", "path_name", "settle_measured", "unflatten"]
+__all__ = ["equilibria", "flatten", "guard_measured", "path_name", "settle_measured", "settle_predicted", "unflatten"]
