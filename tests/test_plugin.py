@@ -1,5 +1,6 @@
 """The pytest plugin, driven through pytester on a toy claim module."""
 import json
+import re
 
 # import what the inner runs import, so that pytester's in-process runs do not import
 # C extensions (numpy.fft, via scipy) a second time after it restores sys.modules
@@ -83,8 +84,9 @@ def test_outcomes_and_report(toy):
     assert results["summary"][0]["verdict"] == "refuted"
     page = (latest / "index.html").read_text()
     for needle in ("two plus two is four", "test_supported", "test_refuted", "test_inconclusive",
-                   "data:image/png;base64,", "5.00 [4.80, 5.20]"):
+                   "5.00 [4.80, 5.20]"):
         assert needle in page
+    assert re.search(r'<img alt="[^"]*" src="data:image/(png|webp);base64,', page)    # the figure, embedded
     assert "http://" not in page and "https://" not in page  # opens offline
 
 
