@@ -77,8 +77,9 @@ a pure function of the measured numbers; three tests feed it (``claim.covers``).
   garbage ≈ garbage decides nothing).
 
 Equilibrium (pre-registered, C5d: the only check on trained models): the paired quality is
-also decided on each run's random-z quality predicted from the same run at ⌈E/3⌉, ⌈2E/3⌉ and E
-epochs (:mod:`vaebench.claims.settled`); "still moving" or a run apart is inconclusive.
+also decided on each pair's Dense − none difference (its own per-run statistic, a
+:class:`vaebench.claims.settled.Contrast`) predicted from the same pair at ⌈E/3⌉, ⌈2E/3⌉ and E
+epochs (:mod:`vaebench.claims.settled`); "still moving" or a pair apart is inconclusive.
 Scale: smoke (CI: machinery only; C5b, C5c inconclusive by construction), cpu (32×32
 synthetic faces for C5d; C5b/C5c at the posts' 96×96 on the CPU, C5b inconclusive there),
 full (the posts' setting, C5b/C5c on the GPU).
@@ -95,6 +96,7 @@ from vaebench import claims as experiments
 from vaebench import stats
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim, to_uint8
+from vaebench.claims.settled import Contrast
 from vaebench.config import ModelSpec
 from vaebench.models import build_encoder, decode, parameter_counts
 from vaebench.stats import Check, Estimate, SubClaim
@@ -513,7 +515,8 @@ def test_c5_quality_with_and_without_dense(claim, scale, trained, vaebench_sessi
 
     claim.checks_at_equilibrium_measured(
         lambda m, level: decide(m, level, {"C5d": pre}), {"quality": quality, "reconstruction": recon}, earlier,
-        runs[0].entry.train.epochs, keys=("quality",), rests_on={QUALITY_CHECK: ["quality"]})
+        runs[0].entry.train.epochs, keys=("quality",),
+        rests_on={QUALITY_CHECK: [Contrast(("quality", DENSE), ("quality", BASE))]})
     for k in specs:
         if len(quality[k]) >= 2:
             claim.statistic(f"{k}: random-z quality, own-reconstruction scorer (t CI across runs)",

@@ -68,8 +68,9 @@ C7a/C7b fail on a model that is not the working VAE of post XI). Otherwise the c
 inconclusive with the reason. C7a, C7b and C7d use the VAEs, C7c both models.
 
 Equilibrium (pre-registered): each primary check is also decided on its per-run statistic
-(C7d: each point of the quality curve) predicted from the same runs at ⌈E/3⌉, ⌈2E/3⌉ and E
-epochs (:mod:`vaebench.claims.settled`); "still moving" or a run apart is inconclusive.
+(C7c: the seed's VAE − AE quality, a :class:`vaebench.claims.settled.Contrast`; C7d: each
+point of the quality curve) predicted from the same runs at ⌈E/3⌉, ⌈2E/3⌉ and E epochs
+(:mod:`vaebench.claims.settled`); "still moving" or a run apart is inconclusive.
 
 Scale: smoke (CI: machinery only), cpu (32×32 synthetic faces, z_dim 256, 3 seeds: the t
 quantile at 98.75 % with 2 degrees of freedom is 8.9, so a check is decided only when the runs
@@ -88,6 +89,7 @@ from vaebench import claims as experiments
 from vaebench import latent, stats
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim, ClaimRecorder, to_uint8
+from vaebench.claims.settled import Contrast
 from vaebench.errors import StatsError, require
 from vaebench.models import decode
 from vaebench.stats import Check, Estimate, SubClaim
@@ -292,8 +294,8 @@ def _quality(scorer, images: np.ndarray) -> float:
 
 
 #: the per-run statistic (or curve) each primary check rests on: its equilibrium is judged on that alone
-RESTS_ON = {KL_CHECK: ["kl_share"], CONFINE_CHECK: ["r2_ratio"], QUALITY_CHECK: ["quality_vae", "quality_ae"],
-            TREND_CHECK: ["quality_by_r"]}
+RESTS_ON = {KL_CHECK: ["kl_share"], CONFINE_CHECK: ["r2_ratio"],
+            QUALITY_CHECK: [Contrast(("quality_vae",), ("quality_ae",))], TREND_CHECK: ["quality_by_r"]}
 KEYS = ("seed", "kl_share", "kl_nats", "loss_gap", "r2_ratio", "peak_vae", "peak_ae", "peak_mu", "quality_vae",
         "quality_ae", "real_vae", "real_ae", "valid_vae", "valid_ae", "diversity", "quality_by_r", "quality_by_r_ae")
 

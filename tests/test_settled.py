@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vaebench.claims.record import Claim, ClaimRecorder
-from vaebench.claims.settled import flatten, unflatten
+from vaebench.claims.settled import Contrast, flatten, unflatten, with_contrasts
 from vaebench.errors import StatsError
 from vaebench.stats import SubClaim, Verdict, across_runs, check_below, check_within, ratio_across_runs
 
@@ -131,3 +131,53 @@ def test_a_run_at_another_minimum_in_a_series_a_check_rests_on_is_its_own_findin
     [finding] = [c for c in checks if "apart" in c.name]
     assert finding.role == "secondary" and finding.name.endswith("(loss VAE)")
     assert {c.name: c for c in checks}["loss ratio"].verdict is Verdict.INCONCLUSIVE
+
+
+def _twins(k: int, start: float = 0.5, slow: float = 40.0) -> dict:
+    """Twins of each seed (bf16 against f32, say) that share a fast relaxation (10·(1 − e^(−k/2)),
+    seeds ±1 %) while their difference decays slowly from ``start`` to 0.05 (relaxation time
+    ``slow`` epochs; seeds ±0.01)."""
+    shared = [10.0 * (1.0 - math.exp(-k / 2.0)) * (1 + 0.01 * s) for s in SEEDS]
+    diff = [0.05 + 0.01 * (s - 1) + (start - 0.05) * math.exp(-k / slow) for s in SEEDS]
+    return {"x": {"a": [v + d for v, d in zip(shared, diff)], "b": shared}}
+
+
+def _paired(m, level):
+    diff = np.asarray(m["x"]["a"]) - np.asarray(m["x"]["b"])
+    return [check_within("paired difference", across_runs(diff, level), -0.1, 0.1, subclaim="Y1", role="primary",
+                         unit="runs", n_runs=6)]
+
+
+@pytest.mark.parametrize("on, moving", [(["x"], False), ([Contrast(("x", "a"), ("x", "b"))], True)],
+                         ids=["each twin apart", "their contrast"])
+def test_a_paired_check_is_settled_on_the_contrast_of_the_twins(on, moving):
+    """At 12 epochs the difference is 0.38 (outside ±0.1) and still falling to 0.05; each twin,
+    led by the shared fast relaxation, decelerates. Settled on each twin apart the check reads
+    refuted and settled (the failure); on their contrast, still moving."""
+    claim = ClaimRecorder(CLAIM, "t")
+    [check] = claim.checks_at_equilibrium_measured(_paired, _twins(12), _twins, 12, keys=("x",),
+                                                   rests_on={"paired difference": on})
+    assert check.estimate.value == pytest.approx(0.05 + 0.45 * math.exp(-12 / 40), abs=1e-9)
+    assert check.passed is False and (check.verdict == Verdict.INCONCLUSIVE) is moving
+    if moving:
+        assert check.why.startswith("still moving") and "x a − x b" in claim.equilibria
+    [late] = ClaimRecorder(CLAIM, "t").checks_at_equilibrium_measured(
+        _paired, _twins(400), _twins, 400, keys=("x",),
+        rests_on={"paired difference": on})
+    assert late.verdict == Verdict.SUPPORTED and late.equilibrium.settled
+
+
+def test_a_contrast_writes_its_prediction_back_into_its_first_series():
+    flat = {("x", "a"): np.array([2.0, 6.0]), ("x", "b"): np.array([1.0, 2.0])}
+    ratio, diff = Contrast(("x", "a"), ("x", "b"), ratio=True), Contrast(("x", "a"), ("x", "b"))
+    got = with_contrasts(flat, {"r": [ratio], "d": [diff, "y"]})
+    assert np.allclose(got[(ratio,)], [2.0, 3.0]) and np.allclose(got[(diff,)], [1.0, 4.0])
+    assert str(ratio) == "x a / x b" and str(diff) == "x a − x b"
+    assert ratio.back([1.0, 2.0], [5.0, 5.0]) == [5.0, 10.0] and diff.back([1.0, 2.0], [5.0, 5.0]) == [6.0, 7.0]
+    with pytest.raises(StatsError, match="a contrast pairs run i"):
+        diff.of({("x", "a"): np.array([1.0]), ("x", "b"): np.array([1.0, 2.0])})
+
+
+def test_a_contrast_among_the_keys_stands_for_its_two_series():
+    c = Contrast(("x", "a"), ("x", "b"))
+    assert sorted(flatten(_twins(12), [c])) == [("x", "a"), ("x", "b")]

@@ -35,6 +35,7 @@ from vaebench.claims.settled import (
     settle_measured,
     settle_predicted,
     under,
+    with_contrasts,
 )
 from vaebench.errors import StatsError, require
 from vaebench.stats.equilibrium import Equilibrium, budgets, predict_final
@@ -251,17 +252,18 @@ class ClaimRecorder:
         trajectory of the series it rests on (:mod:`vaebench.claims.settled`): ``earlier(k)``
         gives the same dict for the same runs trained ``k`` epochs, for the two earlier budgets
         of ``epochs``. ``rests_on`` maps a primary check's name to the stats (or (stat, model)
-        paths) it reads: it is settled on those alone and guarded against a run at another
-        minimum in each; ``then(checks)``, when given, adjusts the settled checks before they are
-        recorded (e.g. one sub-claim gated on another's verdict). Returns the checks it recorded."""
-        flat = flatten(now, keys)
+        paths, or the :class:`vaebench.claims.settled.Contrast` of two paired series) it reads:
+        it is settled on those alone and guarded against a run at another minimum in each;
+        ``then(checks)``, when given, adjusts the settled checks before they are recorded (e.g.
+        one sub-claim gated on another's verdict). Returns the checks it recorded."""
+        flat = with_contrasts(flatten(now, keys), rests_on)
         eqs, why, steps = {}, "", budgets(epochs) if epochs >= 3 else ()
         if epochs < 3:
             why = f"the equilibrium of the statistic cannot be judged at {epochs} epochs (it needs three budgets)"
         elif min((v.size for v in flat.values()), default=0) < 2:
             why = "fewer than 2 runs of a model: the equilibrium needs 2"
         else:
-            series = [flatten(earlier(k), keys) for k in steps[:2]] + [flat]
+            series = [with_contrasts(flatten(earlier(k), keys), rests_on) for k in steps[:2]] + [flat]
             eqs, why = equilibria(steps, series, self.level)
         for p in eqs:                   # every series a check reads; one component of a vector per run is not shown
             if rests_on is None or any(under(p, on) for on in rests_on.values()):

@@ -12,13 +12,22 @@ the series it rests on (``rests_on``: check name → the stats, or (stat, model)
 reads), every other series kept at its current values, so a secondary series that has not
 settled never blocks a primary check.
 
+A check that reads run i of one model against run i of another (twins of one seed: bf16
+against float32, Dense against none) is settled on the per-run contrast, its own statistic
+(:class:`Contrast`, named in ``rests_on``), never on the two models apart: a relaxation the
+twins share cancels in the contrast, and the contrast's own approach can be slower or
+faster than either model's (measured on C2b's sweep, whose shared fast descent hid a slope
+still climbing; tests/test_claim_c2b.py). The prediction of the contrast is written back
+into the first model's series (``a = b + c`` or ``a = b × c``, ``b`` at its current values),
+so the claim's ``decide`` reads it as it reads any measured dict.
+
 Pure (no model, no data): tested in tests/test_settled.py on planted trajectories.
 """
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,13 +39,60 @@ from vaebench.stats.verdict import PRIMARY, Check, Design, both_levels, guard_ap
 Path = tuple
 
 
+@dataclass(frozen=True)
+class Contrast:
+    """The per-run contrast of series ``a`` with series ``b`` (paths as in :func:`flatten`;
+    run i of each shares a seed): ``a − b``, or ``a / b`` with ``ratio``. Named in ``rests_on``,
+    it is the series a check is settled on (module docstring); its key in the flat series is
+    the 1-tuple ``(contrast,)``."""
+
+    a: Path
+    b: Path
+    ratio: bool = False
+
+    def __str__(self) -> str:
+        return f"{path_name(self.a)} {'/' if self.ratio else '−'} {path_name(self.b)}"
+
+    def of(self, flat: Mapping[Path, np.ndarray]) -> np.ndarray:
+        a, b = (np.asarray(flat[p], dtype=np.float64) for p in (self.a, self.b))
+        require(a.shape == b.shape, f"{self}: {a.size} and {b.size} runs; a contrast pairs run i of each", StatsError)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return a / b if self.ratio else a - b
+
+    def back(self, b: Sequence[float], contrast: Sequence[float]) -> list[float]:
+        """The series ``a`` whose contrast with ``b`` is ``contrast``."""
+        b, c = np.asarray(b, dtype=np.float64), np.asarray(contrast, dtype=np.float64)
+        return list(b * c if self.ratio else b + c)
+
+
+def with_contrasts(flat: Mapping[Path, np.ndarray], rests_on: Mapping[str, Sequence] | None) -> dict:
+    """``flat`` with the series of every :class:`Contrast` ``rests_on`` names, under ``(contrast,)``."""
+    out = dict(flat)
+    for on in (rests_on or {}).values():
+        for c in on:
+            if isinstance(c, Contrast):
+                out[(c,)] = c.of(flat)
+    return out
+
+
+def _written_back(values: Mapping) -> dict:
+    """``values`` (flat series) with each contrast's series written into its first series."""
+    out = {k: v for k, v in values.items() if not isinstance(k[0], Contrast)}
+    for k, v in values.items():
+        if isinstance(k[0], Contrast):
+            out[k[0].a] = k[0].back(out[k[0].b], v)
+    return out
+
+
 def flatten(measured: Mapping, keys: Sequence) -> dict[Path, np.ndarray]:
     """The per-run series under ``keys`` of ``measured``: ``{path: values per run}``. A key is
     a stat name or a path of names into nested dicts (``('ae', 'void_ratio')``); under it lies
     a list with one value per run, or a dict of such lists (each its own path, ``('excess',
-    'VAE')``); a run's value that is a vector gives one path per component, ``(…, i)``."""
+    'VAE')``); a run's value that is a vector gives one path per component, ``(…, i)``. A
+    :class:`Contrast` among ``keys`` stands for its two series."""
     out: dict[Path, np.ndarray] = {}
-    for key in keys:
+    paths = [p for key in keys for p in ((key.a, key.b) if isinstance(key, Contrast) else (key,))]
+    for key in paths:
         path = key if isinstance(key, tuple) else (key,)
         node: Any = measured
         for step in path:
@@ -79,7 +135,8 @@ def unflatten(measured: Mapping, flat: Mapping[Path, Sequence[float]]) -> dict:
 
 
 def under(path: Path, on: Sequence) -> bool:
-    """Whether ``path`` is (or lies under) one of ``on`` (a stat name or a path tuple)."""
+    """Whether ``path`` is (or lies under) one of ``on`` (a stat name, a path tuple or a
+    :class:`Contrast`, whose path is ``(contrast,)``)."""
     return any(path[:len(p)] == p for p in (o if isinstance(o, tuple) else (o,) for o in on))
 
 
@@ -109,7 +166,7 @@ def settle_measured(design: Design, at: Callable[[Any, float], Sequence[Check]],
     other series at their current values. With no ``eqs`` (``why_not`` says why), every primary
     check is still moving for that reason."""
     def at_flat(values: Mapping, level: float) -> Sequence[Check]:
-        return at(unflatten(now, values), level)
+        return at(unflatten(now, _written_back(values)), level)
 
     current = both_levels(design, lambda level: at(now, level))
     if not eqs:
@@ -164,4 +221,5 @@ def path_name(path: Path) -> str:
     return " ".join(str(p) for p in path)
 
 
-__all__ = ["equilibria", "flatten", "guard_measured", "path_name", "settle_measured", "settle_predicted", "unflatten"]
+__all__ = ["Contrast", "equilibria", "flatten", "guard_measured", "path_name", "settle_measured",
+           "settle_predicted", "unflatten", "with_contrasts"]
