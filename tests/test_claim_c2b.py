@@ -115,3 +115,43 @@ def test_false_support_rate_at_the_edge(edge):
 def test_the_tolerance_can_be_met():
     """The theory's slope 1 is supported most of the time at the cpu design."""
     assert verdict_rates(C2B.CLAIM, simulate(1.0), N_REP, seed=23)["supported"] >= 0.8
+
+
+def _two_time_scales(epochs: int, slope: float = 1.0, fast: float = 2.0, slow: float = 40.0) -> dict:
+    """Mean logvar of each seed at each fact after ``epochs`` epochs, shaped as the cpu sweep's
+    runs are (measured on a GPU, 2026-12-04, ``probe_logvar_mean``): every fact falls by ~8 nat
+    with a relaxation time of ``fast`` epochs, and the part that sets the slope, ``slope`` nat
+    per unit of ln(fact) below fact 1e-4, comes with a relaxation time of ``slow`` epochs. The
+    seeds' slopes differ by ±0.05."""
+    x = np.log(np.asarray(FACTS)) - math.log(max(FACTS))
+    slopes = slope + np.linspace(-0.05, 0.05, len(SEEDS))
+    level = -8.0 * (1.0 - math.exp(-epochs / fast))
+    return {f: [level + b * xi * (1.0 - math.exp(-epochs / slow)) for b in slopes] for f, xi in zip(FACTS, x)}
+
+
+def test_the_slope_is_settled_on_its_own_trajectory_not_on_each_runs_logvar():
+    """At 12 epochs the slope is 0.26 and still climbing to 1; the runs' mean logvars, led by
+    their shared fast descent, decelerate. Settled on each run's logvar (as before) the check
+    reads refuted and settled; on the seeds' slopes it is still moving."""
+    from vaebench.claims.record import ClaimRecorder
+
+    claim = ClaimRecorder(C2B.CLAIM, "t")
+    [check] = C2B.decide_at_equilibrium(claim, _two_time_scales(12), _two_time_scales, SEEDS, [], 12, None)
+    assert check.estimate.value == pytest.approx(1.0 - math.exp(-12 / 40), abs=1e-6)
+    assert check.passed is False and check.verdict.value == "inconclusive"
+    assert check.why.startswith("still moving") and "slope" in claim.equilibria
+    by_run = ClaimRecorder(C2B.CLAIM, "t").checks_at_equilibrium_measured(
+        lambda m, level: C2B.decide([(s, f, v[i]) for f, v in m["logvar"].items() for i, s in enumerate(SEEDS)], level),
+        {"logvar": _two_time_scales(12)}, lambda k: {"logvar": _two_time_scales(k)}, 12, keys=("logvar",))
+    assert by_run[0].verdict.value == "refuted"                 # the failure this guards against
+    settled = C2B.decide_at_equilibrium(ClaimRecorder(C2B.CLAIM, "t"), _two_time_scales(400), _two_time_scales,
+                                        SEEDS, [], 400, None)[0]
+    assert settled.verdict.value == "supported" and settled.equilibrium.settled
+
+
+def test_measured_slopes_are_the_per_seed_fits():
+    rng = np.random.default_rng(6)
+    points = points_of(0.8, rng)
+    logvar = {f: [v for s, ff, v in points if ff == f] for f in FACTS}
+    fits = C2B.per_seed_fits(points)
+    assert C2B.measured_slopes(logvar, SEEDS)["slope"] == pytest.approx([fits[s][0] for s in SEEDS])

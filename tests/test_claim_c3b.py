@@ -106,3 +106,33 @@ def test_the_tolerance_can_be_met():
     # a 2 % run-to-run scatter of the peak (an assumption, not an observation), slope 0.5
     rates = verdict_rates(CLAIM, simulator(0.5, slope_sd=0.0, point_sd=0.02), N_REP, seed=3)
     assert rates["supported"] >= 0.8 and rates["refuted"] == 0.0
+
+
+def test_the_slope_is_settled_on_its_own_trajectory():
+    """Peaks that share a fast relaxation (×(1 + 2e^(−t/2)) at every z_dim) while the exponent
+    climbs slowly to 0.5 (relaxation time 40 epochs; seeds ±0.02): at 12 epochs the slope
+    reads 0.13, outside the band, and still moving; at 400 epochs supported and settled."""
+    from vaebench.claims.record import ClaimRecorder
+
+    dims = (64, 128, 256, 512)
+
+    def peaks(epochs: int) -> np.ndarray:
+        slope = 0.5 * (1.0 - math.exp(-epochs / 40.0)) + np.array([-0.02, 0.0, 0.02])[:, None]
+        return (1.0 + 2.0 * math.exp(-epochs / 2.0)) * np.asarray(dims, dtype=np.float64) ** slope
+
+    def checks(epochs: int) -> list:
+        return ClaimRecorder(C3B.CLAIM, "t").checks_at_equilibrium_measured(
+            lambda m, level: C3B.decide_slopes(m, 12, level), C3B.measured_slopes(dims, peaks(epochs)),
+            lambda k: C3B.measured_slopes(dims, peaks(k)), epochs, keys=("slope",), rests_on={C3B.SLOPE: ["slope"]})
+
+    [moving] = checks(12)
+    assert moving.estimate.value == pytest.approx(0.5 * (1.0 - math.exp(-12 / 40)), abs=1e-9)
+    assert moving.passed is False and moving.why.startswith("still moving")
+    [settled] = checks(400)
+    assert settled.verdict.value == "supported" and settled.equilibrium.settled
+
+
+def test_measured_slopes_leave_a_seed_with_a_missing_run_out_as_nan():
+    got = C3B.measured_slopes((64, 256), [[8.0, 16.0], [math.nan, 16.0]], [[8.0, 16.0], [8.0, 16.0]])
+    assert got["slope"][0] == pytest.approx(0.5) and math.isnan(got["slope"][1])
+    assert got["sqrt_m_slope"] == pytest.approx([0.5, 0.5])
