@@ -174,6 +174,8 @@ def test_a_contrast_writes_its_prediction_back_into_its_first_series():
     assert np.allclose(got[(ratio,)], [2.0, 3.0]) and np.allclose(got[(diff,)], [1.0, 4.0])
     assert str(ratio) == "x a / x b" and str(diff) == "x a − x b"
     assert ratio.back([1.0, 2.0], [5.0, 5.0]) == [5.0, 10.0] and diff.back([1.0, 2.0], [5.0, 5.0]) == [6.0, 7.0]
+    with pytest.raises(StatsError, match=r"no series \['x b'\] among the keys"):
+        diff.of({("x", "a"): np.array([1.0])})
     with pytest.raises(StatsError, match="a contrast pairs run i"):
         diff.of({("x", "a"): np.array([1.0]), ("x", "b"): np.array([1.0, 2.0])})
 

@@ -54,6 +54,9 @@ class Contrast:
         return f"{path_name(self.a)} {'/' if self.ratio else '−'} {path_name(self.b)}"
 
     def of(self, flat: Mapping[Path, np.ndarray]) -> np.ndarray:
+        missing = [path_name(p) for p in (self.a, self.b) if p not in flat]
+        require(not missing, f"{self}: no series {missing} among the keys; name the contrast (or its two "
+                "series) in keys", StatsError)
         a, b = (np.asarray(flat[p], dtype=np.float64) for p in (self.a, self.b))
         require(a.shape == b.shape, f"{self}: {a.size} and {b.size} runs; a contrast pairs run i of each", StatsError)
         with np.errstate(divide="ignore", invalid="ignore"):
