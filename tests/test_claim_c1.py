@@ -216,3 +216,13 @@ def test_the_tolerances_can_be_met_with_runs_that_agree():
     rates = verdict_rates(CLAIM, checks_of(TRUE, cv=TIGHT, quality_sd=0.01), n_rep=200, seed=31)
     assert rates["supported"] >= 0.8, rates
     assert rates["refuted"] <= ALPHA, rates
+
+
+def test_the_ratios_settle_on_the_per_seed_ratio_only_where_the_runs_pair_up():
+    from vaebench.claims.settled import Contrast
+
+    paired = C1.settled_on({"AE": [0, 1, 2], "VAE": [0, 1, 2]})
+    assert paired[C1.NAMES["excess"]] == [Contrast(("excess", "VAE"), ("excess", "AE"), ratio=True)]
+    assert paired[C1.NAMES["kl"]] == ["kl_share"] and paired[C1.NAMES["quality"]] == ["quality"]
+    apart = C1.settled_on({"AE": [0, 1, 2], "VAE": [0, 2]})          # VAE seed 1 unusable: no pairs
+    assert apart[C1.NAMES["width"]] == ["width"] and apart[C1.NAMES["drop"]] == ["drop"]
