@@ -17,7 +17,7 @@ asserts on seconds.
     VAEBENCH_TORCH_PYTHON=/path/to/python pytest benchmarks/test_peers.py --benchmark-only \\
         --benchmark-json=peers.json
 
-``$VAEBENCH_PEER_ARMS`` (comma-separated names of ``peerproc.ARMS``) runs a subset.
+``$VAEBENCH_PEER_ARMS`` (names of ``peerproc.ARMS`` separated by ``;``: names hold commas) runs a subset.
 
 Sizes: at every scale but ``smoke`` the posts' VAE (z_dim 256, batch 128) at 32×32 (16 steps,
 2,048 images an epoch) and 96×96 (4 steps, 512 images), one warm-up epoch, 5 rounds; at
@@ -51,7 +51,7 @@ def test_peer_throughput(benchmark, scale, image_size):
     config = peerproc.child_config("vaebench", spec, image_size, batch, sizes["steps"], threads)
     result: dict = {}
     benchmark.group = f"peers: own processes, {sizes['steps']} steps {image_size}px batch {batch}"
-    names = [a.strip() for a in os.environ.get("VAEBENCH_PEER_ARMS", "").split(",") if a.strip()] or list(peerproc.ARMS)
+    names = peerproc.arm_names(os.environ.get("VAEBENCH_PEER_ARMS"))
     benchmark.pedantic(lambda: result.update(peerproc.run_peers(names, config, sizes["rounds"],
                                                                 threads)), rounds=1, iterations=1)
     flops = peers.training_flops(spec, image_size)

@@ -106,3 +106,10 @@ def test_run_peers_runs_an_arm_in_its_own_process_and_skips_a_missing_one():
         assert settings["pid"] != __import__("os").getpid() and not settings["torch_loaded"]
     table = peerproc.peer_table(run, flops_per_image=1000, peak_gflops=1.0)
     assert np.isfinite(table["keras fit + tf.data"]["speed_vs_vaebench"]) and "skipped" in table["missing"]
+
+
+def test_arm_names_are_separated_by_semicolons_since_names_hold_commas():
+    assert peerproc.arm_names(None) == list(peerproc.ARMS) and peerproc.arm_names(" ") == list(peerproc.ARMS)
+    assert peerproc.arm_names("vaebench; keras fit, jax backend") == ["vaebench", "keras fit, jax backend"]
+    with pytest.raises(SpecError, match="arm 'keras fit' is unknown"):
+        peerproc.arm_names("vaebench; keras fit")

@@ -146,6 +146,19 @@ class ArmProcess:
                 self.proc.wait()
 
 
+#: separates arm names in ``$VAEBENCH_PEER_ARMS`` (names hold commas: "keras fit, jax backend")
+ARM_SEPARATOR = ";"
+
+
+def arm_names(text: str | None, arms: Mapping[str, ArmSpec] = ARMS) -> list[str]:
+    """The arms ``text`` names (``ARM_SEPARATOR``-separated; empty or None: every arm), each checked."""
+    names = [a.strip() for a in (text or "").split(ARM_SEPARATOR) if a.strip()]
+    for name in names:
+        require(name in arms, f"arm {name!r} is unknown; name arms of {sorted(arms)}, separated by "
+                f"{ARM_SEPARATOR!r}")
+    return names or list(arms)
+
+
 def start_arms(names: Sequence[str], config: dict, threads: int, arms: Mapping[str, ArmSpec] = ARMS,
                timeout: float = 900.0) -> tuple[dict[str, ArmProcess], dict[str, dict], dict[str, str]]:
     """Each arm's process, started one after another (each warms up alone): the processes,
