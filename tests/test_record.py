@@ -80,11 +80,16 @@ def test_a_run_at_another_minimum_is_its_own_finding():
     def at(values, level):
         return [check_within("slope", across_runs(values, level), 0.75, 1.25, subclaim="Y1", role="primary",
                              unit="runs", n_runs=len(values))]
-    values = {0: 1.0, 1: 1.01, 2: 1.005, 3: 1.2}                   # seed 3 at another minimum
+    values = {0: 1.0, 1: 1.01, 2: 1.005, 3: 1.2}                   # seed 3 at another minimum, inside too
     checks = claim.checks_at_equilibrium(at, lambda r: values[r.seed], [Run(s, 12) for s in values],
                                          FakeSession(), epochs=12)
     finding, check = checks
     assert finding.role == "secondary" and "run 3 (1.2) lies apart" in finding.reason
+    assert check.verdict is Verdict.SUPPORTED and "each group alone" in finding.reason
+    values[3] = 1.245                                              # alone (± the others' spread) not inside
+    claim = ClaimRecorder(Claim("Y", "one", "", "", subclaims=(SubClaim("Y1", "near 1", "slope"),)), "t")
+    finding, check = claim.checks_at_equilibrium(at, lambda r: values[r.seed], [Run(s, 12) for s in values],
+                                                 FakeSession(), epochs=12)
     assert check.passed is True and check.verdict is Verdict.INCONCLUSIVE and "another minimum" in check.why
 
 

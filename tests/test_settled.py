@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vaebench.claims.record import Claim, ClaimRecorder
-from vaebench.claims.settled import Contrast, flatten, unflatten, with_contrasts
+from vaebench.claims.settled import Contrast, flatten, take_runs, unflatten, with_contrasts
 from vaebench.errors import StatsError
 from vaebench.stats import SubClaim, Verdict, across_runs, check_below, check_within, ratio_across_runs
 
@@ -133,6 +133,25 @@ def test_a_run_at_another_minimum_in_a_series_a_check_rests_on_is_its_own_findin
     assert {c.name: c for c in checks}["loss ratio"].verdict is Verdict.INCONCLUSIVE
 
 
+def test_a_run_apart_that_each_group_would_decide_alike_keeps_the_verdict():
+    def apart(k):
+        m = _measured(k, tau=0.5)
+        m["loss"]["VAE"] = [10.0, 10.01, 10.6]                     # seed 2 apart, but its ratio is still ~1.05
+        return m
+
+    claim = ClaimRecorder(CLAIM, "t")
+    checks = claim.checks_at_equilibrium_measured(_at, apart(12), apart, 12, keys=("loss", "curve"),
+                                                  rests_on={"loss ratio": ["loss"], "curve end": ["curve"]})
+    [finding] = [c for c in checks if "apart" in c.name]
+    assert "run 2 (10.6) lies apart" in finding.reason and "each group alone" in finding.reason
+    assert {c.name: c for c in checks}["loss ratio"].verdict is Verdict.SUPPORTED
+
+
+def test_take_runs_cuts_every_per_run_list_of_that_length():
+    m = {"a": {"VAE": [1, 2, 3], "AE": [4, 5]}, "curve": [[0, 1], [2, 3], [4, 5]], "name": "x"}
+    assert take_runs(m, 3, [2, 0]) == {"a": {"VAE": [3, 1], "AE": [4, 5]}, "curve": [[4, 5], [0, 1]], "name": "x"}
+
+
 def _twins(k: int, start: float = 0.5, slow: float = 40.0) -> dict:
     """Twins of each seed (bf16 against f32, say) that share a fast relaxation (10·(1 − e^(−k/2)),
     seeds ±1 %) while their difference decays slowly from ``start`` to 0.05 (relaxation time
@@ -183,3 +202,22 @@ def test_a_contrast_writes_its_prediction_back_into_its_first_series():
 def test_a_contrast_among_the_keys_stands_for_its_two_series():
     c = Contrast(("x", "a"), ("x", "b"))
     assert sorted(flatten(_twins(12), [c])) == [("x", "a"), ("x", "b")]
+
+
+@pytest.mark.parametrize("last, verdict", [(0.08, Verdict.SUPPORTED), (0.105, Verdict.INCONCLUSIVE)])
+def test_a_pair_apart_in_a_contrast_is_judged_on_each_group_of_pairs(last, verdict):
+    """Four twins settled at differences 0.05, 0.0505, 0.051 and ``last``; on all four the
+    difference lies inside ±0.1 (supported) and the last pair lies apart. At 0.08 it lies
+    inside alone too (with the others' spread about it), so the verdict stands; at 0.105 it
+    lies outside alone, so the split is material and the check inconclusive."""
+    def pairs(k):
+        b = [1.0, 1.1, 1.2, 1.3]
+        return {"x": {"a": [v + d for v, d in zip(b, (0.05, 0.0505, 0.051, last))], "b": b}}
+
+    c = Contrast(("x", "a"), ("x", "b"))
+    checks = ClaimRecorder(CLAIM, "t").checks_at_equilibrium_measured(_paired, pairs(12), pairs, 12, keys=("x",),
+                                                                      rests_on={"paired difference": [c]})
+    [finding] = [x for x in checks if "apart" in x.name]
+    check = {x.name: x for x in checks}["paired difference"]
+    assert finding.name.endswith("(x a − x b)") and "run 3" in finding.reason
+    assert check.passed is True and check.verdict is verdict

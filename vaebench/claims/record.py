@@ -223,7 +223,7 @@ class ClaimRecorder:
         if keyed and apart:       # a check that rests on one key is settled on that key's trajectory alone
             own = {k: {c.name: c for c in _settled(self.claim.design, at, cols, {k: eqs[k]}, keyed)} for k in eqs}
             checks = [own[apart[c.name]][c.name] if apart.get(c.name) in own else c for c in checks]
-        return [self.check(c) for c in self._guarded(checks, now, keyed, apart or {})]
+        return [self.check(c) for c in self._guarded(checks, now, keyed, apart or {}, at)]
 
     def checks_at_equilibrium_of(self, at: Callable[[Any, float], Sequence[Check]], statistic: Callable[[Any], dict],
                                  runs: Sequence[Any], now: Sequence[dict], keys: Sequence[str], session: Any,
@@ -268,15 +268,21 @@ class ClaimRecorder:
         for p in eqs:                   # every series a check reads; one component of a vector per run is not shown
             if rests_on is None or any(under(p, on) for on in rests_on.values()):
                 self._record_equilibrium(path_name(p), eqs[p], steps, shown=not isinstance(p[-1], int))
-        checks = guard_measured(settle_measured(self.claim.design, at, now, flat, eqs, why, rests_on), flat, rests_on)
+        checks = guard_measured(settle_measured(self.claim.design, at, now, flat, eqs, why, rests_on), flat, rests_on,
+                                self.claim.design, at, now)
         return [self.check(c) for c in (then(checks) if then else checks)]
 
-    def _guarded(self, checks: list[Check], now: list, keyed: bool, apart: Mapping[str, str]) -> list[Check]:
+    def _guarded(self, checks: list[Check], now: list, keyed: bool, apart: Mapping[str, str],
+                 at: Callable[[Any, float], Sequence[Check]]) -> list[Check]:
         out = []
         for c in checks:
             key = apart.get(c.name) if keyed else None
             if c.role == "primary" and (not keyed or key):
-                c, finding = guard_apart(c, [_pick(v, key) for v in now])
+                def decide_on(rows, values, name=c.name, key=key):
+                    sub = [({**now[i], key: v} if keyed else v) for i, v in zip(rows, values)]
+                    return next(d for d in both_levels(self.claim.design, lambda level: at(_columns(sub, keyed), level))
+                                if d.name == name)
+                c, finding = guard_apart(c, [_pick(v, key) for v in now], decide_on=decide_on)
                 if finding is not None:
                     out.append(finding)
             out.append(c)

@@ -203,20 +203,53 @@ def settle_predicted(design: Design, at: Callable[[Any, float], Sequence[Check]]
 
 
 def guard_measured(checks: Sequence[Check], flat: Mapping[Path, np.ndarray],
-                   rests_on: Mapping[str, Sequence] | None) -> list[Check]:
-    """Each primary check guarded against a run at another minimum in each scalar series it
-    rests on (:func:`vaebench.stats.verdict.guard_apart`); a finding is a secondary check of its own."""
+                   rests_on: Mapping[str, Sequence] | None, design: Design | None = None,
+                   at: Callable[[Any, float], Sequence[Check]] | None = None, now: Mapping | None = None
+                   ) -> list[Check]:
+    """Each primary check guarded against runs at another minimum in each scalar series it
+    rests on (:func:`vaebench.stats.verdict.guard_apart`); a finding is a secondary check of
+    its own. With ``design``, ``at`` and ``now`` (the measured dict) the check keeps its
+    verdict where each group of runs alone gives it too (:func:`take_runs` selects a group)."""
     out = []
     for c in checks:
         on = (rests_on or {}).get(c.name)
         if c.role == PRIMARY and on:
             for path, values in flat.items():
                 if under(path, on) and not isinstance(path[-1], int) and values.size >= 3:
-                    c, finding = guard_apart(c, values)
+                    redo = None if at is None else _decide_on(design, at, now, flat, path, c.name)
+                    c, finding = guard_apart(c, values, decide_on=redo)
                     if finding is not None:
                         out.append(replace(finding, name=f"{finding.name} ({path_name(path)})"))
         out.append(c)
     return out
+
+
+def _decide_on(design: Design, at: Callable[[Any, float], Sequence[Check]], now: Mapping,
+               flat: Mapping[Path, np.ndarray], path: Path, name: str) -> Callable[[np.ndarray, np.ndarray], Check]:
+    """``(rows, values) -> check`` named ``name`` decided on the runs ``rows`` of ``now``, the
+    series at ``path`` (a stat, or a :class:`Contrast` written back into its first series) at ``values``."""
+    n = flat[path].size
+
+    def decide_on(rows: np.ndarray, values: np.ndarray) -> Check:
+        sub = take_runs(now, n, rows)
+        if isinstance(path[0], Contrast):
+            series = {path[0].a: path[0].back(np.asarray(flat[path[0].b])[rows], values)}
+        else:
+            series = {path: values}
+        measured = unflatten(sub, series)
+        return next(c for c in both_levels(design, lambda level: at(measured, level)) if c.name == name)
+
+    return decide_on
+
+
+def take_runs(measured: Any, n: int, rows: Sequence[int]) -> Any:
+    """``measured`` with every per-run list of ``n`` runs (at any depth of its dicts) cut to
+    the runs ``rows``; lists of another length (another model's runs) are kept whole."""
+    if isinstance(measured, Mapping):
+        return {k: take_runs(v, n, rows) for k, v in measured.items()}
+    if isinstance(measured, (list, tuple, np.ndarray)) and len(measured) == n:
+        return [measured[int(i)] for i in rows]
+    return measured
 
 
 def path_name(path: Path) -> str:
@@ -225,4 +258,4 @@ def path_name(path: Path) -> str:
 
 
 __all__ = ["Contrast", "equilibria", "flatten", "guard_measured", "path_name", "settle_measured",
-           "settle_predicted", "unflatten", "with_contrasts"]
+           "settle_predicted", "take_runs", "unflatten", "with_contrasts"]

@@ -8,7 +8,7 @@ It gathers three modules split by job:
   rare-event rates, linear fits, and the run-level intervals and tests (training runs
   as the unit of replication);
 * :mod:`vaebench.stats.equilibrium` — has a check's statistic settled: its predicted final value;
-* :mod:`vaebench.stats.outliers` — a run apart from the others (at another minimum);
+* :mod:`vaebench.stats.outliers` — runs in two groups apart from each other (at another minimum);
 * :mod:`vaebench.stats.verdict` — checks, sub-claims and the pre-registered verdict of a claim.
 
 Compute modules never render; nothing here imports matplotlib.

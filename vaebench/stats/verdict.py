@@ -23,8 +23,9 @@ The decision (:func:`decide`), for a claim with m sub-claims at family-wise leve
   inconclusive with that reason, whatever its intervals say; so is a primary check whose
   statistic is still moving (:mod:`vaebench.stats.equilibrium`: the same check on the
   predicted final values of its runs gives another verdict; :func:`settle`), with "still
-  moving: predicted final X, now Y"; and a decided check one of whose runs lies apart from
-  the others (:func:`guard_apart`: runs at another minimum, counted as a secondary finding);
+  moving: predicted final X, now Y"; and a decided check whose runs fall into two groups
+  (:func:`guard_apart`: runs at another minimum, counted as a secondary finding) where a
+  group alone would decide it otherwise;
 - the claim is **supported** when every sub-claim is: the claim is the conjunction of its
   sub-claims, so by intersection–union the claim's false-support rate is at most the
   largest sub-claim's, ≤ α; **refuted** when any sub-claim is: each false refutation has
@@ -507,22 +508,28 @@ def settle_all(design: Design, at: Callable[[Any, float], Sequence[Check]], now:
 
 # --------------------------------------------------------------------------- runs at another minimum
 
-def guard_apart(check: Check, values: Any, level: float = 0.95, labels: Sequence[str] | None = None
-                ) -> tuple[Check, Check | None]:
-    """``check`` (decided from the per-run ``values``) and, when one run lies apart from the
-    others (:func:`vaebench.stats.outliers.apart`), that finding as a secondary check of its
-    own; the primary ``check`` then is inconclusive with the reason, since its interval
-    across runs assumes one population of runs (:mod:`vaebench.stats.outliers`)."""
-    from vaebench.stats.outliers import apart
+def guard_apart(check: Check, values: Any, level: float = 0.95, labels: Sequence[str] | None = None,
+                decide_on: Callable[[np.ndarray, np.ndarray], Check] | None = None) -> tuple[Check, Check | None]:
+    """``check`` (decided from the per-run ``values``) and, when the runs fall into two groups
+    (:func:`vaebench.stats.outliers.split_runs`: runs at another minimum), that finding as a
+    secondary check of its own. A decided ``check`` keeps its verdict only where the split is
+    immaterial: ``decide_on(rows, values)``, the same check decided on the runs ``rows`` with
+    this series at ``values``, gives the same verdict for each group
+    (:meth:`vaebench.stats.outliers.Split.groups`). Otherwise (or without ``decide_on``) it is
+    inconclusive with the reason: its interval across runs assumes one population of runs."""
+    from vaebench.stats.outliers import split_runs
 
-    found = apart(values, level)
+    found = split_runs(values, level)
     if found is None:
         return check, None
-    text = found.text if labels is None else found.text.replace(f"run {found.index}", labels[found.index], 1)
-    finding = Check(f"{check.name}: runs apart from the others", Estimate.exact(found.q, "Dixon's Q", found.n),
-                    f"Dixon's Q ≤ {found.critical:.3f} ({found.level:.0%})", False, text, check.posts,
+    text = found.text(labels)
+    finding = Check(f"{check.name}: runs apart from the others", Estimate.exact(found.q, "largest gap Q", found.n),
+                    f"largest gap Q ≤ {found.critical:.3f} ({found.level:.0%})", False, text, check.posts,
                     subclaim=check.subclaim, role=SECONDARY, unit="runs", n_runs=found.n)
     if check.passed is None:
         return check, finding
-    why = f"{text}; the check's interval assumes one population of runs"
+    if decide_on is not None and all(decide_on(rows, v).passed == check.passed for rows, v in found.groups()):
+        return check, replace(finding, reason=f"{text}; each group alone gives the check's verdict too")
+    why = f"{text}; the check's interval assumes one population of runs" + (
+        "" if decide_on is None else ", and a group alone decides otherwise")
     return replace(check, precondition="; ".join(p for p in (check.precondition, why) if p)), finding
