@@ -77,8 +77,9 @@ Power: at the cpu scale's 3 runs the t quantile at 1 − 0.005 with 2 df is 9.9,
 decides only when the margin exceeds ≈ 5.7 between-run sds of its per-run statistic.
 Equilibrium (pre-registered): each primary check is also decided on the per-run statistics
 it reads predicted from the same runs at ⌈E/3⌉, ⌈2E/3⌉ and E epochs
-(:mod:`vaebench.claims.settled`; C6e gated on C6b's settled verdict); "still moving" or a run
-apart is inconclusive.
+(:mod:`vaebench.claims.settled`; C6e on its per-seed contrast VAE / √AE where the usable
+seeds pair up, and gated on C6b's settled verdict); "still moving", or runs apart that
+decide otherwise alone, is inconclusive.
 Scale: smoke (CI, machinery only; planes (8, 35) become (8, 32)); cpu (16,000 synthetic
 32×32 faces from 16 generative factors, z_dim 256, 10⁴ analysed points, t-SNE on 2,000);
 full (the posts' sizes). On the synthetic faces the question is whether the AE keeps the
@@ -98,6 +99,7 @@ from vaebench import claims as experiments
 from vaebench import latent, stats
 from vaebench.claims import health as diagnostics
 from vaebench.claims.record import Claim, ClaimRecorder
+from vaebench.claims.settled import Contrast
 from vaebench.stats import Check, Estimate, SubClaim
 from vaebench.stats.design import Prior
 
@@ -398,6 +400,15 @@ LABEL = {"ae": "AE", "vae": "VAE fact 5 (mu)", "tiny": "tiny-KL VAE fact 1e-5 (m
 #: the per-run series each primary check rests on: its equilibrium is judged on those alone
 RESTS_ON = {**{name: [("ae", key)] for key, name, *_ in PRIMARY},
             CLOSER_VOID: [("ae", "void_ratio"), ("vae", "void_ratio")]}
+#: C6e's own statistic per seed, VAE void ratio / √(AE void ratio), when the usable seeds pair up
+CLOSER_CONTRAST = Contrast(("vae", "void_ratio"), ("ae", "void_ratio"), ratio=True, power=CLOSER)
+
+
+def settled_on(usable: Mapping[str, Sequence[int]]) -> dict:
+    """``rests_on``: C6e on its per-seed contrast when the AE's and the VAE's usable seeds pair
+    up (``usable``: model → seeds), else on each model's void ratios apart; C6a–C6d on the AE's."""
+    paired = list(usable["ae"]) == list(usable["vae"])
+    return {**RESTS_ON, CLOSER_VOID: [CLOSER_CONTRAST]} if paired else dict(RESTS_ON)
 
 
 def _measure(claim, session, runs: dict) -> tuple[dict, dict]:
@@ -450,7 +461,7 @@ def test_c6_ae_latent_space_is_filamentary(claim, scale, trained, vaebench_sessi
             lambda m, level: decide(m["ae"], m["vae"], level, pre["ae"], pre["vae"], m["tiny"], pre["tiny"]),
             measured, earlier, runs["ae"][seeds[0]].entry.train.epochs,
             keys=sorted({p for paths in RESTS_ON.values() for p in paths}),
-            rests_on=RESTS_ON, then=gated)
+            rests_on=settled_on({m: list(per_run[m]) for m in MODELS}), then=gated)
         _show_runs(claim, scale, per_run, health)
         first = next(iter(per_run["ae"]), None)
         if first is not None:

@@ -251,3 +251,17 @@ def test_false_support_rate_with_one_false_subclaim_and_unequal_spreads():
 def test_the_tolerances_can_be_met():
     """Power: a model on which every sub-claim clearly holds is supported most of the time at the cpu run count."""
     assert rates(simulate(GOOD), seed=25)["claim"]["supported"] >= 0.8
+
+
+def test_c6e_settles_on_its_per_seed_contrast_when_the_usable_seeds_pair_up():
+    """VAE void ratio / √(AE void ratio) per seed: its own statistic, the series its
+    equilibrium is judged on, where the AE's and the VAE's usable seeds are the same."""
+    paired = C6.settled_on({"ae": [0, 1, 2], "vae": [0, 1, 2]})
+    [contrast] = paired[C6.CLOSER_VOID]
+    assert contrast.ratio and contrast.power == C6.CLOSER and str(contrast) == "vae void_ratio / (ae void_ratio)^0.5"
+    flat = {("vae", "void_ratio"): np.array([1.1, 1.2]), ("ae", "void_ratio"): np.array([4.0, 9.0])}
+    assert np.allclose(contrast.of(flat), [0.55, 0.4])
+    apart = C6.settled_on({"ae": [0, 1, 2], "vae": [0, 2]})
+    assert apart[C6.CLOSER_VOID] == [("ae", "void_ratio"), ("vae", "void_ratio")]
+    assert {k: v for k, v in paired.items() if k != C6.CLOSER_VOID} == {k: v for k, v in apart.items()
+                                                                       if k != C6.CLOSER_VOID}

@@ -193,6 +193,12 @@ def test_a_contrast_writes_its_prediction_back_into_its_first_series():
     assert np.allclose(got[(ratio,)], [2.0, 3.0]) and np.allclose(got[(diff,)], [1.0, 4.0])
     assert str(ratio) == "x a / x b" and str(diff) == "x a − x b"
     assert ratio.back([1.0, 2.0], [5.0, 5.0]) == [5.0, 10.0] and diff.back([1.0, 2.0], [5.0, 5.0]) == [6.0, 7.0]
+    root = Contrast(("x", "a"), ("x", "b"), ratio=True, power=0.5)
+    assert str(root) == "x a / (x b)^0.5" and np.allclose(root.of({**flat, ("x", "b"): np.array([4.0, 9.0])}),
+                                                         [1.0, 2.0])
+    assert np.allclose(root.back([4.0, 9.0], [1.0, 2.0]), [2.0, 6.0])
+    half = Contrast(("x", "a"), ("x", "b"), power=0.5)
+    assert np.allclose(half.of(flat), [1.5, 5.0]) and np.allclose(half.back([1.0, 2.0], [1.5, 5.0]), [2.0, 6.0])
     with pytest.raises(StatsError, match=r"no series \['x b'\] among the keys"):
         diff.of({("x", "a"): np.array([1.0])})
     with pytest.raises(StatsError, match="a contrast pairs run i"):

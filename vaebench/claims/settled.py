@@ -42,16 +42,19 @@ Path = tuple
 @dataclass(frozen=True)
 class Contrast:
     """The per-run contrast of series ``a`` with series ``b`` (paths as in :func:`flatten`;
-    run i of each shares a seed): ``a − b``, or ``a / b`` with ``ratio``. Named in ``rests_on``,
-    it is the series a check is settled on (module docstring); its key in the flat series is
-    the 1-tuple ``(contrast,)``."""
+    run i of each shares a seed): ``a − power·b``, or ``a / b^power`` with ``ratio`` (``power``
+    1 by default; C6e's "less than half as far from its null", ``a / √b``, has 0.5). Named in
+    ``rests_on``, it is the series a check is settled on (module docstring); its key in the
+    flat series is the 1-tuple ``(contrast,)``."""
 
     a: Path
     b: Path
     ratio: bool = False
+    power: float = 1.0
 
     def __str__(self) -> str:
-        return f"{path_name(self.a)} {'/' if self.ratio else '−'} {path_name(self.b)}"
+        b = path_name(self.b) if self.power == 1 else f"({path_name(self.b)})^{self.power:g}"
+        return f"{path_name(self.a)} {'/' if self.ratio else '−'} {b}"
 
     def of(self, flat: Mapping[Path, np.ndarray]) -> np.ndarray:
         missing = [path_name(p) for p in (self.a, self.b) if p not in flat]
@@ -60,12 +63,12 @@ class Contrast:
         a, b = (np.asarray(flat[p], dtype=np.float64) for p in (self.a, self.b))
         require(a.shape == b.shape, f"{self}: {a.size} and {b.size} runs; a contrast pairs run i of each", StatsError)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return a / b if self.ratio else a - b
+            return a / b ** self.power if self.ratio else a - self.power * b
 
     def back(self, b: Sequence[float], contrast: Sequence[float]) -> list[float]:
         """The series ``a`` whose contrast with ``b`` is ``contrast``."""
         b, c = np.asarray(b, dtype=np.float64), np.asarray(contrast, dtype=np.float64)
-        return list(b * c if self.ratio else b + c)
+        return list(b ** self.power * c if self.ratio else self.power * b + c)
 
 
 def with_contrasts(flat: Mapping[Path, np.ndarray], rests_on: Mapping[str, Sequence] | None) -> dict:
