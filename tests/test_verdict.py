@@ -17,6 +17,7 @@ from vaebench.stats.verdict import (
     combine,
     decide,
     merge_levels,
+    primary_named,
 )
 
 DESIGN = Design((SubClaim("Xa", "a is small", "a"), SubClaim("Xb", "b is large", "b")))
@@ -260,3 +261,17 @@ def test_error_rates_beyond_the_normal_model(kind):
         edge = 16.0
     sup, ref = _study_rates(draw, edge, m, n_rep, seed=7, log=log)
     assert sup <= _bound(alpha, n_rep) and ref <= _bound(alpha / m, n_rep), (sup, ref)
+
+
+def test_primary_named_picks_one_primary_check_at_both_levels():
+    from vaebench.stats.inference import across_runs
+
+    design = Design((SubClaim("S1", "a", "x"),))
+
+    def at(level):
+        return [check_within("x", across_runs([1.0, 1.1, 1.2], level), 0.0, 2.0, subclaim="S1", role="primary"),
+                check_within("shown", across_runs([1.0, 1.1, 1.2], level), 0.0, 2.0)]
+    got = primary_named(design, at, "x")
+    assert got.name == "x" and got.refute_estimate is not None and got.passed is True
+    with pytest.raises(StatsError, match="0 primary checks named 'shown'"):
+        primary_named(design, at, "shown")

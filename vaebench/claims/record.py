@@ -48,6 +48,7 @@ from vaebench.stats.verdict import (
     Verdict,
     both_levels,
     guard_apart,
+    primary_named,
     settle,
 )
 
@@ -280,8 +281,7 @@ class ClaimRecorder:
             if c.role == "primary" and (not keyed or key):
                 def decide_on(rows, values, name=c.name, key=key):
                     sub = [({**now[i], key: v} if keyed else v) for i, v in zip(rows, values)]
-                    return next(d for d in both_levels(self.claim.design, lambda level: at(_columns(sub, keyed), level))
-                                if d.name == name)
+                    return primary_named(self.claim.design, lambda level: at(_columns(sub, keyed), level), name)
                 c, finding = guard_apart(c, [_pick(v, key) for v in now], decide_on=decide_on)
                 if finding is not None:
                     out.append(finding)

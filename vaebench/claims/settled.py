@@ -34,7 +34,7 @@ import numpy as np
 
 from vaebench.errors import StatsError, require
 from vaebench.stats.equilibrium import Equilibrium, predict_final
-from vaebench.stats.verdict import PRIMARY, Check, Design, both_levels, guard_apart, settle, settle_all
+from vaebench.stats.verdict import PRIMARY, Check, Design, both_levels, guard_apart, primary_named, settle, settle_all
 
 Path = tuple
 
@@ -206,21 +206,19 @@ def settle_predicted(design: Design, at: Callable[[Any, float], Sequence[Check]]
 
 
 def guard_measured(checks: Sequence[Check], flat: Mapping[Path, np.ndarray],
-                   rests_on: Mapping[str, Sequence] | None, design: Design | None = None,
-                   at: Callable[[Any, float], Sequence[Check]] | None = None, now: Mapping | None = None
-                   ) -> list[Check]:
+                   rests_on: Mapping[str, Sequence] | None, design: Design,
+                   at: Callable[[Any, float], Sequence[Check]], now: Mapping) -> list[Check]:
     """Each primary check guarded against runs at another minimum in each scalar series it
     rests on (:func:`vaebench.stats.verdict.guard_apart`); a finding is a secondary check of
-    its own. With ``design``, ``at`` and ``now`` (the measured dict) the check keeps its
-    verdict where each group of runs alone gives it too (:func:`take_runs` selects a group)."""
+    its own. The check keeps its verdict where ``at`` on each group of runs alone (of ``now``,
+    the measured dict: :func:`take_runs`) gives it too."""
     out = []
     for c in checks:
         on = (rests_on or {}).get(c.name)
         if c.role == PRIMARY and on:
             for path, values in flat.items():
                 if under(path, on) and not isinstance(path[-1], int) and values.size >= 3:
-                    redo = None if at is None else _decide_on(design, at, now, flat, path, c.name)
-                    c, finding = guard_apart(c, values, decide_on=redo)
+                    c, finding = guard_apart(c, values, decide_on=_decide_on(design, at, now, flat, path, c.name))
                     if finding is not None:
                         out.append(replace(finding, name=f"{finding.name} ({path_name(path)})"))
         out.append(c)
@@ -240,7 +238,7 @@ def _decide_on(design: Design, at: Callable[[Any, float], Sequence[Check]], now:
         else:
             series = {path: values}
         measured = unflatten(sub, series)
-        return next(c for c in both_levels(design, lambda level: at(measured, level)) if c.name == name)
+        return primary_named(design, lambda level: at(measured, level), name)
 
     return decide_on
 

@@ -53,7 +53,7 @@ from vaebench.stats.estimate import Estimate
 
 __all__ = ["ALPHA", "Verdict", "SubClaim", "Design", "Check", "SubClaimResult", "ClaimResult", "decide",
            "combine", "check_within", "check_above", "check_below", "PRIMARY", "SECONDARY", "UNITS",
-           "both_levels", "merge_levels", "claim_verdict", "settle", "settle_all", "guard_apart"]
+           "both_levels", "primary_named", "merge_levels", "claim_verdict", "settle", "settle_all", "guard_apart"]
 
 #: the family-wise error level of every claim's decision
 ALPHA = 0.05
@@ -449,6 +449,14 @@ def both_levels(design: Design, at: Callable[[float], Sequence[Check]]) -> list[
         out.append(merge_levels(support.pop(c.name), c))
     require(not support, f"primary checks {sorted(support)} are missing at the refutation level", StatsError)
     return out
+
+
+def primary_named(design: Design, at: Callable[[float], Sequence[Check]], name: str) -> Check:
+    """The primary check ``name`` of :func:`both_levels` ``(design, at)``."""
+    found = [c for c in both_levels(design, at) if c.role == PRIMARY and c.name == name]
+    require(len(found) == 1, f"at(level) gives {len(found)} primary checks named {name!r}; give it exactly one",
+            StatsError)
+    return found[0]
 
 
 # --------------------------------------------------------------------------- equilibrium
