@@ -5,9 +5,20 @@ import numpy as np
 import pytest
 
 from vaebench.errors import StatsError
-from vaebench.stats import Design, SubClaim, Verdict, across_runs, check_below, check_within, settle, settle_all
+from vaebench.stats import (
+    Design,
+    SubClaim,
+    Verdict,
+    across_runs,
+    check_above,
+    check_below,
+    check_within,
+    settle,
+    settle_all,
+)
 from vaebench.stats.equilibrium import (
     APPROACH,
+    DRIFT_HORIZONS,
     MOVE_LEVEL,
     NOT_SETTLING,
     OSCILLATION,
@@ -143,9 +154,10 @@ def _band(values, level):
                          n_runs=len(values))]
 
 
-def _settled(y: np.ndarray, at=_band):
+def _settled(y: np.ndarray, at=_band, drift: bool = True):
     eq = predict_final(STEPS, y)
-    return settle_all(DESIGN, at, list(y[:, 2]), eq.predicted_values, eq.kinds, eq.ends)[0]
+    drifts = list(zip(DRIFT_HORIZONS, eq.drifts())) if drift and eq.unbounded else []
+    return settle_all(DESIGN, at, list(y[:, 2]), eq.predicted_values, eq.kinds, eq.ends, drifts)[0]
 
 
 def test_the_issues_toy_is_still_moving():
@@ -164,10 +176,42 @@ def test_a_settled_statistic_keeps_its_verdict():
     assert check.verdict is Verdict.REFUTED
 
 
-def test_a_run_not_settling_leaves_no_prediction():
-    check = _settled(np.array([[0.9, 0.95, 1.0], [0.9, 0.96, 1.02], [0.9, 0.94, 0.98]]))
+def test_a_run_not_settling_leaves_no_prediction_but_its_drift():
+    y = np.array([[0.9, 0.95, 1.0], [0.9, 0.96, 1.02], [0.9, 0.94, 0.98]])
+    check = _settled(y, drift=False)
     assert check.passed is True and check.verdict is Verdict.INCONCLUSIVE
     assert "no predicted final value" in check.why
+    check = _settled(y)                                           # in the band at 2× (1.15), out at 4× (1.45)
+    assert check.verdict is Verdict.INCONCLUSIVE and check.equilibrium.horizon == 4
+    assert check.why.startswith("still moving: every run's drift continued to 4× the budget gives 1.45")
+
+
+def test_the_drift_of_each_run_is_continued_linearly():
+    eq = predict_final(STEPS, np.array([[0.0, 1.0, 2.0], [0.0, 1.0, 3.0], [0.0, 1.5, 3.5]]))
+    assert eq.unbounded                                           # + d2·(k − 1)·12/4 at k = 2 and 4:
+    assert np.allclose(eq.drifts((2.0, 4.0)), [[5.0, 9.0, 9.5], [11.0, 21.0, 21.5]])
+    settled = predict_final(STEPS, _approach(1.0))
+    assert not settled.unbounded and settled.drifts((2.0, 4.0)) == [settled.predicted_values] * 2
+    growing = predict_final(STEPS, np.array([[0.0, 1.0, -1.0], [0.0, 1.1, -1.1], [0.0, 0.9, -0.95]]))
+    assert not growing.unbounded                                  # a growing oscillation has no direction
+
+
+def _share(values, level):                                        # C7a's form: a share above 1 %
+    return [check_above("x", across_runs(values, level), 0.01, subclaim="X1", role="primary", unit="runs",
+                        n_runs=len(values))]
+
+
+def test_a_drift_away_from_the_edge_keeps_the_verdict_and_one_towards_it_is_still_moving():
+    """C7a at 4× (0.0125 → 0.0132 over 16 → 32 → 48 epochs, not decelerating): every run's
+    drift carries it further from the 1 % edge, so "supported" holds along its continuation to
+    64× the budget; the same drift downwards crosses the edge and is still moving."""
+    up = np.array([[0.0125, 0.0129, 0.0133], [0.0120, 0.0124, 0.0129], [0.0124, 0.0128, 0.0132]])
+    check = _settled(up, at=_share)
+    assert check.verdict is Verdict.SUPPORTED and check.equilibrium.horizon == 64
+    assert check.equilibrium.text.startswith("settled: drifting away from the tolerance's edge, supported")
+    down = up[:, ::-1] - 0.0005
+    check = _settled(down, at=_share)
+    assert check.passed is True and check.verdict is Verdict.INCONCLUSIVE and check.equilibrium.horizon == 4
 
 
 def test_settle_pairs_the_same_check():

@@ -112,7 +112,8 @@ def test_a_float_is_a_value_without_interval_and_a_count_is_exact():
 def test_a_check_on_one_key_is_settled_on_that_keys_trajectory_alone():
     """A dict statistic whose 'slope' grows linearly (not settling: no finite prediction) and
     whose 'offset' is settled: with ``apart`` naming each check's key, the offset check is
-    decided on its own trajectory; without it, every primary check lacks a prediction."""
+    decided on its own trajectory; without it, every primary check is judged on the slope's
+    drift too (the drift rule), which the offset check does not read."""
     def statistic(run: Run) -> dict:
         return {"slope": 0.9 + 0.01 * run.epochs + 0.001 * run.seed, "offset": 0.01 * run.seed}
 
@@ -123,7 +124,9 @@ def test_a_check_on_one_key_is_settled_on_that_keys_trajectory_alone():
     assert "still moving" in slope.why and slope.verdict is Verdict.INCONCLUSIVE
     assert offset.verdict is Verdict.SUPPORTED and offset.equilibrium.settled
     joint = ClaimRecorder(CLAIM, "t").checks_at_equilibrium(_at, statistic, runs, FakeSession(), epochs=12)
-    assert all(c.verdict is Verdict.INCONCLUSIVE for c in joint if c.role == "primary")
+    slope, offset = [c for c in joint if c.role == "primary"]
+    assert slope.verdict is Verdict.INCONCLUSIVE and slope.equilibrium.horizon == 4    # 1.02 → 1.38 at 4×
+    assert offset.verdict is Verdict.SUPPORTED and offset.equilibrium.horizon == 64
 
 
 def test_statistics_computed_already_are_reused_and_one_run_is_decided_as_it_is():

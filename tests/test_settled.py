@@ -92,12 +92,20 @@ def test_a_settled_comparison_keeps_its_verdict_and_a_drifting_secondary_series_
     assert checks["curve end"].verdict is Verdict.SUPPORTED
 
 
-def test_without_rests_on_an_unsettled_series_blocks_every_primary_check():
+def test_without_rests_on_every_primary_check_is_judged_on_every_series_including_a_drifting_one():
+    """A series growing linearly has no bounded prediction: without ``rests_on`` every primary
+    check is judged on its drift too (the drift rule: continued to 64× the budget). The checks
+    do not read it, so their verdicts hold there; with ``rests_on`` (the test above) it never
+    enters."""
     claim = ClaimRecorder(CLAIM, "t")
     checks = claim.checks_at_equilibrium_measured(_at, _measured(12, tau=0.5, drift=True),
                                                   lambda k: _measured(k, tau=0.5, drift=True), 12,
                                                   keys=("loss", "curve", "drift"))
-    assert all(c.verdict is Verdict.INCONCLUSIVE for c in checks if c.role == "primary")
+    primary = [c for c in checks if c.role == "primary"]
+    assert all(c.equilibrium.horizon == 64 and c.verdict is Verdict.SUPPORTED for c in primary)
+    assert "drifting away" in primary[0].why or primary[0].equilibrium.text.startswith("settled: drifting")
+    _, own, _ = _run(vae_final=1.0, tau=0.5, drift=True)
+    assert own["loss ratio"].equilibrium.horizon == 0
 
 
 def test_a_settled_refutation_stays_refuted():

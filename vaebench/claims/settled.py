@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from vaebench.errors import StatsError, require
-from vaebench.stats.equilibrium import Equilibrium, predict_final
+from vaebench.stats.equilibrium import DRIFT_HORIZONS, Equilibrium, predict_final
 from vaebench.stats.verdict import PRIMARY, Check, Design, both_levels, guard_apart, primary_named, settle, settle_all
 
 Path = tuple
@@ -202,7 +202,12 @@ def settle_predicted(design: Design, at: Callable[[Any, float], Sequence[Check]]
 
     ends = [values(j) for j in (1, 2)] if any(e.ends for e in eqs.values()) else []
     kinds = next(iter(eqs.values())).kinds if len(eqs) == 1 else None
-    return settle_all(design, at, {k: list(v) for k, v in current.items()}, values(0), kinds, ends)
+    drifts = []
+    if any(e.unbounded for e in eqs.values()):
+        table = {k: e.drifts() for k, e in eqs.items()}
+        drifts = [(h, {k: (table[k][j] if k in eqs else list(v)) for k, v in current.items()})
+                  for j, h in enumerate(DRIFT_HORIZONS)]
+    return settle_all(design, at, {k: list(v) for k, v in current.items()}, values(0), kinds, ends, drifts)
 
 
 def guard_measured(checks: Sequence[Check], flat: Mapping[Path, np.ndarray],

@@ -49,6 +49,18 @@ by less than a few checkpoint-noise SDs is taken for a plateau (the issue's toy,
 relaxation at 12 epochs, is called still moving in 99 % of studies with checkpoint noise
 at 1/15 of its last third's change and in about 75 % at 1/5; tests/test_equilibrium.py).
 
+**The drift rule**, where there is no bounded prediction (a run, or an end of the rate's
+interval, does not decelerate; not a growing oscillation, which has no direction): each
+run is continued at its last third's rate, ``y3 + d2·(k − 1)·s3/h2`` at k times the budget,
+for k in :data:`DRIFT_HORIZONS` (2× … 64×, past the posts' own budget). A check whose
+verdict is the same at every k has settled — its statistic drifts away from the
+tolerance's edge, and any final value on that path gives the same verdict — and is
+otherwise still moving at the first k that changes it
+(:meth:`Equilibrium.drifts`; :func:`vaebench.stats.verdict.settle_all`). Its assumption,
+stated with the verdict: the drift keeps its direction (an approach that slows down stops
+on the same path; one that reverses is not covered). Measured case: C7a's KL share at 4×
+the cpu budget rose 16 → 32 → 48 epochs without slowing, away from its 1 % edge.
+
 The predicted final value of each run is ``y3 + remaining``; its mean over runs carries the
 t interval across runs (infinite on the side of any unbounded run). The decision (:func:`settling`) compares the
 check's verdict on the current values with its verdict on the predicted final values (the
@@ -70,12 +82,15 @@ from scipy import stats as sps
 from vaebench.errors import StatsError, require
 from vaebench.stats.estimate import Estimate
 
-__all__ = ["PLATEAU", "APPROACH", "OSCILLATION", "NOT_SETTLING", "MOVE_LEVEL", "RunEquilibrium",
+__all__ = ["PLATEAU", "APPROACH", "OSCILLATION", "NOT_SETTLING", "MOVE_LEVEL", "DRIFT_HORIZONS", "RunEquilibrium",
            "run_equilibrium", "ratio_interval", "Equilibrium", "predict_final", "Settling", "settling", "budgets"]
 
 PLATEAU, APPROACH, OSCILLATION, NOT_SETTLING = "plateau", "approach", "oscillation", "not settling"
 #: the level of the movement test: a plateau is called moving at most 1 − MOVE_LEVEL of the time
 MOVE_LEVEL = 0.95
+#: the drift rule's horizons, in multiples of the budget: up to 64×, past the posts' own budget
+#: (31,900 Adam steps, 28× the cpu scale's 1,128)
+DRIFT_HORIZONS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
 def budgets(epochs: int) -> tuple[int, int, int]:
@@ -94,6 +109,7 @@ class RunEquilibrium:
     remaining: float
     kind: str
     ratio: float
+    last: float = math.nan
 
     @property
     def predicted(self) -> float:
@@ -101,7 +117,7 @@ class RunEquilibrium:
 
     def to_dict(self) -> dict:
         return {"now": self.now, "remaining": self.remaining, "predicted": self.predicted, "kind": self.kind,
-                "ratio": self.ratio}
+                "ratio": self.ratio, "last": self.last}
 
 
 def _check_steps(steps: Sequence[float]) -> tuple[float, float]:
@@ -168,9 +184,9 @@ def run_equilibrium(steps: Sequence[float], values: Sequence[float], floor: floa
     y1, y2, y3 = _check_run(values, floor)
     d1, d2 = y2 - y1, y3 - y2
     if abs(d2) <= floor:
-        return RunEquilibrium(y3, 0.0, PLATEAU, math.nan if d1 == 0 else d2 / d1)
+        return RunEquilibrium(y3, 0.0, PLATEAU, math.nan if d1 == 0 else d2 / d1, d2)
     kind, ratio, share = _continuation(d1, d2, h1, h2)
-    return RunEquilibrium(y3, _times(d2, share), kind, ratio)
+    return RunEquilibrium(y3, _times(d2, share), kind, ratio, d2)
 
 
 def _across(values: np.ndarray, level: float, what: str) -> Estimate:
@@ -203,6 +219,24 @@ class Equilibrium:
     floor: float
     ratio_interval: tuple[float, float] = (0.0, 0.0)
     ends: tuple[tuple[float, ...], ...] = ()
+    steps: tuple[float, float, float] = ()
+
+    @property
+    def unbounded(self) -> bool:
+        """Whether some alternative final value is infinite (a run, or an end of the rate's
+        interval, not decelerating), none NaN (no growing oscillation): the drift rule applies."""
+        values = np.array(self.alternatives, dtype=np.float64)
+        return bool(np.any(np.isinf(values)) and not np.any(np.isnan(values)))
+
+    def drifts(self, horizons: Sequence[float] | None = None) -> list[list[float]]:
+        """Each run continued at its last third's rate to k times the budget, for k in
+        ``horizons`` (default :data:`DRIFT_HORIZONS`): ``now + last × (k − 1)·s3 / (s3 − s2)``
+        (module docstring, the drift rule); a bounded prediction gives its point values at every k."""
+        horizons = DRIFT_HORIZONS if horizons is None else horizons
+        if not self.unbounded:
+            return [self.predicted_values for _ in horizons]
+        s1, s2, s3 = self.steps
+        return [[r.now + r.last * (k - 1) * s3 / (s3 - s2) for r in self.runs] for k in horizons]
 
     @property
     def alternatives(self) -> list[list[float]]:
@@ -266,9 +300,11 @@ def _runs_of(arr: np.ndarray, h1: float, h2: float, move_level: float, floor: fl
     """The runs' :class:`RunEquilibrium` and the pooled ratio's interval (module docstring)."""
     d1, d2 = arr[:, 1] - arr[:, 0], arr[:, 2] - arr[:, 1]
     if not _moved(d2, move_level) or np.all(np.abs(d2) <= floor):
-        return tuple(RunEquilibrium(float(y), 0.0, PLATEAU, math.nan) for y in arr[:, 2]), (0.0, 0.0)
+        return tuple(RunEquilibrium(float(y), 0.0, PLATEAU, math.nan, float(d))
+                     for y, d in zip(arr[:, 2], d2)), (0.0, 0.0)
     kind, ratio, share = _continuation(float(d1.mean()), float(d2.mean()), h1, h2)
-    runs = tuple(RunEquilibrium(float(y), _times(float(d), share), kind, ratio) for y, d in zip(arr[:, 2], d2))
+    runs = tuple(RunEquilibrium(float(y), _times(float(d), share), kind, ratio, float(d))
+                 for y, d in zip(arr[:, 2], d2))
     return runs, ratio_interval(d1, d2, move_level)
 
 
@@ -291,7 +327,7 @@ def predict_final(steps: Sequence[float], values: Any, level: float = 0.95, move
     rem = np.array([r.remaining for r in runs])
     return Equilibrium(runs, _across(arr[:, 2], level, "t over runs"), _across(rem, level, "remaining change"),
                        _across(np.array([r.predicted for r in runs]), level, "predicted final, t over runs"),
-                       float(floor), (r_lo, r_hi), ends)
+                       float(floor), (r_lo, r_hi), ends, tuple(float(x) for x in steps))
 
 
 @dataclass(frozen=True)
@@ -307,6 +343,7 @@ class Settling:
     now: Estimate
     predicted: Estimate
     kinds: tuple[tuple[str, int], ...] = ()
+    horizon: float = 0.0
 
     @property
     def settled(self) -> bool:
@@ -320,20 +357,27 @@ class Settling:
         if math.isnan(self.predicted.value):        # no prediction: say so, never "settled at nan"
             head = "still moving" if not self.settled else f"{self.verdict_now} already"
             return f"{head}: no predicted final value ({self.predicted.method}); now {self.now}{runs}"
+        if self.horizon:                            # judged by the drift rule
+            if self.settled:
+                return (f"settled: drifting away from the tolerance's edge, {self.verdict_now} along every run's "
+                        f"drift continued to {self.horizon:g}× the budget (there {self.predicted}), now "
+                        f"{self.now}{runs}")
+            return (f"still moving: every run's drift continued to {self.horizon:g}× the budget gives "
+                    f"{self.predicted} ({self.verdict_predicted}), now {self.now} ({self.verdict_now}){runs}")
         return (f"{head}: predicted final {self.predicted}, now {self.now} ({self.verdict_predicted} at the "
                 f"predicted final values, {self.verdict_now} now{runs})")
 
     def to_dict(self) -> dict:
         return {"settled": self.settled, "verdict_now": self.verdict_now, "verdict_predicted": self.verdict_predicted,
                 "now": self.now.to_dict(), "predicted": self.predicted.to_dict(), "kinds": dict(self.kinds),
-                "text": self.text}
+                "horizon": self.horizon, "text": self.text}
 
 
 def settling(verdict_now: str, verdict_predicted: str, now: Estimate, predicted: Estimate,
-             kinds: dict[str, int] | None = None) -> Settling:
+             kinds: dict[str, int] | None = None, horizon: float = 0.0) -> Settling:
     """The judgement of :class:`Settling` from the two verdicts (strings or ``Verdict``)."""
     allowed = ("supported", "refuted", "inconclusive")
     v_now, v_pred = (getattr(v, "value", v) for v in (verdict_now, verdict_predicted))
     require(v_now in allowed and v_pred in allowed,
             f"verdicts {verdict_now!r}, {verdict_predicted!r} must be one of {allowed}", StatsError)
-    return Settling(v_now, v_pred, now, predicted, tuple(sorted((kinds or {}).items())))
+    return Settling(v_now, v_pred, now, predicted, tuple(sorted((kinds or {}).items())), float(horizon))

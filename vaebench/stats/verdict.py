@@ -462,12 +462,13 @@ def primary_named(design: Design, at: Callable[[float], Sequence[Check]], name: 
 # --------------------------------------------------------------------------- equilibrium
 
 def settle(check: Check, at_predicted: Check | None, kinds: dict[str, int] | None = None,
-           why_not: str = "", verdict: Verdict | None = None) -> Check:
+           why_not: str = "", verdict: Verdict | None = None, horizon: float = 0.0) -> Check:
     """``check`` (on the current per-run values) with its :class:`Settling`: compared with
     ``at_predicted``, the same check on the runs' predicted final values
     (:mod:`vaebench.stats.equilibrium`), or with ``verdict`` when given (the verdict over
     every plausible prediction). ``at_predicted=None`` (the prediction could not be made: a
-    run not settling; ``why_not`` says why) counts as an inconclusive prediction."""
+    run not settling; ``why_not`` says why) counts as an inconclusive prediction. ``horizon``:
+    ``at_predicted`` is the runs' drift continued to that multiple of the budget (the drift rule)."""
     if at_predicted is not None:
         require(at_predicted.name == check.name, f"cannot settle check {check.name!r} with the prediction of "
                 f"{at_predicted.name!r}; pass the same check on the predicted final values", StatsError)
@@ -476,7 +477,8 @@ def settle(check: Check, at_predicted: Check | None, kinds: dict[str, int] | Non
         v_pred = Verdict.INCONCLUSIVE
         pred = Estimate(math.nan, -math.inf, math.inf, check.estimate.level, why_not or "no prediction",
                         check.n_runs)
-    return replace(check, equilibrium=settling(_verdict_of(check.passed), v_pred, check.estimate, pred, kinds))
+    return replace(check, equilibrium=settling(_verdict_of(check.passed), v_pred, check.estimate, pred, kinds,
+                                               horizon))
 
 
 def _finite(values: Any) -> bool:
@@ -486,31 +488,43 @@ def _finite(values: Any) -> bool:
 
 
 def settle_all(design: Design, at: Callable[[Any, float], Sequence[Check]], now: Any, predicted: Any,
-               kinds: dict[str, int] | None = None, ends: Sequence[Any] = ()) -> list[Check]:
+               kinds: dict[str, int] | None = None, ends: Sequence[Any] = (),
+               drifts: Sequence[tuple[float, Any]] = ()) -> list[Check]:
     """A claim's checks ``at(values, level)`` on the current per-run values ``now``, each
     primary check settled (:func:`settle`) against the same check on the ``predicted`` final
     values and on each of ``ends`` (the predictions at the ends of the relaxation rate's
     interval, :attr:`vaebench.stats.equilibrium.Equilibrium.ends`): the predicted verdict is
     theirs when they all agree, else inconclusive. ``now`` and each prediction are what ``at``
-    takes (a list of per-run values, or a dict of such lists); a non-finite predicted value (a
-    run, or an end of the rate's interval, not settling) leaves every primary check without a
-    prediction, so still moving unless it is inconclusive already."""
+    takes (a list of per-run values, or a dict of such lists). A non-finite predicted value (a
+    run, or an end of the rate's interval, not settling) leaves no bounded prediction: each
+    primary check is then judged by the drift rule on ``drifts``, ``(k, values)`` with every
+    run's drift continued to k times the budget
+    (:meth:`vaebench.stats.equilibrium.Equilibrium.drifts`): settled when its verdict is the
+    same at every k, else still moving at the first k that changes it; without ``drifts`` it
+    is still moving (unless inconclusive already)."""
     current = both_levels(design, lambda level: at(now, level))
+
+    def primaries(values: Any) -> dict[str, Check]:
+        return {c.name: c for c in both_levels(design, lambda level: at(values, level)) if c.role == PRIMARY}
+
     options = [predicted, *ends]
-    afters: list[dict[str, Check]] = []
-    if all(_finite(p) for p in options):
-        afters = [{c.name: c for c in both_levels(design, lambda level, p=p: at(p, level)) if c.role == PRIMARY}
-                  for p in options]
+    afters = [primaries(p) for p in options] if all(_finite(p) for p in options) else []
+    far = [(k, primaries(p)) for k, p in drifts] if not afters and drifts and all(_finite(p) for _, p in drifts) \
+        else []
     out = []
     for c in current:
         if c.role != PRIMARY:
             out.append(c)
-        elif not afters:
-            out.append(settle(c, None, kinds, "a run is not settling (or may not be): no predicted final value"))
-        else:
+        elif afters:
             verdicts = {_verdict_of(a[c.name].passed) for a in afters}
             out.append(settle(c, afters[0][c.name], kinds,
                               verdict=verdicts.pop() if len(verdicts) == 1 else Verdict.INCONCLUSIVE))
+        elif far:
+            k, at_k = next(((k, a[c.name]) for k, a in far if a[c.name].passed is not c.passed), (far[-1][0],
+                                                                                                   far[-1][1][c.name]))
+            out.append(settle(c, at_k, kinds, horizon=k))
+        else:
+            out.append(settle(c, None, kinds, "a run is not settling (or may not be): no predicted final value"))
     return out
 
 
