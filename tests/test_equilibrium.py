@@ -282,3 +282,18 @@ def test_a_check_without_a_prediction_never_reads_settled_at_nan():
     moving = settling("supported", "inconclusive", now, none)
     assert not moving.settled and moving.text.startswith("still moving: no predicted final value (a run is not")
     assert "nan" not in already.text + moving.text
+
+
+def test_still_then_moving_is_not_settling_in_the_direction_of_the_last_third():
+    """C7a's KL share at 4× (16 → 32 → 48 epochs): the middle third's change is not told
+    apart from 0 (−0.00001 on average), the last third rose in every run (+0.0004): not
+    settling upwards, so the drift rule applies; a middle third that swung the other way in
+    every run is a growing oscillation, with no direction."""
+    still = np.array([[0.01325, 0.01289, 0.01328], [0.01313, 0.01271, 0.01312], [0.01280, 0.01273, 0.01327]])
+    eq = predict_final(STEPS, still)
+    assert eq.kinds == {NOT_SETTLING: 3} and eq.unbounded and eq.predicted.high == math.inf
+    check = _settled(still, at=_share)
+    assert check.verdict is Verdict.SUPPORTED and check.equilibrium.horizon == 64
+    swung = np.array([[0.0133, 0.0130, 0.0134], [0.0131, 0.0128, 0.0133], [0.0132, 0.0129, 0.0134]])
+    assert not predict_final(STEPS, swung).unbounded
+    assert _settled(swung, at=_share).verdict is Verdict.INCONCLUSIVE

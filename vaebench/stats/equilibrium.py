@@ -33,7 +33,10 @@ Across runs (:func:`predict_final`), the runs are the unit:
    every run is a **plateau** (remaining change 0). Under a true plateau (or an approach
    finished before the last third) with normal checkpoint noise the rule calls it still
    moving at most 5 % of the time, whatever the noise's size (tests/test_equilibrium.py);
-2. otherwise the relaxation rate is **pooled over the runs**: the rule above applied to the
+2. when the middle third's change ``d1`` is not told apart from 0 by the same test, the
+   statistic stood still and then moved: **not settling** in the direction of each run's
+   ``d2`` (no swing to call a growing oscillation);
+3. otherwise the relaxation rate is **pooled over the runs**: the rule above applied to the
    mean increments ``(mean d1, mean d2)`` gives the kind and the share ``g`` (remaining =
    ``d2 × g``), and each run's remaining change is its own ``d2_i × g``. Why pooled: a
    per-run ratio of two noisy increments is Cauchy-like (a plateau's |d2/d1| ≥ 1 half the
@@ -302,6 +305,9 @@ def _runs_of(arr: np.ndarray, h1: float, h2: float, move_level: float, floor: fl
     if not _moved(d2, move_level) or np.all(np.abs(d2) <= floor):
         return tuple(RunEquilibrium(float(y), 0.0, PLATEAU, math.nan, float(d))
                      for y, d in zip(arr[:, 2], d2)), (0.0, 0.0)
+    if not _moved(d1, move_level):      # still, then moving: no deceleration, and no swing to call an oscillation
+        return tuple(RunEquilibrium(float(y), _times(float(d), math.inf), NOT_SETTLING, math.inf, float(d))
+                     for y, d in zip(arr[:, 2], d2)), (math.inf, math.inf)
     kind, ratio, share = _continuation(float(d1.mean()), float(d2.mean()), h1, h2)
     runs = tuple(RunEquilibrium(float(y), _times(float(d), share), kind, ratio, float(d))
                  for y, d in zip(arr[:, 2], d2))
