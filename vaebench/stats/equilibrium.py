@@ -61,8 +61,8 @@ tolerance's edge, and any final value on that path gives the same verdict — an
 otherwise still moving at the first k that changes it
 (:meth:`Equilibrium.drifts`; :func:`vaebench.stats.verdict.settle_all`). Its assumption,
 stated with the verdict: the drift keeps its direction (an approach that slows down stops
-on the same path; one that reverses is not covered). Measured case: C7a's KL share at 4×
-the cpu budget rose 16 → 32 → 48 epochs without slowing, away from its 1 % edge.
+on the same path; one that reverses is not covered). The horizon is a stated limit: a
+slow drift that would need 64× the budget to reach an edge keeps the check still moving.
 
 The predicted final value of each run is ``y3 + remaining``; its mean over runs carries the
 t interval across runs (infinite on the side of any unbounded run). The decision (:func:`settling`) compares the
