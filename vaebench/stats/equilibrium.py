@@ -238,7 +238,7 @@ class Equilibrium:
         horizons = DRIFT_HORIZONS if horizons is None else horizons
         if not self.unbounded:
             return [self.predicted_values for _ in horizons]
-        s1, s2, s3 = self.steps
+        _, s2, s3 = self.steps
         return [[r.now + r.last * (k - 1) * s3 / (s3 - s2) for r in self.runs] for k in horizons]
 
     @property

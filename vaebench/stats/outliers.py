@@ -92,8 +92,7 @@ def gap_q(values: Any) -> tuple[float, int]:
     if rng == 0:
         return 0.0, int(x.size)
     gaps = np.diff(s)
-    j = int(np.argmax(gaps[::-1]))          # the upper gap at a tie
-    j = gaps.size - 1 - j
+    j = gaps.size - 1 - int(np.argmax(gaps[::-1]))      # the upper gap at a tie
     return float(gaps[j] / rng), j + 1
 
 

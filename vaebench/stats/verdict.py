@@ -50,6 +50,7 @@ import numpy as np
 from vaebench.errors import StatsError, require
 from vaebench.stats.equilibrium import Settling, settling
 from vaebench.stats.estimate import Estimate
+from vaebench.stats.outliers import split_runs
 
 __all__ = ["ALPHA", "Verdict", "SubClaim", "Design", "Check", "SubClaimResult", "ClaimResult", "decide",
            "combine", "check_within", "check_above", "check_below", "PRIMARY", "SECONDARY", "UNITS",
@@ -509,8 +510,9 @@ def settle_all(design: Design, at: Callable[[Any, float], Sequence[Check]], now:
 
     options = [predicted, *ends]
     afters = [primaries(p) for p in options] if all(_finite(p) for p in options) else []
-    far = [(k, primaries(p)) for k, p in drifts] if not afters and drifts and all(_finite(p) for _, p in drifts) \
-        else []
+    far = []
+    if not afters and drifts and all(_finite(p) for _, p in drifts):
+        far = [(k, primaries(p)) for k, p in drifts]
     out = []
     for c in current:
         if c.role != PRIMARY:
@@ -520,8 +522,8 @@ def settle_all(design: Design, at: Callable[[Any, float], Sequence[Check]], now:
             out.append(settle(c, afters[0][c.name], kinds,
                               verdict=verdicts.pop() if len(verdicts) == 1 else Verdict.INCONCLUSIVE))
         elif far:
-            k, at_k = next(((k, a[c.name]) for k, a in far if a[c.name].passed is not c.passed), (far[-1][0],
-                                                                                                   far[-1][1][c.name]))
+            changed = [(k, a[c.name]) for k, a in far if a[c.name].passed is not c.passed]
+            k, at_k = changed[0] if changed else (far[-1][0], far[-1][1][c.name])
             out.append(settle(c, at_k, kinds, horizon=k))
         else:
             out.append(settle(c, None, kinds, "a run is not settling (or may not be): no predicted final value"))
@@ -539,8 +541,6 @@ def guard_apart(check: Check, values: Any, level: float = 0.95, labels: Sequence
     this series at ``values``, gives the same verdict for each group
     (:meth:`vaebench.stats.outliers.Split.groups`). Otherwise (or without ``decide_on``) it is
     inconclusive with the reason: its interval across runs assumes one population of runs."""
-    from vaebench.stats.outliers import split_runs
-
     found = split_runs(values, level)
     if found is None:
         return check, None
