@@ -399,3 +399,53 @@ def test_snapshots_are_on_unless_the_environment_turns_them_off():
 
     assert snapshots_on({}) and snapshots_on({"VAEBENCH_SNAPSHOTS": "1"})
     assert not snapshots_on({"VAEBENCH_SNAPSHOTS": "0"}) and not snapshots_on({"VAEBENCH_SNAPSHOTS": "off"})
+
+
+def test_a_whole_plan_splits_the_cores_on_a_cpu_only(monkeypatch):
+    from vaebench import backend
+    from vaebench.store.executors.local import split_by_default
+
+    monkeypatch.setattr(backend, "accelerator_visible", lambda: False)
+    assert split_by_default(cores=2) and split_by_default(cores=16)
+    assert not split_by_default(cores=1)
+    monkeypatch.setattr(backend, "accelerator_visible", lambda: True)       # a GPU sets the pace, not the cores
+    assert not split_by_default(cores=16)
+    monkeypatch.setattr(backend, "accelerator_visible", lambda: False)
+    monkeypatch.setattr(backend, "name", lambda: "jax")                      # measured on TensorFlow only
+    assert not split_by_default(cores=2)
+
+
+ALONE_ONE_THREAD = textwrap.dedent("""
+    import sys
+    from vaebench.store.executors import LocalExecutor
+    from vaebench.store.plan import Plan
+
+    LocalExecutor(progress=False, workers=1).run(Plan.read(sys.argv[1]))
+""")
+
+
+@pytest.mark.slow
+def test_a_split_worker_trains_the_weights_of_training_alone_with_its_threads(tmp_path, tiny_data, tiny_ae, tiny_vae,
+                                                                              tiny_train):
+    """Two one-thread workers give each model the weights it gets alone in a one-thread process,
+    and each entry records the threads it trained with."""
+    weights = {}
+    for how in ("workers", "alone"):
+        store = ModelStore(tmp_path / how, progress=False)
+        train_set, test_set = load_datasets(store, progress=False)(tiny_data)
+        plan = _two_packs(store, combine(train_set.fingerprint, test_set.fingerprint), tiny_data, tiny_ae, tiny_vae,
+                          tiny_train)
+        if how == "workers":
+            runs = LocalExecutor(progress=False, workers=2, threads=1).run(plan)
+            assert len({r.where for r in runs}) == 2
+        else:
+            path = plan.write(tmp_path / "plan.json")
+            one = {k: "1" for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+            subprocess.run([sys.executable, "-c", ALONE_ONE_THREAD, str(path)], check=True, timeout=600,
+                           env={**os.environ, **one})
+        entries = ModelStore(store.root, progress=False).entries()
+        assert [e.meta["cpu_threads"] for e in entries] == [1, 1]
+        weights[how] = [_weights(e.load_model()) for e in entries]
+    for a_model, b_model in zip(weights["workers"], weights["alone"], strict=True):
+        for a, b in zip(a_model, b_model, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -42,13 +42,17 @@ def cmd_main(args) -> int:
         (hypotheses.parent if hypotheses.is_dir() else hypotheses.parent.parent) / "reports"
     why = unwritable(reports, folder=True)
     require(why is None, f"the reports folder {reports} cannot be written: {why}; pass --report DIR", SpecError)
-    argv = [str(hypotheses), "-p", "no:cacheprovider", "-q", "--vaebench-report", str(reports)]
+    options = []
     for option, value in (("--vaebench-scale", args.scale), ("--vaebench-store", args.store),
                           ("--vaebench-data", args.data), ("--vaebench-epochs", epochs),
                           ("--vaebench-runs", runs)):
         if value:
-            argv += [option, str(value)]
+            options += [option, str(value)]
     print(f"claims: {hypotheses}", file=sys.stderr, flush=True)
+    from vaebench.cli.planfirst import train_first
+
+    train_first(hypotheses, options)
+    argv = [str(hypotheses), "-p", "no:cacheprovider", "-q", "--vaebench-report", str(reports), *options]
     import pytest
 
     outcomes = Outcomes()

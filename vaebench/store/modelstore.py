@@ -95,6 +95,7 @@ from vaebench.models import registry as architectures
 from vaebench.models.code_fingerprint import code_fingerprint
 from vaebench.models.vae import AE, build_model
 from vaebench.progress import log
+from vaebench.store.threads import cpu_threads
 
 WEIGHTS = "model.weights.h5"
 FILES = (WEIGHTS, "spec.json", "history.json")
@@ -476,7 +477,8 @@ class ModelStore:
             raise _unwritable(self.root, what, e, nbytes) from e
         try:
             model.save_weights(str(tmp / WEIGHTS))
-            meta = {**(meta or {}), "versions": backend.versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            meta = {**(meta or {}), "versions": backend.versions(), "cpu_threads": cpu_threads(),
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
             atomic.write_json(tmp / "spec.json", {"data": spec_to_dict(data), "model": recorded_model_spec(model_spec),
                                                   "train": spec_to_dict(train),
                                                   "key": key_parts(fingerprint, model_spec), "meta": meta})

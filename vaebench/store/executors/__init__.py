@@ -1,7 +1,8 @@
 """Executors: train the missing models of a :class:`vaebench.store.plan.Plan` into the store.
 
 :class:`LocalExecutor` (:mod:`.local`) trains pack after pack in this process, or independent
-packs at once in worker processes (``workers=``, ``$VAEBENCH_WORKERS``, default: one per core);
+packs at once in worker processes (``workers=``, ``$VAEBENCH_WORKERS``; one per core where the
+threads are split);
 :class:`RayExecutor` (:mod:`.ray`) runs one Ray task per pack on a Ray cluster. Both run
 the pack task of :mod:`.pack` (:func:`train_pack`: the store's protocol per pack)."""
 from __future__ import annotations
@@ -17,7 +18,7 @@ __all__ = ["LocalExecutor", "RayExecutor", "PackRun", "check_local_auth", "execu
 
 def executor(name: str, address: str | None = None, progress: bool = True, workers: int | str | None = None):
     """The executor called ``name`` (``local`` or ``ray``); ``workers``: the local executor's
-    worker processes (None: ``$VAEBENCH_WORKERS``, else one per core)."""
+    worker processes (None: ``$VAEBENCH_WORKERS``, else 1: this process)."""
     require(name in ("local", "ray"), f"executor={name!r} is not an executor; use local or ray", TrainingError)
     require(address is None or name == "ray", f"--address={address!r} is for --executor ray", TrainingError)
     require(workers is None or name == "local", f"workers={workers!r} is for --executor local", TrainingError)

@@ -1,18 +1,20 @@
 """The local executor: a plan's missing models on this machine (what a cold ``pytest
-hypotheses`` does through :meth:`vaebench.claims.session.Session.models`).
+hypotheses`` does through :meth:`vaebench.claims.session.Session.models`, and what
+``vaebench main`` does first with the whole plan: :mod:`vaebench.cli.planfirst`).
 
 With one worker it trains pack after pack in this process. With more (``workers=``, else
 ``$VAEBENCH_WORKERS``, else, when the threads are split, :func:`auto_workers`: one per core
-when there are at least two packs to train; 1 otherwise, since 2 workers with a lone
-process's threads each measured slower than one process on 2 cores) independent packs
+when there are at least two packs to train; 1 otherwise) independent packs
 train at once in worker processes (``spawn``: a fresh interpreter each, no forked
-TensorFlow state). By default a worker keeps the thread settings a lone process has, so
-each model's weights are bitwise those of training it alone (measured:
-with TensorFlow's threads split, 2 workers x 1 thread on 2 cores, weights differ from a
-2-thread process by up to 1.5e-8, one float32 rounding). ``threads=`` (or
-``$VAEBENCH_WORKER_THREADS``; ``split``: ``cores // workers``) sets a worker's
+TensorFlow state). By default a worker keeps the thread settings a lone process has.
+``threads=`` (or ``$VAEBENCH_WORKER_THREADS``; ``split``: ``cores // workers``) sets a worker's
 ``OMP_NUM_THREADS``, ``TF_NUM_INTRAOP_THREADS``/``TF_NUM_INTEROP_THREADS`` and TensorFlow's
-thread pools before TensorFlow loads there, at that price. Each worker runs
+thread pools before TensorFlow loads there (:mod:`vaebench.store.threads`). Threads change a
+model's weights by float32 rounding (measured: 2 workers x 1 thread against one 2-thread
+process, up to 1.5e-8 after a step), so each entry records its threads, and a model's
+weights are bitwise those of training it alone with the same threads (tested). Where the
+split is faster, :func:`split_by_default` says so (TensorFlow on a CPU with two or more cores).
+Each worker runs
 the same pack task (:func:`vaebench.store.executors.pack.train_pack`: lock per entry,
 atomic writes), so a worker that dies leaves no damaged entry; the executor waits for the
 other workers' packs and then raises a :class:`TrainingError` that names the pack."""
@@ -27,13 +29,12 @@ from typing import Callable, Sequence
 from vaebench.errors import TrainingError, require
 from vaebench.store.executors.pack import PackRun, load_datasets, open_store, report, train_pack
 from vaebench.store.plan import Plan
+from vaebench.store.threads import THREAD_ENV, pin_threads
 
 #: the environment variable that sets the number of worker processes (``auto``: :func:`auto_workers`)
 WORKERS_ENV = "VAEBENCH_WORKERS"
 #: the environment variable that sets a worker's threads (a number, or ``split``)
 THREADS_ENV = "VAEBENCH_WORKER_THREADS"
-#: the variables that set a worker's thread counts
-THREAD_ENV = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
 def auto_workers(n_packs: int, cores: int | None = None) -> int:
@@ -41,6 +42,17 @@ def auto_workers(n_packs: int, cores: int | None = None) -> int:
     one per core, at most one per pack; 1 (this process) when there is one pack or one core."""
     cores = cores or os.cpu_count() or 1
     return max(1, min(cores, n_packs))
+
+
+def split_by_default(cores: int | None = None) -> bool:
+    """Whether a whole plan trains one worker per core with the threads split by default
+    (``vaebench main``: :mod:`vaebench.cli.planfirst`): TensorFlow on a CPU with two or more
+    cores. Measured on 2 cores (issue 22), two one-thread workers trained 1.22x the images/s of
+    one two-thread process (AMD EPYC with AVX-512) and 1.02x (AVX2); on a GPU the device, not
+    the cores, sets the pace, and one process uses it."""
+    from vaebench import backend
+
+    return (cores or os.cpu_count() or 1) >= 2 and backend.name() == "tensorflow" and not backend.accelerator_visible()
 
 
 def requested_workers(workers: int | str | None, environ=os.environ, env: str = WORKERS_ENV,
@@ -238,7 +250,7 @@ class _Pool:
 def serve(conn, task: Callable, root: str, progress: bool, threads: int | None) -> None:
     """A worker: pin TensorFlow's threads (``threads``), then run ``task`` on each pack it is sent until
     it is sent None; answers each with the :class:`PackRun` or the exception."""
-    _pin_threads(threads)
+    pin_threads(threads)
     from vaebench.store.modelstore import ModelStore
 
     store = ModelStore(root, progress=progress)
@@ -253,16 +265,3 @@ def serve(conn, task: Callable, root: str, progress: bool, threads: int | None) 
             conn.send(answer)
         except Exception as e:       # an exception that does not pickle: its text
             conn.send(TrainingError(f"pack {i + 1}: {answer!r} (and it could not be sent: {e})"))
-
-
-def _pin_threads(threads: int | None) -> None:
-    """TensorFlow's intra- and inter-op threads ``threads``, when TensorFlow is the backend (None: as they are)."""
-    if threads is None or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
-        return
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:             # already initialised: the environment variables set them
-        pass
