@@ -47,9 +47,9 @@ def auto_workers(n_packs: int, cores: int | None = None) -> int:
 def split_by_default(cores: int | None = None) -> bool:
     """Whether a whole plan trains one worker per core with the threads split by default
     (``vaebench main``: :mod:`vaebench.cli.planfirst`): TensorFlow on a CPU with two or more
-    cores. Measured on 2 cores (issue 22), two one-thread workers trained 1.22x the images/s of
-    one two-thread process (AMD EPYC with AVX-512) and 1.02x (AVX2); on a GPU the device, not
-    the cores, sets the pace, and one process uses it."""
+    cores, where two one-thread workers measured faster than one two-thread process (the
+    README gives the figures); on a GPU the device, not the cores, sets the pace, and one
+    process uses it."""
     from vaebench import backend
 
     return (cores or os.cpu_count() or 1) >= 2 and backend.name() == "tensorflow" and not backend.accelerator_visible()
