@@ -65,3 +65,12 @@ def test_a_planning_run_that_writes_no_plan_leaves_training_to_the_claims(monkey
     err = capsys.readouterr().err
     assert "planning wrote no plan (pytest exit 4); the claims train their models as they ask" in err
     assert "E   boom" in err
+
+
+def test_an_architecture_only_the_claims_register_is_left_to_the_claims(monkeypatch, plan_of, capsys):
+    monkeypatch.setattr(local, "split_by_default", lambda: True)
+    monkeypatch.setattr(local, "spawnable", lambda packs: False)
+    monkeypatch.setattr(planfirst.subprocess, "run", plan_of((False, False)))
+    monkeypatch.setattr(local.LocalExecutor, "run", lambda *a, **k: pytest.fail("trained what a worker cannot build"))
+    assert planfirst.train_first(Path("hyp"), []) == 0
+    assert "cannot train in a worker; the claims train their models as they ask" in capsys.readouterr().err

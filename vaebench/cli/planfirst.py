@@ -9,7 +9,8 @@ missing ones with the local executor, one worker per core and the threads split
 (``$VAEBENCH_WORKERS`` and ``$VAEBENCH_WORKER_THREADS`` override both), and only then runs
 the claims, which load them. A model a claim asks for only after looking at others is not in
 the plan; the claim trains it as it asks, as before. Anywhere else (a GPU, one core, a
-planning run that wrote no plan) the claims train their models as they ask."""
+planning run that wrote no plan, an architecture registered in the claims' own code, which a
+worker cannot build) the claims train their models as they ask."""
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ def plan_command(hypotheses: Path, options: Sequence[str], plan_path: Path) -> l
 def train_first(hypotheses: Path, options: Sequence[str]) -> int:
     """Plan and train the claims' models where :func:`split_by_default` holds; the number of
     models trained (0: nothing to train, or training is left to the claims)."""
-    from vaebench.store.executors.local import THREADS_ENV, LocalExecutor, split_by_default
+    from vaebench.store.executors.local import THREADS_ENV, LocalExecutor, spawnable, split_by_default
     from vaebench.store.plan import Plan
 
     if not split_by_default():
@@ -46,9 +47,12 @@ def train_first(hypotheses: Path, options: Sequence[str]) -> int:
                   f"ask\n{tail}", file=sys.stderr, flush=True)
             return 0
         plan = Plan.read(path)
-    missing = plan.missing()
     print(f"plan: {plan.summary()}", file=sys.stderr, flush=True)
-    if not missing:
+    if not plan.missing():
+        return 0
+    if not spawnable(plan.packs()):
+        print("plan: an architecture registered in the claims' own code only cannot train in a worker; the claims "
+              "train their models as they ask", file=sys.stderr, flush=True)
         return 0
     runs = LocalExecutor(progress=True, threads=os.environ.get(THREADS_ENV, "split")).run(plan)
     return sum(len(r.trained) for r in runs)
