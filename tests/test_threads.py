@@ -4,19 +4,23 @@ import os
 from vaebench.store import threads
 
 
-def test_the_threads_are_the_backend_s_own_count():
+def test_tensorflow_s_setting_comes_first_then_the_environment_then_the_cores(monkeypatch):
     import tensorflow as tf
 
-    n = threads.cpu_threads()
-    assert isinstance(n, int) and n >= 1
-    assert n == (tf.config.threading.get_intra_op_parallelism_threads()
-                 or int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0) or os.cpu_count())
+    monkeypatch.setattr(tf.config.threading, "get_intra_op_parallelism_threads", lambda: 5)
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
+    assert threads.cpu_threads() == 5
+    monkeypatch.setattr(tf.config.threading, "get_intra_op_parallelism_threads", lambda: 0)   # 0: not set
+    assert threads.cpu_threads() == 3
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
+    monkeypatch.setattr(os, "cpu_count", lambda: 7)
+    assert threads.cpu_threads() == 7
 
 
 def test_jax_reports_no_thread_count(monkeypatch):
-    import keras
+    from vaebench import backend
 
-    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    monkeypatch.setattr(backend, "name", lambda: "jax")
     assert threads.cpu_threads() is None
 
 

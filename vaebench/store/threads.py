@@ -18,15 +18,15 @@ def cpu_threads() -> int | None:
     """The threads the Keras backend computes with on a CPU: TensorFlow's intra-op pool (its
     setting, else ``$TF_NUM_INTRAOP_THREADS``, else the cores), torch's ``get_num_threads``;
     None for JAX (XLA chooses)."""
-    import keras
+    from vaebench import backend
 
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
+    name = backend.name()
+    if name == "tensorflow":
         import tensorflow as tf
 
         return (tf.config.threading.get_intra_op_parallelism_threads()
                 or int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0) or os.cpu_count())
-    if backend == "torch":
+    if name == "torch":
         import torch
 
         return int(torch.get_num_threads())
